@@ -1,0 +1,3 @@
+//! The `#[napi]` layer. Only this module imports napi.
+
+mod retry_engine;
