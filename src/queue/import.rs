@@ -13,7 +13,7 @@ pub const IMPORTED_FROM: &str = "@cheapestinference/openclaw-ratelimit-retry";
 /// Entries read from an old queue file.
 #[derive(Debug, Default)]
 pub(crate) struct OldQueue {
-    /// Readable entries, one per session key (the last one wins).
+    /// Readable entries, one per session key (the last one wins, at the first one's place).
     pub entries: Vec<ParkedEntry>,
     /// Items that could not be read.
     pub invalid: usize,
@@ -26,12 +26,16 @@ pub(crate) fn parse_old_queue(bytes: &[u8], now_ms: i64) -> Result<OldQueue, Str
         return Err("expected a JSON array of queue entries".to_string());
     };
     let mut out = OldQueue::default();
+    let mut position = std::collections::HashMap::new();
     for item in &items {
         match old_entry(item, now_ms) {
-            Some(e) => {
-                out.entries.retain(|x| x.session_key != e.session_key);
-                out.entries.push(e);
-            }
+            Some(e) => match position.get(&e.session_key) {
+                Some(&at) => out.entries[at] = e,
+                None => {
+                    position.insert(e.session_key.clone(), out.entries.len());
+                    out.entries.push(e);
+                }
+            },
             None => out.invalid += 1,
         }
     }
@@ -110,12 +114,12 @@ mod tests {
         let q = parse_old_queue(old, 99).unwrap();
         assert_eq!(q.invalid, 3);
         assert_eq!(q.entries.len(), 2);
-        let b = &q.entries[0];
+        let b = &q.entries[1];
         assert_eq!(b.session_key, "agent:main:b");
         assert_eq!(b.attempts, 3);
         assert_eq!(b.first_failed_at_ms, 1_767_323_045_000);
         assert_eq!(b.retry_at_ms, 1_767_340_800_000);
-        let a = &q.entries[1];
+        let a = &q.entries[0];
         assert_eq!(a.last_error, "again");
         assert_eq!(a.attempts, 2);
         assert_eq!(a.reason, Reason::RateLimit);
