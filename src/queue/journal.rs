@@ -11,6 +11,7 @@
 
 use super::entry::{ParkedEntry, QueueOp};
 use serde::{Deserialize, Serialize};
+use std::io::{self, BufRead};
 
 /// The journal and snapshot format version this code writes and reads.
 pub const FORMAT_VERSION: u32 = 1;
@@ -92,27 +93,41 @@ pub(crate) struct JournalScan {
 /// Read journal bytes. `from_start` says whether `bytes` begins at offset 0 (where a header may
 /// stand); blank lines are ignored.
 pub(crate) fn scan(bytes: &[u8], from_start: bool) -> JournalScan {
-    let complete_len = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let mut out = JournalScan {
-        complete_len: complete_len as u64,
-        torn_tail: (bytes.len() - complete_len) as u64,
-        ..JournalScan::default()
-    };
-    let lines = bytes[..complete_len].split(|&b| b == b'\n');
-    for (i, line) in lines.enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
+    scan_reader(bytes, from_start).expect("reading from memory cannot fail")
+}
+
+/// Like [`scan`], reading line by line so a large journal is never held in memory whole.
+pub(crate) fn scan_reader(mut r: impl BufRead, from_start: bool) -> io::Result<JournalScan> {
+    let mut out = JournalScan::default();
+    let mut line = Vec::new();
+    let mut index = 0;
+    loop {
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        if n == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') {
+            out.torn_tail = n as u64;
+            break;
+        }
+        out.complete_len += n as u64;
+        let body = &line[..n - 1];
+        let first = index == 0;
+        index += 1;
+        if body.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_slice::<JournalRecord>(line) {
+        match serde_json::from_slice::<JournalRecord>(body) {
             Ok(JournalRecord::Header {
                 version,
                 generation,
-            }) if from_start && i == 0 => out.header = Some((version, generation)),
+            }) if from_start && first => out.header = Some((version, generation)),
             Ok(JournalRecord::Header { .. }) | Err(_) => out.bad_lines += 1,
             Ok(rec) => out.records.push(rec),
         }
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -10,9 +10,13 @@ use crate::durable::{link_aside, open_append, write_atomic};
 use crate::error::{EngineError, EngineResult};
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
+
+/// Entries by session key. Boxed so the hash table's slots stay small (the table keeps up to
+/// twice as many slots as entries).
+pub(crate) type EntryMap = HashMap<String, Box<ParkedEntry>>;
 
 /// Identity of a file (device, inode): changes when another process replaces it.
 pub(crate) type FileId = (u64, u64);
@@ -20,7 +24,7 @@ pub(crate) type FileId = (u64, u64);
 /// The in-memory state built from the files.
 #[derive(Debug)]
 pub(crate) struct Loaded {
-    pub entries: HashMap<String, ParkedEntry>,
+    pub entries: EntryMap,
     pub generation: u64,
     pub journal: File,
     pub journal_id: FileId,
@@ -32,10 +36,10 @@ pub(crate) struct Loaded {
 }
 
 /// Apply one journal record to the map.
-pub(crate) fn apply_record(entries: &mut HashMap<String, ParkedEntry>, rec: JournalRecord) {
+pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
     match rec {
         JournalRecord::Put { entry } => {
-            entries.insert(entry.session_key.clone(), entry);
+            entries.insert(entry.session_key.clone(), Box::new(entry));
         }
         JournalRecord::Del { key } => {
             entries.remove(&key);
@@ -47,14 +51,6 @@ pub(crate) fn apply_record(entries: &mut HashMap<String, ParkedEntry>, rec: Jour
 pub(crate) fn file_id(path: &Path) -> EngineResult<Option<FileId>> {
     match fs::metadata(path) {
         Ok(m) => Ok(Some((m.dev(), m.ino()))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(EngineError::io(path, e)),
-    }
-}
-
-fn read_opt(path: &Path) -> EngineResult<Option<Vec<u8>>> {
-    match fs::read(path) {
-        Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(EngineError::io(path, e)),
     }
@@ -90,33 +86,39 @@ pub(crate) fn write_compacted<'a>(
 /// aside (`<name>.corrupt-<now_ms>`) and both files rewritten from every readable entry.
 pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let mut recoveries = Vec::new();
-    let snapshot_bytes = read_opt(&files.snapshot)?;
-    let snapshot_missing = snapshot_bytes.is_none();
-    let (snap_gen, mut entries, snap_damage) = match snapshot_bytes {
+    let snapshot_read =
+        snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
+    let snapshot_missing = snapshot_read.is_none();
+    let (snap_gen, mut entries, snap_damage) = match snapshot_read {
         None => (0, HashMap::new(), None),
-        Some(bytes) => match snapshot::decode(&bytes) {
-            SnapshotRead::Sound {
-                generation,
-                entries,
-            } => (generation, to_map(entries), None),
-            SnapshotRead::Damaged {
-                generation,
-                entries,
-                dropped,
-            } => {
-                let kept = entries.len();
-                (
-                    generation.unwrap_or(0),
-                    to_map(entries),
-                    Some((kept, dropped)),
-                )
-            }
-            SnapshotRead::Unsupported(v) => return Err(unsupported(&files.snapshot, v)),
-        },
+        Some(SnapshotRead::Sound {
+            generation,
+            entries,
+        }) => (generation, to_map(entries), None),
+        Some(SnapshotRead::Damaged {
+            generation,
+            entries,
+            dropped,
+        }) => {
+            let kept = entries.len();
+            (
+                generation.unwrap_or(0),
+                to_map(entries),
+                Some((kept, dropped)),
+            )
+        }
+        Some(SnapshotRead::Unsupported(v)) => return Err(unsupported(&files.snapshot, v)),
     };
 
-    let journal_bytes = read_opt(&files.journal)?;
-    let scan = journal::scan(journal_bytes.as_deref().unwrap_or_default(), true);
+    let (journal_missing, scan) = match File::open(&files.journal) {
+        Ok(f) => (
+            false,
+            journal::scan_reader(BufReader::with_capacity(1 << 16, f), true)
+                .map_err(|e| EngineError::io(&files.journal, e))?,
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
+        Err(e) => return Err(EngineError::io(&files.journal, e)),
+    };
     if let Some((version, _)) = scan.header {
         if version > FORMAT_VERSION {
             return Err(unsupported(&files.journal, version));
@@ -156,13 +158,13 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
             });
         }
         generation += 1;
-        write_compacted(files, generation, entries.values())?;
+        write_compacted(files, generation, entries.values().map(|e| &**e))?;
         journal_records = 0;
-    } else if journal_bytes.is_none() || stale || scan.header.is_none() {
+    } else if journal_missing || stale || scan.header.is_none() {
         if journal_records > 0 || snapshot_missing {
             // records without a header line, or no snapshot yet: write a new generation
             generation += 1;
-            write_compacted(files, generation, entries.values())?;
+            write_compacted(files, generation, entries.values().map(|e| &**e))?;
         } else {
             write_atomic(&files.journal, &journal::header_line(generation))
                 .map_err(|e| EngineError::io(&files.journal, e))?;
@@ -193,10 +195,10 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     })
 }
 
-fn to_map(entries: Vec<ParkedEntry>) -> HashMap<String, ParkedEntry> {
+fn to_map(entries: Vec<ParkedEntry>) -> EntryMap {
     let mut map = HashMap::with_capacity(entries.len());
     for e in entries {
-        map.insert(e.session_key.clone(), e);
+        map.insert(e.session_key.clone(), Box::new(e));
     }
     map
 }

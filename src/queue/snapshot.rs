@@ -6,6 +6,9 @@
 use super::entry::ParkedEntry;
 use super::journal::FORMAT_VERSION;
 use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::path::Path;
 
 #[derive(Serialize)]
 struct SnapshotOut<'a> {
@@ -71,16 +74,35 @@ pub(crate) enum SnapshotRead {
     Unsupported(u32),
 }
 
+/// Read the snapshot at `path` (`None` if there is none), streaming it when it is sound so a
+/// large snapshot is never held in memory whole; a damaged one is read again for salvage.
+pub(crate) fn read(path: &Path) -> io::Result<Option<SnapshotRead>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let reader = BufReader::with_capacity(1 << 16, file);
+    if let Ok(s) = serde_json::from_reader::<_, SnapshotIn>(reader) {
+        return Ok(Some(sound(s)));
+    }
+    Ok(Some(decode(&std::fs::read(path)?)))
+}
+
+fn sound(s: SnapshotIn) -> SnapshotRead {
+    if s.version > FORMAT_VERSION {
+        return SnapshotRead::Unsupported(s.version);
+    }
+    SnapshotRead::Sound {
+        generation: s.generation,
+        entries: s.entries,
+    }
+}
+
 /// Read snapshot bytes.
 pub(crate) fn decode(bytes: &[u8]) -> SnapshotRead {
     if let Ok(s) = serde_json::from_slice::<SnapshotIn>(bytes) {
-        if s.version > FORMAT_VERSION {
-            return SnapshotRead::Unsupported(s.version);
-        }
-        return SnapshotRead::Sound {
-            generation: s.generation,
-            entries: s.entries,
-        };
+        return sound(s);
     }
     if let Some(v) = number_after(bytes, b"\"version\"") {
         if v > u64::from(FORMAT_VERSION) {

@@ -11,7 +11,7 @@ use super::config::{QueueConfig, QueueFiles};
 use super::entry::{ParkedEntry, QueueOp};
 use super::import::{parse_old_queue, IMPORTED_FROM};
 use super::journal::{self, JournalRecord};
-use super::load::{apply_record, file_id, load, write_compacted, FileId, Loaded};
+use super::load::{apply_record, file_id, load, write_compacted, EntryMap, FileId, Loaded};
 use super::recovery::{ImportReport, OpenReport, RecoveryReport};
 use super::snapshot::sort_entries;
 use crate::durable::{ensure_dir, open_append, write_atomic, LockGuard};
@@ -26,7 +26,7 @@ use std::os::unix::fs::{FileExt, MetadataExt};
 pub struct QueueStore {
     cfg: QueueConfig,
     files: QueueFiles,
-    entries: HashMap<String, ParkedEntry>,
+    entries: EntryMap,
     generation: u64,
     journal: File,
     journal_id: FileId,
@@ -80,7 +80,7 @@ impl QueueStore {
     pub fn get(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
         let _lock = self.lock()?;
         self.catch_up()?;
-        Ok(self.entries.get(key).cloned())
+        Ok(self.entries.get(key).map(|e| (**e).clone()))
     }
 
     /// Every entry sorted by `retry_at_ms` (then session key), after reading other processes'
@@ -88,9 +88,22 @@ impl QueueStore {
     pub fn all(&mut self) -> EngineResult<Vec<ParkedEntry>> {
         let _lock = self.lock()?;
         self.catch_up()?;
-        let mut all: Vec<ParkedEntry> = self.entries.values().cloned().collect();
+        let mut all: Vec<ParkedEntry> = self.entries.values().map(|e| (**e).clone()).collect();
         sort_entries(&mut all);
         Ok(all)
+    }
+
+    /// Read other processes' changes now (for [`QueueStore::iter`]).
+    pub fn refresh(&mut self) -> EngineResult<()> {
+        let _lock = self.lock()?;
+        self.catch_up()
+    }
+
+    /// The entries as of this process's last call, unsorted and without copying (e.g. to find
+    /// the earliest `retry_at_ms`); call [`QueueStore::refresh`] first for other processes'
+    /// changes.
+    pub fn iter(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
+        self.entries.values().map(|e| &**e)
     }
 
     /// Entries known to this process (as of its last call).
@@ -274,7 +287,7 @@ impl QueueStore {
                     removed.push(None);
                     apply_record(&mut self.entries, JournalRecord::Put { entry });
                 }
-                QueueOp::Remove(key) => removed.push(self.entries.remove(&key)),
+                QueueOp::Remove(key) => removed.push(self.entries.remove(&key).map(|e| *e)),
             }
         }
         Ok(removed)
@@ -282,7 +295,7 @@ impl QueueStore {
 
     fn compact_locked(&mut self) -> EngineResult<()> {
         let generation = self.generation + 1;
-        write_compacted(&self.files, generation, self.entries.values())?;
+        write_compacted(&self.files, generation, self.entries.values().map(|e| &**e))?;
         // From here the files on disk are the new generation; re-read our handles' identities.
         self.snapshot_id = file_id(&self.files.snapshot)?;
         let journal = open_append(&self.files.journal)

@@ -146,6 +146,12 @@ fn two_stores_on_one_dir_see_each_others_changes() {
     a.put(entry("a0", 0)).unwrap();
     assert_eq!(b.all().unwrap().len(), 13);
     assert_eq!(a.len(), 13);
+    b.remove("b3").unwrap();
+    assert_eq!(a.iter().filter(|e| e.session_key == "b3").count(), 1);
+    a.refresh().unwrap();
+    assert_eq!(a.iter().filter(|e| e.session_key == "b3").count(), 0);
+    let earliest = a.iter().map(|e| e.retry_at_ms).min();
+    assert_eq!(earliest, Some(0));
 }
 
 #[test]
@@ -187,4 +193,15 @@ fn two_stores_writing_from_threads_lose_nothing() {
             assert_eq!(e.retry_at_ms, due, "{prefix}{i}");
         }
     }
+}
+
+#[test]
+fn the_store_can_move_into_spawn_blocking() {
+    fn send<T: Send + 'static>(_: &T) {}
+    let dir = tempfile::tempdir().unwrap();
+    let (q, _) = open(dir.path());
+    send(&q);
+    let q = std::sync::Mutex::new(q);
+    let handle = std::thread::spawn(move || q.lock().unwrap().put(entry("t", 1)));
+    handle.join().unwrap().unwrap();
 }
