@@ -175,6 +175,9 @@ fn two_stores_writing_from_threads_lose_nothing() {
                         ];
                         s.apply(ops).unwrap();
                     }
+                    if i % 25 == 24 {
+                        s.compact().unwrap();
+                    }
                 }
             })
         })

@@ -40,6 +40,9 @@ fn writer_process() {
             // an update of an earlier key, so compactions carry real history
             q.put(entry(&format!("{prefix}-{}", i / 2), -1)).unwrap();
         }
+        if i % 50 == 49 {
+            q.compact().unwrap();
+        }
         i += 1;
     }
     println!("DONE");
