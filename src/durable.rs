@@ -66,15 +66,40 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// Move a corrupt file aside to `<path>.corrupt-<epoch ms>` (never deletes it) and fsync the
 /// directory. Returns the new path.
 pub fn move_aside(path: &Path, now_ms: i64) -> io::Result<PathBuf> {
+    let target = aside_name(path, now_ms);
+    fs::rename(path, &target)?;
+    fsync_dir(&parent_dir(path))?;
+    Ok(target)
+}
+
+/// Keep a copy of a corrupt file at `<path>.corrupt-<epoch ms>` while leaving `path` in place:
+/// a hard link (a 0600 byte copy where the file system has no hard links), then fsync the
+/// directory. The caller then replaces `path` with [`write_atomic`], so a crash never leaves a
+/// moment in which neither the old nor the repaired file exists. Returns the copy's path.
+pub fn link_aside(path: &Path, now_ms: i64) -> io::Result<PathBuf> {
+    let target = aside_name(path, now_ms);
+    if fs::hard_link(path, &target).is_err() {
+        let bytes = fs::read(path)?;
+        let mut f = OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(FILE_MODE)
+            .open(&target)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+    }
+    fsync_dir(&parent_dir(path))?;
+    Ok(target)
+}
+
+fn aside_name(path: &Path, now_ms: i64) -> PathBuf {
     let mut target = PathBuf::from(format!("{}.corrupt-{now_ms}", path.display()));
     let mut n = 1;
     while target.exists() {
         target = PathBuf::from(format!("{}.corrupt-{now_ms}-{n}", path.display()));
         n += 1;
     }
-    fs::rename(path, &target)?;
-    fsync_dir(&parent_dir(path))?;
-    Ok(target)
+    target
 }
 
 fn parent_dir(path: &Path) -> PathBuf {
@@ -143,6 +168,19 @@ mod tests {
         fs::write(&p, b"again").unwrap();
         let moved2 = move_aside(&p, 123).unwrap();
         assert_ne!(moved, moved2);
+    }
+
+    #[test]
+    fn link_aside_keeps_a_copy_and_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("q.journal");
+        fs::write(&p, b"{broken\n").unwrap();
+        let kept = link_aside(&p, 7).unwrap();
+        assert!(p.exists());
+        write_atomic(&p, b"repaired").unwrap();
+        assert_eq!(fs::read(&kept).unwrap(), b"{broken\n");
+        assert_eq!(fs::read(&p).unwrap(), b"repaired");
+        assert_ne!(link_aside(&p, 7).unwrap(), kept);
     }
 
     #[test]
