@@ -10,6 +10,7 @@ pub mod durable;
 pub mod error;
 pub mod events;
 pub mod jitter;
+pub mod profiles;
 pub mod reason;
 pub mod resender;
 
