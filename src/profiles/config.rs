@@ -104,16 +104,28 @@ mod tests {
             auth_cooldowns_ms: vec![],
             ..ProfileConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("authCooldownsMs"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("authCooldownsMs"));
         let bad = ProfileConfig {
             auth_cooldowns_ms: vec![5, 0],
             ..ProfileConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("authCooldownsMs[1]"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("authCooldownsMs[1]"));
         let bad = ProfileConfig {
             billing_base_ms: -1,
             ..ProfileConfig::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("billingBaseMs"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("billingBaseMs"));
     }
 }

@@ -139,11 +139,7 @@ mod tests {
         cooling.cooldown_until_ms = Some(2_000);
         let mut disabled = used(None, 0);
         disabled.disabled_until_ms = Some(5_000);
-        let list = vec![
-            ("a", cooling),
-            ("b", disabled),
-            ("c", used(Some(900), 1)),
-        ];
+        let list = vec![("a", cooling), ("b", disabled), ("c", used(Some(900), 1))];
         let r = pick(&list, 1_000);
         assert_eq!(r.profile_id.as_deref(), Some("c"));
         assert_eq!(r.next_available_at_ms, None);

@@ -297,14 +297,20 @@ mod tests {
             ..both.clone()
         };
         let mut p = ProfileStats::new("x");
-        assert_eq!(mark(&mut p, &after_only, T0).0, Penalty::Cooldown(T0 + 5_000));
+        assert_eq!(
+            mark(&mut p, &after_only, T0).0,
+            Penalty::Cooldown(T0 + 5_000)
+        );
 
         let stale_reset = Outcome {
             reset_at_ms: Some(T0 - 1),
             ..both.clone()
         };
         let mut p = ProfileStats::new("x");
-        assert_eq!(mark(&mut p, &stale_reset, T0).0, Penalty::Cooldown(T0 + 5_000));
+        assert_eq!(
+            mark(&mut p, &stale_reset, T0).0,
+            Penalty::Cooldown(T0 + 5_000)
+        );
 
         let mut p = ProfileStats::new("x");
         let pen = mark(&mut p, &Outcome::failure(Reason::RateLimit), T0).0;
@@ -316,7 +322,10 @@ mod tests {
             reset_at_ms: Some(T0 + 3 * DAY),
         };
         let mut p = ProfileStats::new("x");
-        assert_eq!(mark(&mut p, &billing_hint, T0).0, Penalty::Disable(T0 + 3 * DAY));
+        assert_eq!(
+            mark(&mut p, &billing_hint, T0).0,
+            Penalty::Disable(T0 + 3 * DAY)
+        );
     }
 
     #[test]
@@ -394,7 +403,11 @@ mod tests {
             retry_after_ms: Some(-1),
             reset_at_ms: None,
         };
-        assert!(o.validate().unwrap_err().to_string().contains("retryAfterMs"));
+        assert!(o
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("retryAfterMs"));
         let o = Outcome {
             reason: None,
             retry_after_ms: None,

@@ -104,11 +104,15 @@ mod tests {
 
     #[test]
     fn round_trips_a_clean_file() {
-        let mut s = StoreState::default();
-        s.pick_seq = 4;
+        let mut s = StoreState {
+            pick_seq: 4,
+            ..StoreState::default()
+        };
         s.profiles.insert("a".into(), ProfileStats::new("openai"));
         let bytes = encode(&s);
-        assert!(String::from_utf8(bytes.clone()).unwrap().contains("\n  \"profiles\""));
+        assert!(String::from_utf8(bytes.clone())
+            .unwrap()
+            .contains("\n  \"profiles\""));
         assert_eq!(decode(&bytes), Decoded::Clean(s));
     }
 
@@ -128,7 +132,10 @@ mod tests {
         };
         assert_eq!((kept, dropped), (1, 2));
         assert!(state.profiles.contains_key("good"));
-        assert_eq!(state.pick_seq, 7, "never reuse a sequence number seen on disk");
+        assert_eq!(
+            state.pick_seq, 7,
+            "never reuse a sequence number seen on disk"
+        );
     }
 
     #[test]

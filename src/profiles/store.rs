@@ -166,7 +166,12 @@ impl ProfileStore {
     /// Report the outcome of a request made with `profile_id`. The profile must be registered
     /// (by [`register`](Self::register) or a [`pick`](Self::pick)); an unknown id is an
     /// `InvalidInput` error, since its provider is unknown.
-    pub fn mark(&self, profile_id: &str, outcome: &Outcome, now_ms: i64) -> EngineResult<MarkResult> {
+    pub fn mark(
+        &self,
+        profile_id: &str,
+        outcome: &Outcome,
+        now_ms: i64,
+    ) -> EngineResult<MarkResult> {
         validate_id("profileId", profile_id)?;
         outcome.validate()?;
         let (penalty, result) = self.run(now_ms, |state| {
@@ -232,8 +237,8 @@ impl ProfileStore {
         now_ms: i64,
         op: impl FnOnce(&mut StoreState) -> EngineResult<(R, bool)>,
     ) -> EngineResult<(R, Option<RecoveryInfo>)> {
-        let _lock = LockGuard::acquire(&self.lock_path)
-            .map_err(|e| EngineError::io(&self.lock_path, e))?;
+        let _lock =
+            LockGuard::acquire(&self.lock_path).map_err(|e| EngineError::io(&self.lock_path, e))?;
         let (mut state, recovery) = self.load(now_ms)?;
         let (out, changed) = op(&mut state)?;
         if changed {
@@ -289,7 +294,11 @@ impl ProfileStore {
 
 /// Add `profile_id` under `provider` if missing; `true` if added. Err if it belongs to another
 /// provider.
-fn ensure_registered(state: &mut StoreState, profile_id: &str, provider: &str) -> EngineResult<bool> {
+fn ensure_registered(
+    state: &mut StoreState,
+    profile_id: &str,
+    provider: &str,
+) -> EngineResult<bool> {
     match state.profiles.get(profile_id) {
         Some(p) if p.provider == provider => Ok(false),
         Some(p) => Err(EngineError::input(

@@ -1,8 +1,8 @@
 use super::*;
 use crate::events::{null_sink, RecordingSink};
-use crate::reason::Reason;
 use crate::profiles::rotation::SkipReason;
 use crate::profiles::view::ProfileStatus;
+use crate::reason::Reason;
 use std::os::unix::fs::PermissionsExt;
 
 const T0: i64 = 1_800_000_000_000;
@@ -31,7 +31,9 @@ fn round_robin_oldest_first_and_persisted() {
     assert!(!store.register("a", "openai", T0).unwrap());
     store.register("other", "anthropic", T0).unwrap();
     // all in the same millisecond: still a, b, c, a, b, c
-    let order: Vec<_> = (0..6).map(|_| picked(&store, "openai", T0).unwrap()).collect();
+    let order: Vec<_> = (0..6)
+        .map(|_| picked(&store, "openai", T0).unwrap())
+        .collect();
     assert_eq!(order, ids(&["a", "b", "c", "a", "b", "c"]));
     // a newly registered profile is never used, so it goes first
     store.register("d", "openai", T0).unwrap();
@@ -42,7 +44,13 @@ fn round_robin_oldest_first_and_persisted() {
     let views = reopened.list(Some("openai"), T0 + 3).unwrap();
     let uses: Vec<_> = views
         .iter()
-        .map(|v| (v.profile_id.as_str(), v.stats.use_count, v.stats.last_used_ms))
+        .map(|v| {
+            (
+                v.profile_id.as_str(),
+                v.stats.use_count,
+                v.stats.last_used_ms,
+            )
+        })
         .collect();
     assert_eq!(
         uses,
@@ -131,8 +139,15 @@ fn cooled_and_disabled_profiles_are_skipped_until_they_free_up() {
 
     let r = store.pick("openai", None, T0 + 1).unwrap();
     assert_eq!(r.profile_id.as_deref(), Some("c"));
-    let skipped: Vec<_> = r.skipped.iter().map(|s| (s.profile_id.as_str(), s.reason)).collect();
-    assert_eq!(skipped, vec![("a", SkipReason::Cooldown), ("b", SkipReason::Disabled)]);
+    let skipped: Vec<_> = r
+        .skipped
+        .iter()
+        .map(|s| (s.profile_id.as_str(), s.reason))
+        .collect();
+    assert_eq!(
+        skipped,
+        vec![("a", SkipReason::Cooldown), ("b", SkipReason::Disabled)]
+    );
 
     store
         .mark("c", &Outcome::failure(Reason::Auth), T0 + 1)
@@ -171,7 +186,10 @@ fn success_clears_and_overloaded_only_counts() {
         .unwrap();
     assert_eq!(picked(&store, "openai", T0 + 1), None);
     let r = store.mark("a", &Outcome::success(), T0 + 2).unwrap();
-    assert_eq!((r.rotate, r.error_count, r.cooldown_until_ms), (false, 0, None));
+    assert_eq!(
+        (r.rotate, r.error_count, r.cooldown_until_ms),
+        (false, 0, None)
+    );
     assert_eq!(picked(&store, "openai", T0 + 3).as_deref(), Some("a"));
     let v = &store.list(None, T0 + 3).unwrap()[0];
     assert_eq!(v.stats.success_count, 1);
@@ -247,7 +265,10 @@ fn corrupt_file_is_moved_aside_and_readable_profiles_kept() {
         std::fs::read(&info.moved_to).unwrap(),
         b"{\"version\":1,\"profiles\":{\"a\":{\"provid"
     );
-    assert!(matches!(info.to_event(), Event::RecoveredCorruptFile { kept: 0, .. }));
+    assert!(matches!(
+        info.to_event(),
+        Event::RecoveredCorruptFile { kept: 0, .. }
+    ));
     assert!(store.list(None, T0).unwrap().is_empty());
 
     // a file damaged later (by another process) is recovered and reported through the sink
@@ -287,7 +308,10 @@ fn a_file_from_a_newer_engine_is_left_alone() {
     let e = ProfileStore::open(dir.path(), ProfileConfig::default(), null_sink(), T0).unwrap_err();
     assert_eq!(e.code(), "E_IO");
     assert!(e.to_string().contains("newer engine"), "{e}");
-    assert_eq!(std::fs::read(&path).unwrap(), br#"{"version":2,"profiles":{}}"#);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        br#"{"version":2,"profiles":{}}"#
+    );
 }
 
 #[test]
@@ -308,8 +332,10 @@ fn two_handles_never_overwrite_each_other() {
     let two = open(dir.path());
     one.register("a", "openai", T0).unwrap();
     two.register("b", "openai", T0).unwrap();
-    one.mark("b", &Outcome::failure(Reason::Timeout), T0).unwrap();
-    two.mark("a", &Outcome::failure(Reason::Timeout), T0).unwrap();
+    one.mark("b", &Outcome::failure(Reason::Timeout), T0)
+        .unwrap();
+    two.mark("a", &Outcome::failure(Reason::Timeout), T0)
+        .unwrap();
     assert_eq!(picked(&one, "openai", T0).as_deref(), Some("a"));
     assert_eq!(picked(&two, "openai", T0).as_deref(), Some("b"));
     let views = one.list(None, T0).unwrap();
@@ -415,7 +441,10 @@ fn processes_sharing_the_store_lose_no_update() {
             "child failed: {stdout}\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(stdout.contains("1 passed"), "the child ran the worker: {stdout}");
+        assert!(
+            stdout.contains("1 passed"),
+            "the child ran the worker: {stdout}"
+        );
     }
     let total = PROCESSES as u64 * OPS;
     let views = store.list(Some("openai"), T0).unwrap();
@@ -430,5 +459,8 @@ fn processes_sharing_the_store_lose_no_update() {
     assert_eq!(successes, total / CHILD_OUTCOMES.len() as u64);
     let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["pickSeq"], total, "every pick took its own sequence number");
+    assert_eq!(
+        json["pickSeq"], total,
+        "every pick took its own sequence number"
+    );
 }

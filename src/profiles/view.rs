@@ -57,7 +57,10 @@ mod tests {
         let mut s = ProfileStats::new("openai");
         s.cooldown_until_ms = Some(100);
         let v = ProfileView::new("p1", &s, 50);
-        assert_eq!((v.status, v.available_at_ms), (ProfileStatus::Cooldown, Some(100)));
+        assert_eq!(
+            (v.status, v.available_at_ms),
+            (ProfileStatus::Cooldown, Some(100))
+        );
         let json = serde_json::to_value(&v).unwrap();
         assert_eq!(json["profileId"], "p1");
         assert_eq!(json["provider"], "openai");
