@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod jitter;
 pub mod queue;
+pub mod profiles;
 pub mod reason;
 pub mod resender;
 
