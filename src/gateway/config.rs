@@ -141,7 +141,10 @@ mod tests {
         assert_eq!(c.client_id, "gateway-client");
         assert_eq!(c.client_mode, "backend");
         assert_eq!(c.scopes, ["operator.read", "operator.write"]);
-        assert_eq!((c.request_timeout_ms, c.connect_budget_ms), (15_000, 30_000));
+        assert_eq!(
+            (c.request_timeout_ms, c.connect_budget_ms),
+            (15_000, 30_000)
+        );
         c.validate().unwrap();
     }
 

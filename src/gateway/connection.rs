@@ -142,7 +142,12 @@ impl Connection {
     }
 
     /// Send `method` and wait up to `timeout` for its response.
-    pub(crate) async fn call(&self, method: &str, params: &Value, timeout: Duration) -> CallOutcome {
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout: Duration,
+    ) -> CallOutcome {
         let id = uuid::Uuid::new_v4().to_string();
         let (tx, rx) = oneshot::channel();
         {

@@ -54,16 +54,18 @@ impl Connector<'_> {
                 now_ms: self.clock.now_ms(),
                 scrubber: self.scrubber,
             };
-            let outcome =
-                match tokio::time::timeout(Duration::from_millis(attempt_ms), handshake(&req))
-                    .await
-                {
-                    Ok(result) => result,
-                    Err(_) => Err(ConnectFailure::Transient {
-                        close_code: None,
-                        message: format!("handshake with {url} took longer than {attempt_ms} ms"),
-                    }),
-                };
+            let outcome = match tokio::time::timeout(
+                Duration::from_millis(attempt_ms),
+                handshake(&req),
+            )
+            .await
+            {
+                Ok(result) => result,
+                Err(_) => Err(ConnectFailure::Transient {
+                    close_code: None,
+                    message: format!("handshake with {url} took longer than {attempt_ms} ms"),
+                }),
+            };
             let delay_ms = match outcome {
                 Ok((ws, _hello)) => {
                     (self.events)(Event::GatewayConnected { url: url.clone() });

@@ -31,9 +31,9 @@ pub struct FakeScript {
     pub startup_rejections: usize,
     /// The `retryAfterMs` of those answers.
     pub startup_retry_after_ms: u64,
-    /// On the first connection, the n-th `chat.send` (1-based) is not answered: the gateway
-    /// sends `event shutdown` and closes 1012 instead.
-    pub shutdown_on_send: Option<usize>,
+    /// On the first connection, the n-th request after `connect` (1-based) is not answered:
+    /// the gateway sends `event shutdown` and closes 1012 instead.
+    pub shutdown_on_request: Option<usize>,
     /// Methods that are never answered.
     pub silent_methods: Vec<String>,
     /// Require a device identity and verify its v3 signature.
@@ -48,7 +48,7 @@ impl Default for FakeScript {
             token: None,
             startup_rejections: 0,
             startup_retry_after_ms: 500,
-            shutdown_on_send: None,
+            shutdown_on_request: None,
             silent_methods: Vec::new(),
             verify_device: false,
             challenge_ts: Some(1_700_000_000_000),
@@ -164,7 +164,11 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
     };
     match verdict {
         Err((error, close_code)) => {
-            let _ = send(&mut ws, json!({"type":"res","id":id,"ok":false,"error":error})).await;
+            let _ = send(
+                &mut ws,
+                json!({"type":"res","id":id,"ok":false,"error":error}),
+            )
+            .await;
             let _ = close(&mut ws, close_code, "connect failed").await;
             return;
         }
@@ -178,34 +182,38 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                 "auth": {"method": "token"},
             });
             let ok = json!({"type":"res","id":id,"ok":true,"payload":hello});
-            if send(&mut ws, ok).await.is_err() || send(&mut ws, event("tick", json!({"ts": 1}))).await.is_err() {
+            if send(&mut ws, ok).await.is_err()
+                || send(&mut ws, event("tick", json!({"ts": 1})))
+                    .await
+                    .is_err()
+            {
                 return;
             }
         }
     }
-    let mut sends = 0usize;
+    let mut served = 0usize;
     while let Some((id, method, params)) = next_request(&mut ws).await {
         let reply = {
             let mut s = lock(shared);
             s.record
                 .requests
                 .push((conn_no, method.clone(), params.clone()));
-            if s.script.silent_methods.contains(&method) {
+            served += 1;
+            if conn_no == 1 && s.script.shutdown_on_request == Some(served) {
+                None
+            } else if s.script.silent_methods.contains(&method) {
                 continue;
-            }
-            if method == "chat.send" {
-                sends += 1;
-                if conn_no == 1 && s.script.shutdown_on_send == Some(sends) {
-                    None
-                } else {
-                    Some(chat_ack(&mut s, &params))
-                }
+            } else if method == "chat.send" {
+                Some(chat_ack(&mut s, &params))
             } else {
                 Some(Ok(json!({"method": method, "params": params})))
             }
         };
         let Some(payload) = reply else {
-            let shutdown = event("shutdown", json!({"reason": "restart", "restartExpectedMs": 0}));
+            let shutdown = event(
+                "shutdown",
+                json!({"reason": "restart", "restartExpectedMs": 0}),
+            );
             let _ = send(&mut ws, shutdown).await;
             let _ = close(&mut ws, 1012, "service restart").await;
             return;
@@ -239,7 +247,10 @@ fn judge_connect(s: &mut Shared, params: &Value, nonce: &str) -> Result<(), (Val
             ));
         }
     }
-    let (min, max) = (params["minProtocol"].as_u64(), params["maxProtocol"].as_u64());
+    let (min, max) = (
+        params["minProtocol"].as_u64(),
+        params["maxProtocol"].as_u64(),
+    );
     if !matches!((min, max), (Some(lo), Some(hi)) if lo <= 4 && 4 <= hi) {
         return Err((
             json!({"code":"INVALID_REQUEST","message":"protocol mismatch",

@@ -175,7 +175,10 @@ async fn wait_for_challenge(
                         "connect.challenge carried no nonce".into(),
                     ));
                 }
-                let ts = payload.get("ts").and_then(Value::as_i64).filter(|t| *t >= 0);
+                let ts = payload
+                    .get("ts")
+                    .and_then(Value::as_i64)
+                    .filter(|t| *t >= 0);
                 return Ok((nonce.to_owned(), ts));
             }
             InboundFrame::Event(e) if e.event == "shutdown" => {
@@ -253,7 +256,8 @@ async fn next_frame(
             Some(Err(e)) => {
                 return Err(ConnectFailure::Transient {
                     close_code: None,
-                    message: scrubber.scrub(&format!("socket failed waiting for {waiting_for}: {e}")),
+                    message: scrubber
+                        .scrub(&format!("socket failed waiting for {waiting_for}: {e}")),
                 })
             }
             None => {
@@ -356,11 +360,17 @@ mod tests {
             ConnectFailure::Auth { .. }
         ));
         assert!(matches!(
-            classify_connect_error(&err("INVALID_REQUEST", json!({"code":"PAIRING_REQUIRED"})), &s),
+            classify_connect_error(
+                &err("INVALID_REQUEST", json!({"code":"PAIRING_REQUIRED"})),
+                &s
+            ),
             ConnectFailure::Auth { .. }
         ));
         assert!(matches!(
-            classify_connect_error(&err("INVALID_REQUEST", json!({"code":"PROTOCOL_MISMATCH"})), &s),
+            classify_connect_error(
+                &err("INVALID_REQUEST", json!({"code":"PROTOCOL_MISMATCH"})),
+                &s
+            ),
             ConnectFailure::Protocol(_)
         ));
         assert!(matches!(
@@ -403,7 +413,9 @@ mod tests {
         assert_eq!(p["maxProtocol"], 4);
         assert_eq!(p["client"]["id"], "gateway-client");
         assert_eq!(p["client"]["mode"], "backend");
-        assert!(p["client"]["platform"].as_str().is_some_and(|s| !s.is_empty()));
+        assert!(p["client"]["platform"]
+            .as_str()
+            .is_some_and(|s| !s.is_empty()));
         assert_eq!(p["role"], "operator");
         assert_eq!(p["scopes"], json!(["operator.read", "operator.write"]));
         assert_eq!(p["auth"], json!({"token":"tok"}));

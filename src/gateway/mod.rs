@@ -26,3 +26,6 @@ pub use client::{ChatAck, GatewayClient};
 pub use config::GatewayConfig;
 pub use device::DeviceIdentity;
 pub use resender::GatewayResender;
+
+#[cfg(test)]
+mod tests;
