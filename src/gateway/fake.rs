@@ -102,6 +102,7 @@ impl FakeGateway {
                 let mut handlers = JoinSet::new();
                 while let Ok((tcp, _)) = listener.accept().await {
                     let shared = shared.clone();
+                    let _ = tcp.set_nodelay(true);
                     handlers.spawn(async move {
                         if let Ok(ws) = tokio_tungstenite::accept_async(tcp).await {
                             let conn_no = {

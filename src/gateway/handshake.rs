@@ -74,14 +74,16 @@ pub(crate) async fn handshake(
     req: &ConnectRequest<'_>,
 ) -> Result<(WsStream, Value), ConnectFailure> {
     let url = display_url(&req.cfg.url);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req.cfg.url.as_str())
-        .await
-        .map_err(|e| ConnectFailure::Transient {
-            close_code: None,
-            message: req
-                .scrubber
-                .scrub(&format!("cannot open a WebSocket to {url}: {e}")),
-        })?;
+    // Nagle off: small request frames must not wait for the peer's delayed ACK.
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(req.cfg.url.as_str(), None, true)
+            .await
+            .map_err(|e| ConnectFailure::Transient {
+                close_code: None,
+                message: req
+                    .scrubber
+                    .scrub(&format!("cannot open a WebSocket to {url}: {e}")),
+            })?;
     let (nonce, challenge_ts) = match wait_for_challenge(&mut ws, req.scrubber).await {
         Ok(challenge) => challenge,
         Err(failure) => {
