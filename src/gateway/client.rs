@@ -130,11 +130,15 @@ impl GatewayClient {
             .map_err(|f| dropped_to_unavailable(method, f))
     }
 
-    /// Close the connection. Later calls fail with `EngineError::Closed`.
+    /// Close the connection. Later calls fail with `EngineError::Closed`; a connect in progress
+    /// gives up at its next attempt.
     pub async fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
-        if let Some(conn) = self.inner.conn.lock().await.take() {
-            conn.close();
+        // A connect in progress holds the slot; it sees `closed` and discards its connection.
+        if let Ok(mut slot) = self.inner.conn.try_lock() {
+            if let Some(conn) = slot.take() {
+                conn.close();
+            }
         }
     }
 
@@ -213,8 +217,13 @@ impl GatewayClient {
             jitter: &self.inner.jitter,
             events: &self.inner.events,
             scrubber: &scrubber,
+            cancelled: &self.inner.closed,
         };
         match connector.connect().await {
+            Ok(conn) if self.inner.closed.load(Ordering::SeqCst) => {
+                conn.close();
+                Err(EngineError::Closed)
+            }
             Ok(conn) => {
                 *slot = Some(conn.clone());
                 Ok(conn)

@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ pub(crate) struct Connector<'a> {
     pub jitter: &'a Jitter,
     pub events: &'a EventSink,
     pub scrubber: &'a Scrubber,
+    /// Set when the client is closed: stop before the next attempt.
+    pub cancelled: &'a AtomicBool,
 }
 
 /// Why a connect series gave up.
@@ -43,6 +46,9 @@ impl Connector<'_> {
         let mut backoff = Backoff::new(self.jitter.clone());
         let mut last = String::from("no attempt made");
         loop {
+            if self.cancelled.load(Ordering::SeqCst) {
+                return Err(ConnectError::Other(EngineError::Closed));
+            }
             let remaining = deadline - self.clock.now_ms();
             if remaining <= 0 {
                 return Err(self.unavailable(&url, &last));

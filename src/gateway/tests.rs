@@ -424,3 +424,24 @@ async fn request_errors_carry_method_code_and_message() {
         other => panic!("expected GatewayRequest, got {other}"),
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn close_stops_a_connect_that_is_backing_off() {
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let (client, rec) = client_for(format!("ws://{addr}"), |_| {});
+    let pending = tokio::spawn({
+        let client = client.clone();
+        async move { client.chat_send("s", "m", "k").await }
+    });
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    client.close().await;
+    let e = pending.await.unwrap().unwrap_err();
+    assert_eq!(e.code(), "E_CLOSED", "{e}");
+    assert!(
+        disconnects(&rec).len() < 5,
+        "gave up early, not after the budget"
+    );
+}
