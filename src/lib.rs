@@ -9,6 +9,7 @@ pub mod clock;
 pub mod durable;
 pub mod error;
 pub mod events;
+pub mod gateway;
 pub mod jitter;
 pub mod queue;
 pub mod profiles;

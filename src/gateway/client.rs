@@ -1,0 +1,331 @@
+//! The gateway client: one lazily opened, reused connection; requests correlated by id with a
+//! per-request timeout; reconnect within a budget; terminal, fail-fast auth errors.
+
+use super::config::GatewayConfig;
+use super::connection::{CallOutcome, Connection};
+use super::connector::{ConnectError, Connector};
+use super::device::DeviceIdentity;
+use super::redact::Scrubber;
+use crate::clock::SharedClock;
+use crate::error::{EngineError, EngineResult};
+use crate::events::EventSink;
+use crate::jitter::Jitter;
+use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+/// The gateway's acknowledgement of `chat.send`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatAck {
+    /// The run id (`runId`), when the gateway reports one.
+    pub run_id: Option<String>,
+    /// `started` for a new run; `in_flight` or `ok` when the idempotency key was seen before.
+    pub status: String,
+}
+
+/// A WebSocket client of the OpenClaw gateway (protocol v4). Cheap to clone; clones share the
+/// connection. Never puts the token or password into an error, an event or `Debug` output.
+#[derive(Clone)]
+pub struct GatewayClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    cfg: RwLock<GatewayConfig>,
+    clock: SharedClock,
+    jitter: Jitter,
+    events: EventSink,
+    conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
+    /// Set after the gateway rejected the credentials; calls fail fast until reset.
+    auth_failure: Mutex<Option<String>>,
+    identity: Mutex<Option<DeviceIdentity>>,
+    closed: AtomicBool,
+}
+
+/// How one call failed before it could be mapped to an engine error.
+enum CallFailure {
+    /// The connection dropped before the answer; a resend may be safe.
+    Dropped(String),
+    Engine(EngineError),
+}
+
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("cfg", &*read(&self.inner.cfg))
+            .field("auth_failed", &lock(&self.inner.auth_failure).is_some())
+            .field("closed", &self.inner.closed.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
+}
+
+impl GatewayClient {
+    /// A client for `cfg` (validated here). Nothing is opened until the first call.
+    pub fn new(
+        cfg: GatewayConfig,
+        clock: SharedClock,
+        jitter: Jitter,
+        events: EventSink,
+    ) -> EngineResult<Self> {
+        cfg.validate()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                cfg: RwLock::new(cfg),
+                clock,
+                jitter,
+                events,
+                conn: tokio::sync::Mutex::new(None),
+                auth_failure: Mutex::new(None),
+                identity: Mutex::new(None),
+                closed: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// `chat.send {sessionKey, message, idempotencyKey}` and read the ack. If the connection
+    /// drops before the ack, it is sent once more on a fresh connection with the same
+    /// idempotency key (the gateway runs a key once).
+    pub async fn chat_send(
+        &self,
+        session_key: &str,
+        message: &str,
+        idempotency_key: &str,
+    ) -> EngineResult<ChatAck> {
+        if session_key.trim().is_empty() {
+            return Err(EngineError::input(
+                "sessionKey",
+                "must be a non-empty OpenClaw session key",
+            ));
+        }
+        if idempotency_key.trim().is_empty() {
+            return Err(EngineError::input(
+                "idempotencyKey",
+                "must be non-empty and stable per attempt",
+            ));
+        }
+        let params = json!({
+            "sessionKey": session_key,
+            "message": message,
+            "idempotencyKey": idempotency_key,
+        });
+        let payload = match self.call("chat.send", &params).await {
+            Err(CallFailure::Dropped(_)) => self.call("chat.send", &params).await,
+            other => other,
+        }
+        .map_err(|f| dropped_to_unavailable("chat.send", f))?;
+        parse_ack(&payload)
+    }
+
+    /// Send any request (e.g. `cron.list`) and return its payload (`null` when none).
+    pub async fn request(&self, method: &str, params: Value) -> EngineResult<Value> {
+        if method.trim().is_empty() {
+            return Err(EngineError::input(
+                "method",
+                "must be a gateway method such as chat.send",
+            ));
+        }
+        self.call(method, &params)
+            .await
+            .map_err(|f| dropped_to_unavailable(method, f))
+    }
+
+    /// Close the connection. Later calls fail with `EngineError::Closed`; a connect in progress
+    /// gives up at its next attempt.
+    pub async fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+        // A connect in progress holds the slot; it sees `closed` and discards its connection.
+        if let Ok(mut slot) = self.inner.conn.try_lock() {
+            if let Some(conn) = slot.take() {
+                conn.close();
+            }
+        }
+    }
+
+    /// Forget a terminal auth failure so the next call connects again.
+    pub fn reset_auth(&self) {
+        *lock(&self.inner.auth_failure) = None;
+    }
+
+    /// Replace the configuration (e.g. a new token): validates it, clears a terminal auth
+    /// failure and closes the current connection so the next call uses the new settings.
+    pub async fn set_config(&self, cfg: GatewayConfig) -> EngineResult<()> {
+        cfg.validate()?;
+        let mut conn = self.inner.conn.lock().await;
+        let identity_path_changed = read(&self.inner.cfg).device_identity != cfg.device_identity;
+        *write(&self.inner.cfg) = cfg;
+        if identity_path_changed {
+            *lock(&self.inner.identity) = None;
+        }
+        self.reset_auth();
+        if let Some(old) = conn.take() {
+            old.close();
+        }
+        Ok(())
+    }
+
+    /// The terminal auth error, if the gateway rejected the credentials.
+    pub fn auth_failure(&self) -> Option<EngineError> {
+        lock(&self.inner.auth_failure)
+            .clone()
+            .map(EngineError::GatewayAuth)
+    }
+
+    async fn call(&self, method: &str, params: &Value) -> Result<Value, CallFailure> {
+        let conn = self.connection().await.map_err(CallFailure::Engine)?;
+        let timeout_ms = read(&self.inner.cfg).request_timeout_ms;
+        match conn
+            .call(method, params, Duration::from_millis(timeout_ms))
+            .await
+        {
+            CallOutcome::Answered(res) if res.ok => Ok(res.payload.unwrap_or(Value::Null)),
+            CallOutcome::Answered(res) => {
+                let scrubber = self.scrubber();
+                let (code, message) = match res.error {
+                    Some(e) => (e.code, scrubber.scrub(&e.message)),
+                    None => ("UNKNOWN".into(), "error response without details".into()),
+                };
+                Err(CallFailure::Engine(EngineError::GatewayRequest {
+                    method: method.to_owned(),
+                    code,
+                    message,
+                }))
+            }
+            CallOutcome::Dropped(why) => Err(CallFailure::Dropped(why)),
+            CallOutcome::TimedOut => Err(CallFailure::Engine(EngineError::GatewayTimeout(
+                format!("`{method}` got no answer within {timeout_ms} ms"),
+            ))),
+        }
+    }
+
+    /// The shared connection, opened (within the connect budget) when missing or dropped.
+    async fn connection(&self) -> EngineResult<Arc<Connection>> {
+        self.fail_fast()?;
+        let mut slot = self.inner.conn.lock().await;
+        self.fail_fast()?;
+        if let Some(conn) = slot.as_ref().filter(|c| c.is_usable()) {
+            return Ok(conn.clone());
+        }
+        *slot = None;
+        let cfg = read(&self.inner.cfg).clone();
+        let identity = self.identity(&cfg)?;
+        let scrubber = self.scrubber();
+        let connector = Connector {
+            cfg: &cfg,
+            identity: identity.as_ref(),
+            clock: &self.inner.clock,
+            jitter: &self.inner.jitter,
+            events: &self.inner.events,
+            scrubber: &scrubber,
+            cancelled: &self.inner.closed,
+        };
+        match connector.connect().await {
+            Ok(conn) if self.inner.closed.load(Ordering::SeqCst) => {
+                conn.close();
+                Err(EngineError::Closed)
+            }
+            Ok(conn) => {
+                *slot = Some(conn.clone());
+                Ok(conn)
+            }
+            Err(ConnectError::Auth(message)) => {
+                *lock(&self.inner.auth_failure) = Some(message.clone());
+                Err(EngineError::GatewayAuth(message))
+            }
+            Err(ConnectError::Other(e)) => Err(e),
+        }
+    }
+
+    fn fail_fast(&self) -> EngineResult<()> {
+        if self.inner.closed.load(Ordering::SeqCst) {
+            return Err(EngineError::Closed);
+        }
+        match self.auth_failure() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    fn identity(&self, cfg: &GatewayConfig) -> EngineResult<Option<DeviceIdentity>> {
+        let Some(path) = &cfg.device_identity else {
+            return Ok(None);
+        };
+        let mut cached = lock(&self.inner.identity);
+        if cached.is_none() {
+            *cached = Some(DeviceIdentity::load_or_create(path)?);
+        }
+        Ok(cached.clone())
+    }
+
+    fn scrubber(&self) -> Scrubber {
+        let cfg = read(&self.inner.cfg);
+        Scrubber::new(cfg.token.as_deref(), cfg.password.as_deref())
+    }
+}
+
+fn dropped_to_unavailable(method: &str, failure: CallFailure) -> EngineError {
+    match failure {
+        CallFailure::Engine(e) => e,
+        CallFailure::Dropped(why) => EngineError::GatewayUnavailable(format!(
+            "connection dropped before the answer to `{method}` ({why}); retry later"
+        )),
+    }
+}
+
+fn parse_ack(payload: &Value) -> EngineResult<ChatAck> {
+    let status = payload
+        .get("status")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            EngineError::GatewayProtocol(format!(
+                "chat.send ack has no `status` (got {})",
+                truncate(&payload.to_string(), 200)
+            ))
+        })?;
+    Ok(ChatAck {
+        run_id: payload
+            .get("runId")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        status: status.to_owned(),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_owned(),
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|e| e.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_acks() {
+        let a = parse_ack(&json!({"runId":"r1","status":"started"})).unwrap();
+        assert_eq!(
+            a,
+            ChatAck {
+                run_id: Some("r1".into()),
+                status: "started".into()
+            }
+        );
+        let e = parse_ack(&json!({"runId":"r1"})).unwrap_err();
+        assert_eq!(e.code(), "E_GATEWAY_PROTOCOL");
+    }
+}

@@ -1,0 +1,86 @@
+//! Reconnect delays: capped exponential backoff (1 s ×2 → 30 s) plus jitter, and the clamped
+//! startup retry delay the gateway asks for while its sidecars start.
+
+use crate::jitter::Jitter;
+
+/// First reconnect delay (ms).
+pub const BACKOFF_BASE_MS: u64 = 1_000;
+/// Largest reconnect delay before jitter (ms).
+pub const BACKOFF_CAP_MS: u64 = 30_000;
+/// Jitter added on top of each backoff step, as a fraction of the step (0.2 → up to +20%).
+pub const BACKOFF_JITTER_RATIO: f64 = 0.2;
+/// Smallest startup retry delay (ms), as in OpenClaw's own client.
+pub const STARTUP_RETRY_MIN_MS: u64 = 100;
+/// Largest startup retry delay (ms), as in OpenClaw's own client.
+pub const STARTUP_RETRY_MAX_MS: u64 = 2_000;
+/// Startup retry delay when the gateway gives none (ms).
+pub const STARTUP_RETRY_DEFAULT_MS: u64 = 500;
+
+/// Reconnect backoff state for one connect attempt series: 1 s, 2 s, 4 s … capped at 30 s,
+/// each plus up to 20% jitter (OpenClaw's client uses the same steps without jitter).
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    next_ms: u64,
+    jitter: Jitter,
+}
+
+impl Backoff {
+    /// A fresh schedule starting at [`BACKOFF_BASE_MS`].
+    pub fn new(jitter: Jitter) -> Self {
+        Self {
+            next_ms: BACKOFF_BASE_MS,
+            jitter,
+        }
+    }
+
+    /// The next delay (ms), advancing the schedule.
+    pub fn next_delay_ms(&mut self) -> u64 {
+        let step = self.next_ms;
+        self.next_ms = (step * 2).min(BACKOFF_CAP_MS);
+        let extra = (step as f64 * BACKOFF_JITTER_RATIO) as i64;
+        step + self.jitter.up_to(extra) as u64
+    }
+}
+
+/// The startup retry delay: the gateway's `retryAfterMs` (default 500) clamped to 100..2000 ms.
+pub fn startup_retry_delay_ms(retry_after_ms: Option<u64>) -> u64 {
+    retry_after_ms
+        .unwrap_or(STARTUP_RETRY_DEFAULT_MS)
+        .clamp(STARTUP_RETRY_MIN_MS, STARTUP_RETRY_MAX_MS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn doubles_from_one_second_to_a_thirty_second_cap_plus_bounded_jitter() {
+        let mut b = Backoff::new(Jitter::seeded(7));
+        let steps = [1_000u64, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000];
+        for step in steps {
+            let d = b.next_delay_ms();
+            assert!(d >= step && d <= step + step / 5, "{d} not in {step}+20%");
+        }
+    }
+
+    #[test]
+    fn jitter_spreads_clients_apart() {
+        let a: Vec<u64> = {
+            let mut b = Backoff::new(Jitter::seeded(1));
+            (0..5).map(|_| b.next_delay_ms()).collect()
+        };
+        let c: Vec<u64> = {
+            let mut b = Backoff::new(Jitter::seeded(2));
+            (0..5).map(|_| b.next_delay_ms()).collect()
+        };
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn startup_delay_is_clamped() {
+        assert_eq!(startup_retry_delay_ms(Some(500)), 500);
+        assert_eq!(startup_retry_delay_ms(Some(5)), 100);
+        assert_eq!(startup_retry_delay_ms(Some(60_000)), 2_000);
+        assert_eq!(startup_retry_delay_ms(None), 500);
+    }
+}
