@@ -5,13 +5,18 @@
 //! `#[napi]` layer that exposes the `RetryEngine` class to Node.
 #![deny(missing_docs)]
 
+pub mod backoff;
+pub mod breaker;
 pub mod clock;
 pub mod durable;
 pub mod error;
 pub mod events;
 pub mod jitter;
+pub mod keyed_store;
+pub mod policy;
 pub mod reason;
 pub mod resender;
+pub mod window;
 
 #[doc(hidden)]
 pub mod binding;
