@@ -354,6 +354,16 @@ mod tests {
             reset("1h", "2026-11-22T23:15:00Z"),
             utc("2026-11-23T00:00:00Z")
         );
+        // 23 + 2 - 1 = 24 → midnight of the next day, as in LiteLLM
+        assert_eq!(
+            reset("2h", "2026-11-22T23:30:00Z"),
+            utc("2026-11-23T00:00:00Z")
+        );
+        // 30h at 03:00: 3 + 30 - 3 = 30 → 06:00 the next day
+        assert_eq!(
+            reset("30h", "2026-11-22T03:00:00Z"),
+            utc("2026-11-23T06:00:00Z")
+        );
     }
 
     #[test]
