@@ -5,6 +5,8 @@
 //! `#[napi]` layer that exposes the `RetryEngine` class to Node.
 #![deny(missing_docs)]
 
+pub mod backoff;
+pub mod breaker;
 pub mod clock;
 pub mod durable;
 pub mod error;
@@ -13,8 +15,11 @@ pub mod gateway;
 pub mod jitter;
 pub mod queue;
 pub mod profiles;
+pub mod keyed_store;
+pub mod policy;
 pub mod reason;
 pub mod resender;
+pub mod window;
 
 #[doc(hidden)]
 pub mod binding;

@@ -1,0 +1,240 @@
+//! The keyed policy store: records failures and successes per key and decides what to do.
+//!
+//! Rules (documented choices):
+//! - `consecutiveErrors` counts failures in a row across reasons (as OpenClaw cron does) and
+//!   picks the backoff step; a success resets it. The stop threshold (`stop_after`) counts
+//!   failures in a row *of the same reason*: a different reason restarts that count.
+//! - Backoff: when the policy honours hints and the provider's hint (the later of
+//!   `now + retryAfterMs` and `resetAtMs`) is in the future, the hint wins: the next attempt is
+//!   the hint plus up to `jitter_ratio` of the hinted wait (never earlier than the hint). A hint
+//!   not in the future is ignored (a stale reset header must not cause an immediate retry
+//!   loop). Otherwise the schedule step ±`jitter_ratio`.
+//! - Park (quota): explicit provider reset, else the policy's budget window's next reset, plus
+//!   the reset margin; with neither, the backoff as above.
+//! - Disable: after `stop_after` same-reason failures. Timed spans double per disable in a row
+//!   (until a success) up to the cap; `None` disables until a success or [`PolicyTable::reset`].
+//!   The decision's `alert` is true, and an `Event::Alert` is emitted, only for the first
+//!   disable of a key and reason within `alert_window_ms`; the alert memory survives successes.
+//! - Idle keys (no failure and nothing pending for `idle_evict_ms`) are forgotten in every
+//!   state, including an indefinite disable; past `max_keys` the least recently used key goes.
+
+use super::config::PolicyConfig;
+use super::decision::{Action, Decision, Failure};
+use super::key_state::{truncate_error, KeyRecord, KeyState};
+use super::reason_policy::{Mode, ReasonPolicy};
+use crate::error::EngineResult;
+use crate::events::{Event, EventSink};
+use crate::jitter::Jitter;
+use crate::keyed_store::KeyedStore;
+use crate::window::effective_reset;
+
+/// Per-key failure policy. Not internally synchronised: wrap it in a mutex to share it.
+pub struct PolicyTable {
+    cfg: PolicyConfig,
+    jitter: Jitter,
+    events: EventSink,
+    keys: KeyedStore<KeyRecord>,
+}
+
+impl std::fmt::Debug for PolicyTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyTable")
+            .field("cfg", &self.cfg)
+            .field("keys", &self.keys.len())
+            .finish()
+    }
+}
+
+impl PolicyTable {
+    /// A table with `cfg` (validated; `EngineError::InvalidOption` on a bad number), the jitter
+    /// source and the event sink alerts go to.
+    pub fn new(cfg: PolicyConfig, jitter: Jitter, events: EventSink) -> EngineResult<Self> {
+        cfg.validate()?;
+        let keys = KeyedStore::new(cfg.max_keys);
+        Ok(Self {
+            cfg,
+            jitter,
+            events,
+            keys,
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &PolicyConfig {
+        &self.cfg
+    }
+
+    /// Record a failure of `key` at `now_ms` and decide what to do.
+    pub fn record_failure(&mut self, key: &str, failure: &Failure, now_ms: i64) -> Decision {
+        let reason = failure.reason;
+        let policy = self.cfg.policy(reason);
+        let rec = self.keys.get_or_insert_with(key, || KeyRecord::new(now_ms));
+        rec.consecutive_errors = rec.consecutive_errors.saturating_add(1);
+        rec.reason_streak = if rec.last_reason == Some(reason) {
+            rec.reason_streak.saturating_add(1)
+        } else {
+            1
+        };
+        rec.last_reason = Some(reason);
+        rec.last_error = truncate_error(&failure.message);
+        rec.last_failure_at_ms = now_ms;
+        let consecutive = rec.consecutive_errors;
+
+        if policy.stop_after > 0 && rec.reason_streak >= policy.stop_after {
+            rec.disables_in_row = rec.disables_in_row.saturating_add(1);
+            let until = policy
+                .disable_span_ms(rec.disables_in_row)
+                .map(|span| now_ms.saturating_add(span));
+            rec.disabled = true;
+            rec.disabled_until_ms = until;
+            rec.cooldown_until_ms = None;
+            rec.next_attempt_at_ms = until;
+            let alert = rec.last_alert.is_none_or(|(r, at)| {
+                r != reason || now_ms.saturating_sub(at) >= policy.alert_window_ms
+            });
+            if alert {
+                rec.last_alert = Some((reason, now_ms));
+                (self.events)(Event::Alert {
+                    key: key.to_owned(),
+                    reason,
+                    consecutive_errors: consecutive,
+                    message: rec.last_error.clone(),
+                });
+            }
+            return Decision {
+                action: Action::Disable,
+                reason,
+                consecutive_errors: consecutive,
+                next_attempt_at_ms: until,
+                cooldown_until_ms: None,
+                disabled_until_ms: until,
+                alert,
+            };
+        }
+
+        let (action, next) = match policy.mode {
+            Mode::Park => (
+                Action::Wait,
+                self.park_until(&policy, failure, consecutive, now_ms),
+            ),
+            Mode::Backoff | Mode::Stop => (
+                Action::Retry,
+                self.backoff_until(&policy, failure, consecutive, now_ms),
+            ),
+        };
+        let rec = self.keys.touch(key).expect("record inserted above");
+        rec.disabled = false;
+        rec.disabled_until_ms = None;
+        rec.cooldown_until_ms = Some(next);
+        rec.next_attempt_at_ms = Some(next);
+        Decision {
+            action,
+            reason,
+            consecutive_errors: consecutive,
+            next_attempt_at_ms: Some(next),
+            cooldown_until_ms: Some(next),
+            disabled_until_ms: None,
+            alert: false,
+        }
+    }
+
+    fn backoff_until(
+        &self,
+        policy: &ReasonPolicy,
+        failure: &Failure,
+        consecutive: u32,
+        now_ms: i64,
+    ) -> i64 {
+        let ratio = self.cfg.jitter_ratio;
+        if policy.honour_hint {
+            if let Some(hint) = failure.hinted_at(now_ms).filter(|t| *t > now_ms) {
+                let extra = ((hint - now_ms) as f64 * ratio).round() as i64;
+                return hint.saturating_add(self.jitter.up_to(extra));
+            }
+        }
+        let step = self
+            .jitter
+            .spread(policy.backoff.delay_for(consecutive), ratio);
+        now_ms.saturating_add(step)
+    }
+
+    fn park_until(
+        &self,
+        policy: &ReasonPolicy,
+        failure: &Failure,
+        consecutive: u32,
+        now_ms: i64,
+    ) -> i64 {
+        let explicit = if policy.honour_hint {
+            failure.hinted_at(now_ms).filter(|t| *t > now_ms)
+        } else {
+            None
+        };
+        let computed = policy
+            .budget_window
+            .map(|w| w.next_reset(now_ms, self.cfg.utc_offset_minutes));
+        match (explicit, computed) {
+            (None, None) => self.backoff_until(policy, failure, consecutive, now_ms),
+            (e, c) => effective_reset(e, c.or(e).unwrap_or(now_ms), self.cfg.reset_margin_ms),
+        }
+    }
+
+    /// Record a success of `key`: its failure streak, cooldown and disable are cleared (the
+    /// alert memory stays). Unknown keys are not created.
+    pub fn record_success(&mut self, key: &str) {
+        let remove = match self.keys.touch(key) {
+            Some(rec) => {
+                rec.clear_streak();
+                rec.last_alert.is_none()
+            }
+            None => false,
+        };
+        if remove {
+            self.keys.remove(key);
+        }
+    }
+
+    /// The state of `key` at `now_ms`, or `None` when it has no failure streak.
+    pub fn state(&self, key: &str, now_ms: i64) -> Option<KeyState> {
+        self.keys.get(key)?.view(now_ms)
+    }
+
+    /// Whether `key` may be attempted at `now_ms` (not cooling down, not disabled).
+    pub fn is_ready(&self, key: &str, now_ms: i64) -> bool {
+        self.state(key, now_ms)
+            .is_none_or(|s| !s.disabled && !s.cooling_down)
+    }
+
+    /// States of every key with a failure streak, for listings.
+    pub fn states(&self, now_ms: i64) -> Vec<(String, KeyState)> {
+        let mut all: Vec<(String, KeyState)> = self
+            .keys
+            .iter()
+            .filter_map(|(k, r)| r.view(now_ms).map(|s| (k.to_owned(), s)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// Forget everything about `key` (manual re-enable), including its alert memory.
+    /// Returns whether it was known.
+    pub fn reset(&mut self, key: &str) -> bool {
+        self.keys.remove(key).is_some()
+    }
+
+    /// Forget keys idle for at least `idle_evict_ms` at `now_ms`, in every state.
+    /// Returns how many were forgotten.
+    pub fn evict_idle(&mut self, now_ms: i64) -> usize {
+        self.keys.evict_idle(now_ms, self.cfg.idle_evict_ms)
+    }
+
+    /// Number of keys tracked.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether no key is tracked.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
