@@ -5,6 +5,7 @@
 //! `#[napi]` layer that exposes the `RetryEngine` class to Node.
 #![deny(missing_docs)]
 
+pub mod classify;
 pub mod clock;
 pub mod durable;
 pub mod error;
