@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod breaker;
+pub mod classify;
 pub mod clock;
 pub mod durable;
 pub mod error;

@@ -1,0 +1,120 @@
+//! Picks the retry hint for a classified failure, in a fixed precedence:
+//!
+//! 1. for `quota` only: an explicit absolute reset (Anthropic reset headers, a
+//!    `usage limit reached|<epoch>` suffix) beats everything, because a relative `retry-after`
+//!    on a long window is usually a short probe interval;
+//! 2. `retry-after-ms`; 3. `retry-after` (seconds or HTTP-date);
+//! 4. OpenAI `x-ratelimit-reset-*`; 5. Anthropic `anthropic-ratelimit-*-reset`;
+//! 6. a generic `x-ratelimit-reset`; 7. Gemini `RetryInfo.retryDelay`;
+//! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
+//! 9. for `quota` only: the configured budget window.
+
+use super::durations::{parse_epoch_seconds, parse_go_duration, parse_human_duration};
+use super::headers::Hint;
+use super::input::FailureView;
+use crate::reason::Reason;
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// "try again in 1.146s", "Please retry in 3.700s", "retry after 6 seconds", "try again in
+/// 2 minutes", "retrying in 6m0s".
+static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:[a-zµμ]+(?:[0-9]+(?:\.[0-9]+)?[a-zµμ]+)*)?)(?:\s+([a-z]+))?",
+    )
+    .expect("text delay pattern must compile")
+});
+
+/// Claude's `usage limit reached|1760000000` (epoch seconds after the bar).
+static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)limit reached\|(\d{9,11})\b").expect("epoch reset pattern must compile")
+});
+
+/// A relative delay written in `text`, in milliseconds.
+pub(crate) fn text_delay(text: &str) -> Option<i64> {
+    TEXT_DELAY.captures_iter(text).find_map(|c| {
+        let token = c.get(1)?.as_str();
+        parse_human_duration(token, c.get(2).map(|m| m.as_str()))
+    })
+}
+
+/// An absolute reset written in `text` (`…|<epoch seconds>`), in epoch milliseconds.
+pub(crate) fn text_reset(text: &str) -> Option<i64> {
+    TEXT_EPOCH_RESET
+        .captures(text)
+        .and_then(|c| parse_epoch_seconds(c.get(1)?.as_str()))
+}
+
+/// The hint for `view` classified as `reason`, by the precedence in the module doc.
+pub(crate) fn find_hint(
+    view: &FailureView,
+    reason: Reason,
+    budget_window_ms: Option<i64>,
+) -> Option<Hint> {
+    let h = &view.headers;
+    let absolute = || {
+        h.anthropic_reset()
+            .or_else(|| text_reset(&view.text).map(Hint::At))
+    };
+    if reason == Reason::Quota {
+        if let Some(hint) = absolute() {
+            return Some(hint);
+        }
+    }
+    h.retry_after_ms()
+        .or_else(|| h.retry_after())
+        .or_else(|| h.openai_reset())
+        .or_else(absolute)
+        .or_else(|| h.generic_reset())
+        .or_else(|| {
+            view.retry_delay
+                .as_deref()
+                .and_then(parse_go_duration)
+                .map(Hint::After)
+        })
+        .or_else(|| text_delay(&view.text).map(Hint::After))
+        .or_else(|| {
+            budget_window_ms
+                .filter(|ms| reason == Reason::Quota && *ms >= 0)
+                .map(Hint::After)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_delays() {
+        let cases = [
+            ("Please try again in 1.146s. Visit", 1_146),
+            ("Please try again in 20ms.", 20),
+            ("Please retry after 6 seconds.", 6_000),
+            ("Please retry in 3.700s.", 3_700),
+            ("try again in 2 minutes", 120_000),
+            ("Please try again in 6m0s.", 360_000),
+            ("Retrying in 30s", 30_000),
+            ("retry after 10", 10_000),
+            ("Try again in about 1 hour", 3_600_000),
+        ];
+        for (text, want) in cases {
+            assert_eq!(text_delay(text), Some(want), "{text}");
+        }
+        for text in [
+            "Retry your request with the ID of an inference profile",
+            "try again later",
+            "retry 3 times",
+        ] {
+            assert_eq!(text_delay(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn text_resets() {
+        assert_eq!(
+            text_reset("Claude AI usage limit reached|1760000000"),
+            Some(1_760_000_000_000)
+        );
+        assert_eq!(text_reset("usage limit reached"), None);
+    }
+}

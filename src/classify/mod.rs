@@ -1,0 +1,156 @@
+//! The failure classifier: turns any failure (a string, an `Error`, an HTTP-like response, an
+//! OpenClaw `agent_end` event, an outgoing chat message) into a [`Classification`]: a
+//! [`Reason`], whether it is retryable, the HTTP status, and the provider's retry hint.
+//!
+//! Only the `regex` crate (linear time) is used, all patterns are compiled once, and huge inputs
+//! are scanned through bounded prefixes and suffixes (see [`input`]'s limits), so a 10 MB body
+//! classifies in milliseconds.
+
+mod classification;
+mod durations;
+mod headers;
+mod hints;
+mod input;
+mod patterns;
+mod status;
+mod summary;
+mod surfaced;
+
+#[cfg(test)]
+mod tests;
+
+pub use classification::Classification;
+
+use crate::error::{EngineError, EngineResult};
+use crate::reason::Reason;
+use headers::Hint;
+use input::{FailureView, Normalised};
+use regex::{Regex, RegexBuilder};
+use serde_json::Value;
+
+/// A user-supplied pattern mapped to a reason; checked before the built-in patterns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomPattern {
+    /// A `regex`-crate regular expression, matched case-insensitively against the failure text.
+    pub pattern: String,
+    /// The reason a match means.
+    pub reason: Reason,
+}
+
+/// Classifier options.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClassifierConfig {
+    /// Extra patterns, checked in order before the built-ins. Default: empty.
+    pub custom_patterns: Vec<CustomPattern>,
+    /// The configured long-window length in ms, used as the retry hint for `quota` when the
+    /// provider gave none. Default: `None` (no fallback hint).
+    pub budget_window_ms: Option<i64>,
+}
+
+/// Classifies failures. Cheap to share (`&self` only); build once with [`Classifier::new`].
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    custom: Vec<(Regex, Reason)>,
+    budget_window_ms: Option<i64>,
+}
+
+/// Compiled-size limit for one custom pattern (bytes), so a config cannot blow up memory.
+const CUSTOM_PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+impl Classifier {
+    /// Compiles the configuration. An invalid custom regex or a negative budget window is an
+    /// [`EngineError::InvalidOption`] naming the field (`classifier.patterns[i].pattern`,
+    /// `classifier.budgetWindowMs`).
+    pub fn new(cfg: ClassifierConfig) -> EngineResult<Self> {
+        let custom = cfg
+            .custom_patterns
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                RegexBuilder::new(&p.pattern)
+                    .case_insensitive(true)
+                    .size_limit(CUSTOM_PATTERN_SIZE_LIMIT)
+                    .build()
+                    .map(|re| (re, p.reason))
+                    .map_err(|e| {
+                        EngineError::option(
+                            format!("classifier.patterns[{i}].pattern"),
+                            format!("not a valid regular expression (Rust `regex` syntax): {e}"),
+                        )
+                    })
+            })
+            .collect::<EngineResult<Vec<_>>>()?;
+        if let Some(ms) = cfg.budget_window_ms.filter(|ms| *ms < 0) {
+            return Err(EngineError::option(
+                "classifier.budgetWindowMs",
+                format!("expected a duration in ms >= 0, got {ms}"),
+            ));
+        }
+        Ok(Classifier {
+            custom,
+            budget_window_ms: cfg.budget_window_ms,
+        })
+    }
+
+    /// Classifies `input` received at `now_ms` (epoch ms, used to turn hints into both relative
+    /// and absolute times). Never fails: unrecognised failures are [`Reason::Unknown`], and
+    /// inputs that are not failures get `reason: None`.
+    pub fn classify(&self, input: &Value, now_ms: i64) -> Classification {
+        match input::normalise(input) {
+            Normalised::NotFailure => Classification::not_a_failure(),
+            Normalised::ChatText(text) => {
+                if self.is_surfaced_error(&text) {
+                    self.classify_view(&input::normalise_text(&text), now_ms)
+                } else {
+                    Classification::not_a_failure()
+                }
+            }
+            Normalised::Failure(view) => self.classify_view(&view, now_ms),
+        }
+    }
+
+    /// Whether `text` (an outgoing chat message) is error copy surfaced by OpenClaw or a bot,
+    /// such as "⚠️ LLM request failed (rate limited, HTTP 429)…". Ordinary replies that talk
+    /// about rate limits are never surfaced errors.
+    pub fn is_surfaced_error(&self, text: &str) -> bool {
+        surfaced::has_surfaced_shape(text)
+            && self
+                .reason_of(&input::normalise_text(text))
+                .is_some_and(|r| r != Reason::Unknown)
+    }
+
+    /// The reason from custom patterns, built-in patterns, provider headers and the status.
+    fn reason_of(&self, view: &FailureView) -> Option<Reason> {
+        if let Some((_, reason)) = self.custom.iter().find(|(re, _)| re.is_match(&view.text)) {
+            return Some(*reason);
+        }
+        let status = view.status.or_else(|| status::status_in_text(&view.text));
+        match patterns::match_builtin(&view.text) {
+            Some(Reason::RateLimit) | None if view.headers.anthropic_unified_rejected() => {
+                Some(Reason::Quota)
+            }
+            Some(reason) => Some(reason),
+            None => status.and_then(status::reason_for_status),
+        }
+    }
+
+    fn classify_view(&self, view: &FailureView, now_ms: i64) -> Classification {
+        let reason = self.reason_of(view).unwrap_or(Reason::Unknown);
+        let status = view.status.or_else(|| status::status_in_text(&view.text));
+        let (retry_after_ms, reset_at_ms) =
+            match hints::find_hint(view, reason, self.budget_window_ms) {
+                Some(Hint::After(ms)) => (Some(ms), Some(now_ms.saturating_add(ms))),
+                Some(Hint::At(at)) => (Some(at.saturating_sub(now_ms).max(0)), Some(at)),
+                None => (None, None),
+            };
+        let text = view.message.as_deref().unwrap_or(&view.text);
+        Classification {
+            reason: Some(reason),
+            retryable: reason.is_retryable(),
+            status,
+            retry_after_ms,
+            reset_at_ms,
+            message: summary::summarise(status, text),
+        }
+    }
+}

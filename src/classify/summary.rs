@@ -1,0 +1,90 @@
+//! The short, secret-free `message` of a classification.
+
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Longest summary, in characters.
+pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
+/// Bytes of raw text looked at before redaction (the summary is shorter anyway).
+const SCAN_BYTES: usize = 4096;
+
+/// Secret shapes, each with its replacement.
+static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    [
+        (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+", "Bearer ***"),
+        (r"\b(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
+        (r"\bAIza[0-9A-Za-z_\-]{10,}", "AIza***"),
+        (r"\b(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}", "***"),
+        (
+            r#"(?i)\b(api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|password|secret|authorization|key)(["']?\s*[:=]\s*["']?)[^\s"',&;}]+"#,
+            "$1$2***",
+        ),
+    ]
+    .into_iter()
+    .map(|(p, r)| (Regex::new(p).expect("redaction pattern must compile"), r))
+    .collect()
+});
+
+/// Removes anything that looks like a secret from `text`.
+pub(crate) fn redact(text: &str) -> String {
+    SECRETS
+        .iter()
+        .fold(text.to_owned(), |acc, (re, rep)| {
+            re.replace_all(&acc, *rep).into_owned()
+        })
+}
+
+/// A one-paragraph summary: `status` prefix when the text does not already start with it,
+/// whitespace collapsed, secrets redacted, at most [`MAX_SUMMARY_CHARS`] characters.
+pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
+    let mut end = text.len().min(SCAN_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let collapsed = text[..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    let redacted = redact(&collapsed);
+    let body = match status {
+        Some(s) if !redacted.contains(&s.to_string()) => {
+            if redacted.is_empty() {
+                format!("HTTP {s}")
+            } else {
+                format!("HTTP {s}: {redacted}")
+            }
+        }
+        _ => redacted,
+    };
+    if body.chars().count() <= MAX_SUMMARY_CHARS {
+        return body;
+    }
+    let mut out: String = body.chars().take(MAX_SUMMARY_CHARS - 1).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_secret_shapes() {
+        let s = redact(
+            "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
+             url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl",
+        );
+        for secret in ["abcDEF123", "eyJhbGci", "AIzaSyA1234567890", "hunter2", "ghp_abcdefghijkl"] {
+            assert!(!s.contains(secret), "{secret} leaked in {s}");
+        }
+        assert!(s.contains("sk-***"));
+    }
+
+    #[test]
+    fn summary_prefixes_status_and_truncates() {
+        assert_eq!(summarise(Some(502), "Bad Gateway"), "HTTP 502: Bad Gateway");
+        assert_eq!(summarise(Some(429), "429 Too Many"), "429 Too Many");
+        assert_eq!(summarise(Some(500), ""), "HTTP 500");
+        let long = "x ".repeat(5_000);
+        let s = summarise(None, &long);
+        assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);
+        assert!(s.ends_with('…'));
+    }
+}

@@ -1,0 +1,323 @@
+//! Classifier tests: the shared corpus, then extra cases per reason and per hint format.
+
+use super::*;
+use serde_json::json;
+
+const NOW: i64 = 1_800_000_000_000;
+
+fn classifier() -> Classifier {
+    Classifier::new(ClassifierConfig::default()).unwrap()
+}
+
+fn reason(v: Value) -> Option<Reason> {
+    classifier().classify(&v, NOW).reason
+}
+
+#[test]
+fn corpus_every_line_passes() {
+    // `../shared` from the main checkout; `../../shared` from a worktree under /work/wt.
+    let candidates = [
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/errors.jsonl"),
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/errors.jsonl"),
+    ];
+    let corpus = candidates
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .expect("shared/corpus/errors.jsonl must exist next to the checkout");
+    let c = classifier();
+    let mut passed = 0;
+    let mut failures = Vec::new();
+    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).expect("corpus line is JSON");
+        let id = case["id"].as_str().unwrap_or("?");
+        let got = c.classify(&case["input"], NOW);
+        let want: Option<Reason> = serde_json::from_value(case["reason"].clone()).unwrap();
+        let mut ok = got.reason == want && got.retryable == want.is_some_and(Reason::is_retryable);
+        if let Some(ms) = case.get("retryAfterMs").and_then(Value::as_i64) {
+            ok &= got.retry_after_ms == Some(ms);
+        }
+        if let Some(at) = case.get("resetAtMs").and_then(Value::as_i64) {
+            ok &= got.reset_at_ms == Some(at);
+        }
+        if case["input"]["kind"] == "chat_text" {
+            let text = case["input"]["text"].as_str().unwrap();
+            ok &= c.is_surfaced_error(text) == want.is_some();
+        }
+        if ok {
+            passed += 1;
+        } else {
+            failures.push(format!("{id}: got {got:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "corpus failures:\n{}", failures.join("\n"));
+    assert!(passed >= 27, "corpus shrank: {passed} lines");
+}
+
+#[test]
+fn extra_cases_per_reason() {
+    let cases: Vec<(Value, Reason)> = vec![
+        // Anthropic SDK error message string.
+        (
+            json!("429 {\"type\":\"error\",\"error\":{\"type\":\"rate_limit_error\",\"message\":\"This request would exceed the rate limit for your organization\"}}"),
+            Reason::RateLimit,
+        ),
+        (json!("Error code: 503"), Reason::ServerError),
+        (json!("Error code: 401 - invalid"), Reason::Auth),
+        // OpenAI node SDK error object.
+        (
+            json!({"name": "RateLimitError", "status": 429, "message": "429 Rate limit reached for requests",
+                   "error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"},
+                   "headers": {"x-ratelimit-reset-requests": "20ms"}}),
+            Reason::RateLimit,
+        ),
+        // Mistral / Groq.
+        (json!({"status": 429, "body": {"message": "Requests rate limit exceeded"}}), Reason::RateLimit),
+        (
+            json!({"status": 429, "body": {"error": {"message": "Rate limit reached for model `llama-3.3-70b-versatile` in organization `org_x` service tier `on_demand` on tokens per minute (TPM): Limit 6000, Used 5000, Requested 2000. Please try again in 10s.", "type": "tokens", "code": "rate_limit_exceeded"}}}),
+            Reason::RateLimit,
+        ),
+        (
+            json!({"status": 429, "body": {"error": {"message": "Rate limit reached for model `x` on requests per day (RPD): Limit 1000, Used 1000. Please try again in 1m26.4s.", "code": "rate_limit_exceeded"}}}),
+            Reason::Quota,
+        ),
+        (json!({"status": 402}), Reason::Billing),
+        (json!({"status": 401, "body": {"type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}}), Reason::Auth),
+        (json!({"status": 400, "body": {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT"}}}), Reason::Auth),
+        (json!({"status": 403, "body": {"type": "error", "error": {"type": "permission_error", "message": "Your API key does not have permission to use the specified resource."}}}), Reason::AuthPermanent),
+        (json!("This key has been revoked."), Reason::AuthPermanent),
+        (json!({"status": 403, "body": "Forbidden"}), Reason::AuthPermanent),
+        (json!({"status": 503, "body": {"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}}), Reason::Overloaded),
+        (json!({"status": 500, "body": {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}}), Reason::ServerError),
+        (json!({"status": 504, "body": "Gateway Timeout"}), Reason::ServerError),
+        (json!({"name": "APIConnectionTimeoutError", "message": "Request timed out."}), Reason::Timeout),
+        (json!({"message": "connect ETIMEDOUT 1.2.3.4:443", "code": "ETIMEDOUT"}), Reason::Timeout),
+        (json!({"name": "TypeError", "message": "fetch failed", "cause": {"code": "ENOTFOUND", "message": "getaddrinfo ENOTFOUND api.x"}}), Reason::Network),
+        (json!("Error: socket hang up"), Reason::Network),
+        (json!("getaddrinfo EAI_AGAIN api.openai.com"), Reason::Network),
+        (json!({"status": 422, "body": {"detail": [{"msg": "field required"}]}}), Reason::Format),
+        (json!({"status": 400, "body": {"type": "error", "error": {"type": "invalid_request_error", "message": "messages: roles must alternate"}}}), Reason::Format),
+        (json!({"status": 400, "body": {"type": "error", "error": {"type": "invalid_request_error", "message": "input length and `max_tokens` exceed context limit: 197000 + 8192 > 200000"}}}), Reason::ContextOverflow),
+        (json!({"status": 404, "body": {"type": "error", "error": {"type": "not_found_error", "message": "model: claude-9"}}}), Reason::ModelNotFound),
+        (json!({"status": 404, "body": {"error": {"code": 404, "message": "models/gemini-9 is not found for API version v1beta", "status": "NOT_FOUND"}}}), Reason::ModelNotFound),
+        (json!("Claude AI usage limit reached|1800007200"), Reason::Quota),
+        (json!({"status": 429, "body": {"error": {"code": 429, "message": "Quota exceeded for quota metric 'Generate Content API requests per day'", "status": "RESOURCE_EXHAUSTED", "details": [{"violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}}), Reason::Quota),
+        (json!("something strange happened"), Reason::Unknown),
+        (json!({"status": 418}), Reason::Unknown),
+        (json!({"name": "Error", "message": "boom"}), Reason::Unknown),
+    ];
+    for (input, want) in cases {
+        assert_eq!(reason(input.clone()), Some(want), "{input}");
+    }
+}
+
+#[test]
+fn not_failures() {
+    for input in [
+        json!(null),
+        json!(""),
+        json!({"status": 200, "body": {"choices": []}}),
+        json!({"kind": "agent_end", "event": {"success": true, "messages": [
+            {"role": "assistant", "stopReason": "stop", "content": "rate limit 429"}]}}),
+        json!({"kind": "chat_text", "text": "Rate limits: OpenAI returns HTTP 429 when you exceed them."}),
+    ] {
+        let c = classifier().classify(&input, NOW);
+        assert_eq!(c.reason, None, "{input}");
+        assert!(!c.retryable);
+        assert!(c.message.is_empty());
+    }
+}
+
+#[test]
+fn agent_end_provider_error_in_last_assistant_message() {
+    let ev = json!({"kind": "agent_end", "event": {"runId": "r1", "success": true, "durationMs": 12,
+        "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "stopReason": "error", "errorMessage": "429 status code (no body)",
+             "errorBody": {"status": 429, "headers": {"Retry-After": "7"}}}
+        ]}});
+    let c = classifier().classify(&ev, NOW);
+    assert_eq!(c.reason, Some(Reason::RateLimit));
+    assert_eq!(c.status, Some(429));
+    assert_eq!(c.retry_after_ms, Some(7_000));
+    assert_eq!(c.reset_at_ms, Some(NOW + 7_000));
+    let raw = json!({"success": false, "messages": [], "error": "Error: read ECONNRESET"});
+    assert_eq!(reason(raw), Some(Reason::Network));
+    let earlier_error = json!({"success": true, "messages": [
+        {"role": "assistant", "stopReason": "error", "errorMessage": "Overloaded"},
+        {"role": "assistant", "stopReason": "stop"}]});
+    assert_eq!(reason(earlier_error), None);
+}
+
+fn hint(input: Value, cfg: ClassifierConfig) -> (Option<i64>, Option<i64>) {
+    let c = Classifier::new(cfg).unwrap().classify(&input, NOW);
+    (c.retry_after_ms, c.reset_at_ms)
+}
+
+#[test]
+fn hint_formats_and_precedence() {
+    let d = ClassifierConfig::default;
+    let h429 = |headers: Value| json!({"status": 429, "headers": headers, "body": "Please try again in 9s"});
+    assert_eq!(
+        hint(h429(json!({"retry-after-ms": "250", "retry-after": "3"})), d()),
+        (Some(250), Some(NOW + 250))
+    );
+    assert_eq!(hint(h429(json!({"Retry-After": "1.5"})), d()).0, Some(1_500));
+    let date = httpdate::fmt_http_date(
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis((NOW + 60_000) as u64),
+    );
+    assert_eq!(
+        hint(h429(json!({"retry-after": date})), d()),
+        (Some(60_000), Some(NOW + 60_000))
+    );
+    assert_eq!(
+        hint(h429(json!({"x-ratelimit-reset-requests": "1h2m3.5s"})), d()).0,
+        Some(3_723_500)
+    );
+    assert_eq!(
+        hint(h429(json!({"anthropic-ratelimit-requests-reset": "2027-01-15T08:00:30Z",
+                         "anthropic-ratelimit-requests-remaining": "0"})), d()).1,
+        Some(1_800_000_030_000)
+    );
+    // Text hint when no header.
+    assert_eq!(hint(h429(json!({})), d()).0, Some(9_000));
+    // Rate limit: retry-after beats the absolute Anthropic reset.
+    assert_eq!(
+        hint(h429(json!({"retry-after": "5",
+                         "anthropic-ratelimit-tokens-reset": "2027-01-15T08:00:30Z"})), d()).0,
+        Some(5_000)
+    );
+    // Gemini RetryInfo in a string body.
+    let gemini = json!({"status": 429, "body": "{\"error\":{\"code\":429,\"status\":\"RESOURCE_EXHAUSTED\",\"message\":\"x\",\"details\":[{\"@type\":\"type.googleapis.com/google.rpc.RetryInfo\",\"retryDelay\":\"19s\"}]}}"});
+    assert_eq!(hint(gemini, d()).0, Some(19_000));
+    // Quota: budget window fallback, and explicit epoch in text.
+    let budget = ClassifierConfig {
+        budget_window_ms: Some(5 * 3_600_000),
+        ..Default::default()
+    };
+    assert_eq!(
+        hint(json!("Weekly limit reached."), budget.clone()),
+        (Some(18_000_000), Some(NOW + 18_000_000))
+    );
+    assert_eq!(hint(json!("Weekly limit reached."), d()), (None, None));
+    assert_eq!(
+        hint(json!("Claude AI usage limit reached|1800007200"), budget.clone()),
+        (Some(7_200_000), Some(1_800_007_200_000))
+    );
+    // Budget window is not used for rate limits.
+    assert_eq!(hint(json!("rate limit exceeded"), budget), (None, None));
+}
+
+#[test]
+fn surfaced_errors_positive() {
+    let c = classifier();
+    for t in [
+        "⚠️ LLM request failed (rate limited, HTTP 429). This is usually temporary — try again shortly.",
+        "API rate limit reached. Please try again later.",
+        "Error: 429 Too Many Requests",
+        "❌ Error: overloaded_error",
+        "⚠️ Agent failed: Your credit balance is too low to access the Anthropic API.",
+        "LLM request failed.\n\nRequest timed out before a response was generated. Please try again, or increase `agents.defaults.timeoutSeconds` in your config.",
+        "Error 503: Service Unavailable",
+    ] {
+        assert!(c.is_surfaced_error(t), "{t}");
+        let got = c.classify(&json!({"kind": "chat_text", "text": t}), NOW);
+        assert!(got.reason.is_some_and(|r| r != Reason::Unknown), "{t}");
+    }
+}
+
+#[test]
+fn surfaced_errors_negative() {
+    let c = classifier();
+    let long = format!("Error: rate limit exceeded. {}", "Details follow. ".repeat(40));
+    for t in [
+        "Here is how to handle API rate limits: back off when you get HTTP 429 and read the Retry-After header.",
+        "The budget for the 429 project is $4,290; the team has used 429 tokens.",
+        "Rate limit exceeded errors happen when you send too many requests.",
+        "I hit a rate limit earlier, so I waited a bit and everything worked.",
+        "HTTP 429 means Too Many Requests.",
+        "Error: something went wrong.",
+        "❌ Failed to parse your CSV: line 4290 has 429 columns.",
+        "Error handling with timeouts and retries is tricky.",
+        "Overloaded servers usually return 529.",
+        "Error: why am I rate limited?",
+        "```\nError: 429 Too Many Requests\n```",
+        "> Error: 429 Too Many Requests",
+        "Please try again in 5 minutes, I am still thinking.",
+        "Your quota for today is fine; 429 requests left.",
+        "Tip: Error: 429 Too Many Requests means you should back off.",
+        "Sure — the ECONNRESET you saw is a network issue; here is a fix.",
+        long.as_str(),
+        "",
+    ] {
+        assert!(!c.is_surfaced_error(t), "{t}");
+        assert_eq!(
+            c.classify(&json!({"kind": "chat_text", "text": t}), NOW).reason,
+            None,
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn custom_patterns_win_and_bad_ones_are_rejected() {
+    let cfg = ClassifierConfig {
+        custom_patterns: vec![CustomPattern {
+            pattern: r"acme-throttle-\d+".into(),
+            reason: Reason::Quota,
+        }],
+        budget_window_ms: None,
+    };
+    let c = Classifier::new(cfg).unwrap();
+    assert_eq!(
+        c.classify(&json!("ACME-THROTTLE-7 rate limit exceeded"), NOW).reason,
+        Some(Reason::Quota)
+    );
+    let err = Classifier::new(ClassifierConfig {
+        custom_patterns: vec![
+            CustomPattern { pattern: "ok".into(), reason: Reason::Auth },
+            CustomPattern { pattern: "(".into(), reason: Reason::Auth },
+        ],
+        budget_window_ms: None,
+    })
+    .unwrap_err();
+    assert_eq!(err.code(), "E_INVALID_OPTION");
+    assert!(err.to_string().contains("classifier.patterns[1].pattern"), "{err}");
+    assert!(Classifier::new(ClassifierConfig {
+        budget_window_ms: Some(-1),
+        ..Default::default()
+    })
+    .is_err());
+}
+
+#[test]
+fn message_is_short_and_secret_free() {
+    let c = classifier().classify(
+        &json!({"status": 401, "headers": {"authorization": "Bearer abc.def"},
+                "body": {"error": {"message": "Incorrect API key provided: sk-proj-SECRET123. Bearer tok.en.x", "code": "invalid_api_key"}}}),
+        NOW,
+    );
+    assert_eq!(c.reason, Some(Reason::Auth));
+    assert!(!c.message.contains("SECRET123") && !c.message.contains("tok.en"), "{}", c.message);
+    assert!(c.message.starts_with("HTTP 401: "));
+    let serialised = serde_json::to_value(&c).unwrap();
+    assert_eq!(serialised["reason"], "auth");
+    assert_eq!(serialised["status"], 401);
+    assert!(serialised.get("retryAfterMs").is_none());
+}
+
+#[test]
+fn ten_megabyte_inputs_classify() {
+    let filler = "lorem ipsum ".repeat(900_000);
+    let c = classifier();
+    let s = format!("Error: read ECONNRESET {filler}");
+    assert_eq!(c.classify(&json!(s), NOW).reason, Some(Reason::Network));
+    let tail = format!("{filler} Please try again in 2s. rate limit exceeded");
+    let got = c.classify(&json!({"status": 429, "body": tail}), NOW);
+    assert_eq!(got.reason, Some(Reason::RateLimit));
+    assert_eq!(got.retry_after_ms, Some(2_000));
+    assert!(got.message.chars().count() <= 500);
+    let json_body = format!("{{\"error\":{{\"message\":\"{filler}\"}}}}");
+    let got = c.classify(&json!({"status": 503, "body": json_body}), NOW);
+    assert_eq!(got.reason, Some(Reason::ServerError));
+    assert!(!c.is_surfaced_error(&s));
+}
