@@ -1,0 +1,119 @@
+//! `start()` and `close()`: opening the durable stores and running the scheduler.
+
+use super::{Engine, StoreQueue};
+use crate::error::{EngineError, EngineResult};
+use crate::events::Event;
+use crate::profiles::ProfileStore;
+use crate::queue::{QueueConfig, QueueStore};
+use crate::scheduler::{Scheduler, SchedulerHandle};
+use std::sync::{Arc, Mutex};
+
+/// What `start()` brought up.
+pub(crate) struct Running {
+    pub store: Arc<Mutex<QueueStore>>,
+    pub scheduler: SchedulerHandle,
+    pub profiles: Arc<ProfileStore>,
+}
+
+/// The engine's lifecycle.
+pub(crate) enum Life {
+    Idle,
+    Running(Arc<Running>),
+    Closed,
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> EngineResult<T> + Send + 'static,
+) -> EngineResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| EngineError::Io {
+            path: "(background task)".into(),
+            source: std::io::Error::other(e.to_string()),
+        })?
+}
+
+pub(crate) use blocking as run_blocking;
+
+impl Engine {
+    /// Open the state directory (queue, profiles), import an old queue once, report recovered
+    /// files, and start the scheduler. Idempotent while running; fails after `close()`.
+    pub async fn start(&self) -> EngineResult<()> {
+        let mut life = self.life.lock().await;
+        match &*life {
+            Life::Running(_) => return Ok(()),
+            Life::Closed => return Err(EngineError::Closed),
+            Life::Idle => {}
+        }
+        let now = self.clock.now_ms();
+        let mut qcfg = QueueConfig::new(self.cfg.state_dir.clone());
+        qcfg.max_entries = self.cfg.queue.max_entries;
+        qcfg.import_path = self.cfg.queue.import_path.clone();
+        qcfg.compact_min_records = self.cfg.queue.compact_min_records;
+        qcfg.clock = self.clock.clone();
+        let (store, report) = run_blocking(move || QueueStore::open(qcfg, now)).await?;
+        for r in report.recoveries {
+            (self.events)(Event::RecoveredCorruptFile {
+                path: r.path.display().to_string(),
+                moved_to: r.moved_to.display().to_string(),
+                kept: r.kept,
+                dropped: r.dropped,
+            });
+        }
+        if let Some(imp) = report.imported {
+            (self.events)(Event::Imported {
+                path: imp.source.display().to_string(),
+                count: imp.imported,
+            });
+        }
+        let dir = self.cfg.state_dir.clone();
+        let pcfg = self.cfg.profiles.clone();
+        let sink = self.events.clone();
+        let (profiles, recovered) =
+            run_blocking(move || ProfileStore::open(&dir, pcfg, sink, now)).await?;
+        if let Some(r) = recovered {
+            (self.events)(r.to_event());
+        }
+        let store = Arc::new(Mutex::new(store));
+        let scheduler = Scheduler::spawn(
+            Arc::new(StoreQueue::new(store.clone())),
+            self.resender.clone(),
+            self.cfg.scheduler.clone(),
+            self.clock.clone(),
+            self.jitter.clone(),
+            self.events.clone(),
+        )?;
+        *life = Life::Running(Arc::new(Running {
+            store,
+            scheduler,
+            profiles: Arc::new(profiles),
+        }));
+        Ok(())
+    }
+
+    /// Stop the scheduler (in-flight work goes back to `Parked`, nothing is lost), flush and
+    /// close the stores and the gateway connection. Idempotent.
+    pub async fn close(&self) -> EngineResult<()> {
+        let mut life = self.life.lock().await;
+        let previous = std::mem::replace(&mut *life, Life::Closed);
+        if let Life::Running(running) = previous {
+            running.scheduler.shutdown().await;
+        }
+        self.gateway.close().await;
+        Ok(())
+    }
+
+    /// The running parts, or `E_NOT_STARTED` / `E_CLOSED`.
+    pub(crate) async fn running(&self) -> EngineResult<Arc<Running>> {
+        match &*self.life.lock().await {
+            Life::Running(r) => Ok(r.clone()),
+            Life::Idle => Err(EngineError::NotStarted),
+            Life::Closed => Err(EngineError::Closed),
+        }
+    }
+
+    /// Whether `start()` has run and `close()` has not.
+    pub async fn is_running(&self) -> bool {
+        matches!(&*self.life.lock().await, Life::Running(_))
+    }
+}

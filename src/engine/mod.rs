@@ -1,0 +1,289 @@
+//! [`Engine`]: the whole retry engine behind the `RetryEngine` JS class. Synchronous parts
+//! (classification, decisions, breakers, windows) live here; the durable queue, the scheduler,
+//! profile rotation and gateway resends are in the submodules.
+
+mod config;
+mod lifecycle;
+mod parking;
+mod profiles;
+mod queue_adapter;
+mod stats;
+
+pub use config::{default_state_dir, EngineConfig};
+pub use parking::{ParkAction, ParkOutcome};
+pub use queue_adapter::StoreQueue;
+pub use stats::EngineStats;
+
+use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};
+use crate::classify::{Classification, Classifier};
+use crate::clock::SharedClock;
+use crate::error::{EngineError, EngineResult};
+use crate::events::EventSink;
+use crate::gateway::{GatewayClient, GatewayResender};
+use crate::jitter::Jitter;
+use crate::policy::{Decision, Failure, KeyState, PolicyTable};
+use crate::reason::Reason;
+use crate::resender::Resender;
+use crate::window::{effective_reset, Window};
+use lifecycle::Life;
+use serde_json::Value;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// The retry engine. Share it behind an `Arc`; every method takes `&self`.
+pub struct Engine {
+    cfg: EngineConfig,
+    clock: SharedClock,
+    jitter: Jitter,
+    events: EventSink,
+    classifier: Classifier,
+    policy: Mutex<PolicyTable>,
+    breakers: Mutex<BreakerRegistry>,
+    guard: Mutex<MessageGuard>,
+    gateway: GatewayClient,
+    resender: Arc<dyn Resender>,
+    life: tokio::sync::Mutex<Life>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state_dir", &self.cfg.state_dir)
+            .field("gateway", &self.gateway)
+            .finish_non_exhaustive()
+    }
+}
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Engine {
+    /// Build an engine. `resender` replaces the default (the gateway client) when given.
+    /// Nothing touches the disk or the network until [`Engine::start`] or a call that needs it.
+    pub fn new(
+        cfg: EngineConfig,
+        clock: SharedClock,
+        events: EventSink,
+        resender: Option<Arc<dyn Resender>>,
+    ) -> EngineResult<Self> {
+        let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let classifier = Classifier::new(cfg.classifier.clone())?;
+        let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
+        let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
+        let guard = MessageGuard::new(cfg.message_guard.clone(), events.clone())?;
+        cfg.scheduler.validate()?;
+        let gateway = GatewayClient::new(
+            cfg.gateway.clone(),
+            clock.clone(),
+            jitter.clone(),
+            events.clone(),
+        )?;
+        let resender =
+            resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        Ok(Self {
+            cfg,
+            clock,
+            jitter,
+            events,
+            classifier,
+            policy: Mutex::new(policy),
+            breakers: Mutex::new(breakers),
+            guard: Mutex::new(guard),
+            gateway,
+            resender,
+            life: tokio::sync::Mutex::new(Life::Idle),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.cfg
+    }
+
+    /// Current time from the injected clock (epoch ms).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    fn at(&self, now_ms: Option<i64>) -> i64 {
+        now_ms.unwrap_or_else(|| self.clock.now_ms())
+    }
+
+    /// Classify a failure input (string, error-like object, HTTP response, `agent_end` event).
+    pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
+        self.classifier.classify(input, self.at(now_ms))
+    }
+
+    /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
+    pub fn is_surfaced_error(&self, text: &str) -> bool {
+        self.classifier.is_surfaced_error(text)
+    }
+
+    /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
+    fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
+        let c = self.classifier.classify(input, now_ms);
+        let reason = c.reason.ok_or_else(|| {
+            EngineError::input(
+                "input",
+                "is not a failure (a successful run or an ordinary message); \
+                 call recordSuccess/resolve for successes",
+            )
+        })?;
+        let failure = Failure {
+            reason,
+            retry_after_ms: c.retry_after_ms,
+            reset_at_ms: c.reset_at_ms,
+            message: c.message.clone(),
+        };
+        Ok((c, failure))
+    }
+
+    /// Record a failure of `key` and decide what to do next (reason-aware policy).
+    pub fn record_failure(
+        &self,
+        key: &str,
+        input: &Value,
+        now_ms: Option<i64>,
+    ) -> EngineResult<Decision> {
+        check_key("key", key)?;
+        let now = self.at(now_ms);
+        let (_, failure) = self.failure_of(input, now)?;
+        Ok(locked(&self.policy).record_failure(key, &failure, now))
+    }
+
+    /// Record a success of `key`: clears its failure streak, cooldown and disable.
+    pub fn record_success(&self, key: &str) -> EngineResult<()> {
+        check_key("key", key)?;
+        locked(&self.policy).record_success(key);
+        Ok(())
+    }
+
+    /// The policy state of `key`, or `None` when it has no failures on record.
+    pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
+        check_key("key", key)?;
+        Ok(locked(&self.policy).state(key, self.at(now_ms)))
+    }
+
+    /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
+    pub fn reset(&self, key: &str) -> EngineResult<bool> {
+        check_key("key", key)?;
+        Ok(locked(&self.policy).reset(key))
+    }
+
+    /// Ask the breaker of `key` for permission to call.
+    pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
+        check_key("key", key)?;
+        Ok(locked(&self.breakers).try_acquire(key, self.at(now_ms)))
+    }
+
+    /// Report the outcome of a call allowed by [`Engine::breaker_acquire`].
+    pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
+        check_key("key", key)?;
+        let now = self.at(now_ms);
+        let mut b = locked(&self.breakers);
+        if ok {
+            b.record_success(key, now)
+        } else {
+            b.record_failure(key, now)
+        }
+        Ok(())
+    }
+
+    /// The breaker state of `key` (closed when unknown).
+    pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
+        check_key("key", key)?;
+        Ok(locked(&self.breakers).state(key, self.at(now_ms)))
+    }
+
+    /// `message_sending` guard: cancel repeated surfaced error copy in a room, never a reply.
+    pub fn check_message(
+        &self,
+        room_key: &str,
+        text: &str,
+        now_ms: Option<i64>,
+    ) -> EngineResult<MessageVerdict> {
+        check_key("roomKey", room_key)?;
+        let surfaced = self.classifier.is_surfaced_error(text);
+        Ok(locked(&self.guard).check(room_key, surfaced, self.at(now_ms)))
+    }
+
+    /// Next reset of a budget `window` (`"5h"`, `"1d"`, `"7d"`, `"1mo"`...) after `now_ms`, in
+    /// the fixed UTC offset `offset_minutes` (default the policy's, 0), plus the policy's reset
+    /// margin. A provider's `explicit_reset_ms` beats the computed time.
+    pub fn next_reset(
+        &self,
+        window: &str,
+        now_ms: Option<i64>,
+        offset_minutes: Option<i32>,
+        explicit_reset_ms: Option<i64>,
+    ) -> EngineResult<i64> {
+        let w = Window::parse(window).map_err(|e| EngineError::input("window", e.to_string()))?;
+        if let Some(off) = offset_minutes {
+            if !(-14 * 60..=14 * 60).contains(&off) {
+                return Err(EngineError::input(
+                    "utcOffsetMinutes",
+                    format!("expected -840..840 minutes, got {off}"),
+                ));
+            }
+        }
+        let offset = offset_minutes.unwrap_or(self.cfg.policy.utc_offset_minutes);
+        let computed = w.next_reset(self.at(now_ms), offset);
+        Ok(effective_reset(
+            explicit_reset_ms,
+            computed,
+            self.cfg.policy.reset_margin_ms,
+        ))
+    }
+
+    /// Drop idle policy keys, breakers and message-guard rooms (every state). Returns how many.
+    pub fn evict_idle(&self, now_ms: Option<i64>) -> usize {
+        let now = self.at(now_ms);
+        locked(&self.policy).evict_idle(now)
+            + locked(&self.breakers).evict_idle(now)
+            + locked(&self.guard).evict_idle(now)
+    }
+
+    /// The gateway client (shared connection).
+    pub fn gateway(&self) -> &GatewayClient {
+        &self.gateway
+    }
+
+    /// Send `message` into a session through the gateway (`chat.send`, idempotent per key).
+    pub async fn send_to_session(
+        &self,
+        session_key: &str,
+        message: &str,
+        idempotency_key: Option<String>,
+    ) -> EngineResult<crate::gateway::ChatAck> {
+        check_key("sessionKey", session_key)?;
+        if message.trim().is_empty() {
+            return Err(EngineError::input("message", "expected a non-empty string"));
+        }
+        let key = idempotency_key.unwrap_or_else(|| {
+            format!(
+                "send:{}:{:x}",
+                session_key,
+                (self.jitter.unit() * u64::MAX as f64) as u64
+            )
+        });
+        self.gateway.chat_send(session_key, message, &key).await
+    }
+
+    pub(crate) fn reason_policy_mode(&self, reason: Reason) -> crate::policy::Mode {
+        self.cfg.policy.policy(reason).mode
+    }
+}
+
+/// Keys must be non-empty and at most 1024 bytes.
+pub(crate) fn check_key(field: &str, key: &str) -> EngineResult<()> {
+    if key.trim().is_empty() {
+        return Err(EngineError::input(field, "expected a non-empty string"));
+    }
+    if key.len() > 1024 {
+        return Err(EngineError::input(
+            field,
+            format!("is {} bytes; keys are at most 1024 bytes", key.len()),
+        ));
+    }
+    Ok(())
+}

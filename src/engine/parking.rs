@@ -1,0 +1,299 @@
+//! Parking failed sessions and resolving them.
+
+use super::lifecycle::run_blocking;
+use super::{check_key, locked, Engine};
+use crate::classify::Classification;
+use crate::error::{EngineError, EngineResult};
+use crate::events::Event;
+use crate::policy::{Action, Decision, Mode};
+use crate::queue::{EntryStatus, ParkedEntry};
+use crate::reason::Reason;
+use serde::Serialize;
+use serde_json::Value;
+
+/// What `park()` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParkAction {
+    /// A new entry was parked.
+    Parked,
+    /// An existing entry was updated (attempts, error, due time).
+    Updated,
+    /// Not parked: the reason cannot be fixed by waiting (billing, auth, format...).
+    Rejected,
+    /// Removed after too many attempts.
+    Abandoned,
+    /// Not a failure; nothing to do.
+    Ignored,
+}
+
+/// The answer of `park()`: what it decided and why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParkOutcome {
+    /// Whether the session is now parked.
+    pub parked: bool,
+    /// What happened.
+    pub action: ParkAction,
+    /// The classified reason (`null` for a non-failure).
+    pub reason: Option<Reason>,
+    /// Attempts so far (including this failure).
+    pub attempts: u32,
+    /// When the session will be resent (epoch ms), if parked.
+    pub retry_at_ms: Option<i64>,
+    /// A sentence explaining the decision.
+    pub why: String,
+    /// The classification of the input.
+    pub classification: Classification,
+    /// The policy decision, when the input was a failure.
+    pub decision: Option<Decision>,
+}
+
+/// The group a session's probe belongs to: `meta.group`, else `meta.provider`, else `default`.
+fn group_of(meta: &Value) -> String {
+    ["group", "provider"]
+        .iter()
+        .find_map(|k| meta.get(k).and_then(Value::as_str))
+        .filter(|s| !s.trim().is_empty())
+        .unwrap_or("default")
+        .to_string()
+}
+
+impl Engine {
+    /// Classify `input` and park `session_key` when waiting can fix it. One entry per session;
+    /// a repeat updates attempts, error and due time. `meta` (any JSON; `meta.message` is the
+    /// text to resend, `meta.group`/`meta.provider` the probe group) is stored with it.
+    pub async fn park(
+        &self,
+        session_key: &str,
+        input: &Value,
+        meta: Value,
+        now_ms: Option<i64>,
+    ) -> EngineResult<ParkOutcome> {
+        check_key("sessionKey", session_key)?;
+        if !(meta.is_null() || meta.is_object()) {
+            return Err(EngineError::input("meta", "expected an object or undefined"));
+        }
+        let running = self.running().await?;
+        let now = self.at(now_ms);
+        let classification = self.classify(input, Some(now));
+        let Some(reason) = classification.reason else {
+            return Ok(ParkOutcome {
+                parked: false,
+                action: ParkAction::Ignored,
+                reason: None,
+                attempts: 0,
+                retry_at_ms: None,
+                why: "the input is not a failure".into(),
+                classification,
+                decision: None,
+            });
+        };
+        let (_, failure) = self.failure_of(input, now)?;
+        let decision = locked(&self.policy).record_failure(session_key, &failure, now);
+        let store = running.store.clone();
+        let key = session_key.to_string();
+        let existing = run_blocking(move || locked(&store).get(&key)).await?;
+        let key = session_key.to_string();
+
+        let stop = self.reason_policy_mode(reason) == Mode::Stop || decision.action == Action::Disable;
+        if stop {
+            let why = format!(
+                "{reason} cannot be fixed by waiting; not parked (fix the cause, then retry)"
+            );
+            (self.events)(Event::Rejected {
+                session_key: key.clone(),
+                code: "NOT_RETRYABLE".into(),
+                message: why.clone(),
+            });
+            if existing.is_some() {
+                let store = running.store.clone();
+                let k = key.clone();
+                run_blocking(move || locked(&store).remove(&k)).await?;
+                self.abandoned(&key, reason, existing.map_or(0, |e| e.attempts), &classification.message);
+                running.scheduler.notify();
+            }
+            return Ok(ParkOutcome {
+                parked: false,
+                action: ParkAction::Rejected,
+                reason: Some(reason),
+                attempts: decision.consecutive_errors,
+                retry_at_ms: None,
+                why,
+                classification,
+                decision: Some(decision),
+            });
+        }
+
+        let retry_at = decision
+            .next_attempt_at_ms
+            .or(decision.cooldown_until_ms)
+            .unwrap_or(now)
+            .max(now);
+        let attempts = existing
+            .as_ref()
+            .map_or(1, |e| e.attempts + 1)
+            .max(decision.consecutive_errors);
+        if attempts > self.cfg.queue.max_attempts {
+            if existing.is_some() {
+                let store = running.store.clone();
+                let k = key.clone();
+                run_blocking(move || locked(&store).remove(&k)).await?;
+                running.scheduler.notify();
+            }
+            self.abandoned(&key, reason, attempts, &classification.message);
+            return Ok(ParkOutcome {
+                parked: false,
+                action: ParkAction::Abandoned,
+                reason: Some(reason),
+                attempts,
+                retry_at_ms: None,
+                why: format!(
+                    "gave up after {attempts} attempts (queue.maxAttempts = {})",
+                    self.cfg.queue.max_attempts
+                ),
+                classification,
+                decision: Some(decision),
+            });
+        }
+
+        let held_by_scheduler = existing.as_ref().is_some_and(|e| {
+            matches!(
+                e.status,
+                EntryStatus::Probing | EntryStatus::Released | EntryStatus::AwaitingResult
+            )
+        });
+        if held_by_scheduler {
+            running
+                .scheduler
+                .failed(&key, Some(retry_at), &classification.message);
+        } else {
+            let mut entry = match existing.clone() {
+                Some(mut e) => {
+                    e.attempts = attempts;
+                    e.reason = reason;
+                    e.last_failed_at_ms = now;
+                    e.retry_at_ms = retry_at;
+                    e.last_error = classification.message.clone();
+                    e.status = EntryStatus::Parked;
+                    e.status_since_ms = now;
+                    e
+                }
+                None => {
+                    let mut e =
+                        ParkedEntry::new(&key, reason, now, retry_at, &classification.message);
+                    e.attempts = attempts;
+                    e
+                }
+            };
+            if !meta.is_null() {
+                entry.group = group_of(&meta);
+                entry.meta = meta;
+            }
+            let store = running.store.clone();
+            let put = run_blocking(move || locked(&store).put(entry)).await;
+            if let Err(e) = put {
+                if let EngineError::QueueFull { .. } = e {
+                    (self.events)(Event::Rejected {
+                        session_key: key.clone(),
+                        code: e.code().into(),
+                        message: e.to_string(),
+                    });
+                }
+                return Err(e);
+            }
+            running.scheduler.notify();
+        }
+        (self.events)(Event::Parked {
+            session_key: key.clone(),
+            reason,
+            attempts,
+            retry_at_ms: retry_at,
+        });
+        let action = if existing.is_some() {
+            ParkAction::Updated
+        } else {
+            ParkAction::Parked
+        };
+        Ok(ParkOutcome {
+            parked: true,
+            action,
+            reason: Some(reason),
+            attempts,
+            retry_at_ms: Some(retry_at),
+            why: match (classification.retry_after_ms, classification.reset_at_ms) {
+                (_, Some(_)) | (Some(_), _) => {
+                    format!("{reason}: parked until the provider's reset hint")
+                }
+                _ => format!("{reason}: parked with backoff (no provider hint)"),
+            },
+            classification,
+            decision: Some(decision),
+        })
+    }
+
+    fn abandoned(&self, key: &str, reason: Reason, attempts: u32, message: &str) {
+        (self.events)(Event::Abandoned {
+            session_key: key.to_string(),
+            reason,
+            attempts,
+            message: message.to_string(),
+        });
+    }
+
+    /// A session succeeded: clear its policy state and remove its parked entry (confirming a
+    /// probe in resolve mode). Returns whether an entry was parked.
+    pub async fn resolve(&self, session_key: &str) -> EngineResult<bool> {
+        check_key("sessionKey", session_key)?;
+        let running = self.running().await?;
+        locked(&self.policy).record_success(session_key);
+        let store = running.store.clone();
+        let key = session_key.to_string();
+        let existing = run_blocking(move || locked(&store).get(&key)).await?;
+        let Some(entry) = existing else {
+            return Ok(false);
+        };
+        if matches!(
+            entry.status,
+            EntryStatus::Probing | EntryStatus::AwaitingResult | EntryStatus::Released
+        ) {
+            running.scheduler.resolved(session_key);
+        } else {
+            let store = running.store.clone();
+            let key = session_key.to_string();
+            run_blocking(move || locked(&store).remove(&key)).await?;
+            (self.events)(Event::Resolved {
+                session_key: session_key.to_string(),
+            });
+            running.scheduler.notify();
+        }
+        Ok(true)
+    }
+
+    /// Remove a parked session without resending it. Returns the removed entry.
+    pub async fn unpark(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        check_key("sessionKey", session_key)?;
+        let running = self.running().await?;
+        let store = running.store.clone();
+        let key = session_key.to_string();
+        let removed = run_blocking(move || locked(&store).remove(&key)).await?;
+        running.scheduler.notify();
+        Ok(removed)
+    }
+
+    /// The parked entry of a session, if any.
+    pub async fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        check_key("sessionKey", session_key)?;
+        let running = self.running().await?;
+        let store = running.store.clone();
+        let key = session_key.to_string();
+        run_blocking(move || locked(&store).get(&key)).await
+    }
+
+    /// Every parked entry, earliest due first.
+    pub async fn pending(&self) -> EngineResult<Vec<ParkedEntry>> {
+        let running = self.running().await?;
+        let store = running.store.clone();
+        run_blocking(move || locked(&store).all()).await
+    }
+}

@@ -1,0 +1,138 @@
+//! The one normalisation point: JS-style options (camelCase JSON) → [`EngineConfig`], with every
+//! mistake reported as `E_INVALID_OPTION` naming the dotted field.
+
+mod policy;
+mod reader;
+mod scheduler;
+mod stores;
+
+pub use reader::{kind, OptionReader};
+pub use stores::QueueSettings;
+
+use crate::classify::{ClassifierConfig, CustomPattern};
+use crate::engine::EngineConfig;
+use crate::error::{EngineError, EngineResult};
+use crate::reason::Reason;
+use serde_json::Value;
+use std::path::PathBuf;
+
+/// Top-level option names (functions `onEvent`/`resend` are taken by the binding).
+pub const TOP_LEVEL: [&str; 13] = [
+    "stateDir",
+    "seed",
+    "budgetWindow",
+    "patterns",
+    "policy",
+    "breaker",
+    "messageGuard",
+    "queue",
+    "scheduler",
+    "gateway",
+    "profiles",
+    "onEvent",
+    "resend",
+];
+
+/// Parse and validate options. `None`/`null` gives every default.
+pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
+    let root = OptionReader::new("", value)?;
+    root.deny_unknown(&TOP_LEVEL)?;
+    let mut cfg = EngineConfig::default();
+    if let Some(dir) = root.string("stateDir")? {
+        cfg.state_dir = PathBuf::from(dir);
+    }
+    if let Some(seed) = root.int("seed", 0, i64::MAX)? {
+        cfg.seed = Some(seed as u64);
+    }
+    cfg.classifier = read_patterns(&root)?;
+    let mut p = String::new();
+    cfg.policy = policy::read_policy(&root.object("policy", &mut p)?)?;
+    if let Some(w) = root.string("budgetWindow")? {
+        let window = policy::parse_window(&root, "budgetWindow", &w)?;
+        let quota = cfg.policy.policy(Reason::Quota);
+        if quota.budget_window.is_none() {
+            cfg.policy = cfg
+                .policy
+                .with_policy(Reason::Quota, quota.with_budget_window(Some(window)));
+        }
+    }
+    let mut p = String::new();
+    cfg.breaker = policy::read_breaker(&root.object("breaker", &mut p)?, cfg.breaker)?;
+    let mut p = String::new();
+    cfg.message_guard = policy::read_breaker(
+        &root.object("messageGuard", &mut p)?,
+        policy::message_guard_defaults(),
+    )?;
+    let mut p = String::new();
+    cfg.queue = stores::read_queue(&root.object("queue", &mut p)?)?;
+    let mut p = String::new();
+    cfg.scheduler = scheduler::read_scheduler(&root.object("scheduler", &mut p)?)?;
+    cfg.scheduler.max_attempts = cfg.queue.max_attempts;
+    let mut p = String::new();
+    cfg.gateway = stores::read_gateway(&root.object("gateway", &mut p)?, &cfg.state_dir)?;
+    let mut p = String::new();
+    cfg.profiles = stores::read_profiles(&root.object("profiles", &mut p)?)?;
+    Ok(cfg)
+}
+
+fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
+    let mut cfg = ClassifierConfig::default();
+    let Some(v) = root.raw("patterns") else {
+        return Ok(cfg);
+    };
+    let list = v.as_array().ok_or_else(|| {
+        EngineError::option(
+            "patterns",
+            format!(
+                "expected an array of {{pattern, reason}}, got {}",
+                kind(v)
+            ),
+        )
+    })?;
+    for (i, item) in list.iter().enumerate() {
+        let path = format!("patterns[{i}]");
+        let r = OptionReader::new(&path, Some(item))?;
+        r.deny_unknown(&["pattern", "reason"])?;
+        let pattern = r
+            .string("pattern")?
+            .ok_or_else(|| EngineError::option(format!("{path}.pattern"), "is required"))?;
+        let reason: Reason = r
+            .string("reason")?
+            .ok_or_else(|| EngineError::option(format!("{path}.reason"), "is required"))?
+            .parse()
+            .map_err(|e: String| EngineError::option(format!("{path}.reason"), e))?;
+        cfg.custom_patterns.push(CustomPattern { pattern, reason });
+    }
+    Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn defaults_and_errors_name_fields() {
+        let cfg = parse_options(None).unwrap();
+        assert_eq!(cfg.queue.max_entries, 10_000);
+        let cfg = parse_options(Some(&json!({"stateDir": "/x", "budgetWindow": "5h",
+            "patterns": [{"pattern": "slow down", "reason": "rate_limit"}]})))
+        .unwrap();
+        assert_eq!(cfg.state_dir, PathBuf::from("/x"));
+        assert!(cfg.policy.policy(Reason::Quota).budget_window.is_some());
+        assert_eq!(cfg.classifier.custom_patterns.len(), 1);
+        for (bad, field) in [
+            (json!({"stateDir": 3}), "stateDir"),
+            (json!({"nope": 1}), "nope"),
+            (json!({"patterns": [{"pattern": "x", "reason": "zzz"}]}), "patterns[0].reason"),
+            (json!({"budgetWindow": "5q"}), "budgetWindow"),
+            (json!({"queue": {"maxEntries": 0}}), "queue.maxEntries"),
+            (json!({"scheduler": {"maxConcurrent": 0}}), "scheduler.maxConcurrent"),
+            (json!({"scheduler": {"confirm": "maybe"}}), "scheduler.confirm"),
+        ] {
+            let e = parse_options(Some(&bad)).unwrap_err();
+            assert_eq!(e.code(), "E_INVALID_OPTION");
+            assert!(e.to_string().contains(&format!("`{field}`")), "{field}: {e}");
+        }
+    }
+}

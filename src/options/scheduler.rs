@@ -1,0 +1,64 @@
+//! `scheduler` options.
+
+use super::reader::OptionReader;
+use crate::error::{EngineError, EngineResult};
+use crate::scheduler::{ProbeConfirm, SchedulerConfig};
+
+const DAY_MS: i64 = 86_400_000;
+
+/// Read `scheduler`. `confirm: "ack"` (default) or `"resolve"` (with `probeTimeoutMs`,
+/// default 600 000).
+pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
+    r.deny_unknown(&[
+        "confirm",
+        "probeTimeoutMs",
+        "releaseSpreadMs",
+        "maxConcurrent",
+        "reprobeBackoffMs",
+        "maxReprobeBackoffMs",
+        "awaitTimeoutMs",
+        "resumeMessage",
+    ])?;
+    let mut c = SchedulerConfig::default();
+    let probe_timeout = r.int("probeTimeoutMs", 1, 7 * DAY_MS)?.unwrap_or(600_000);
+    match r.string("confirm")?.as_deref() {
+        None | Some("ack") => c.confirm = ProbeConfirm::Ack,
+        Some("resolve") => {
+            c.confirm = ProbeConfirm::Resolve {
+                timeout_ms: probe_timeout,
+            }
+        }
+        Some(other) => {
+            return Err(EngineError::option(
+                r.child_path("confirm"),
+                format!("expected \"ack\" or \"resolve\", got {other:?}"),
+            ))
+        }
+    }
+    if let Some(v) = r.int("releaseSpreadMs", 0, DAY_MS)? {
+        c.release_spread_ms = v;
+    }
+    if let Some(v) = r.int("maxConcurrent", 1, 10_000)? {
+        c.max_concurrent = v as usize;
+    }
+    if let Some(v) = r.int("reprobeBackoffMs", 1, 7 * DAY_MS)? {
+        c.reprobe_backoff_ms = v;
+    }
+    if let Some(v) = r.int("maxReprobeBackoffMs", 1, 7 * DAY_MS)? {
+        c.max_reprobe_backoff_ms = v;
+    }
+    if let Some(v) = r.int("awaitTimeoutMs", 1, 7 * DAY_MS)? {
+        c.await_timeout_ms = v;
+    }
+    if let Some(v) = r.string("resumeMessage")? {
+        c.resume_message = v;
+    }
+    c.validate()
+        .map_err(|e| match e {
+            EngineError::InvalidOption { field, message } if !field.starts_with("scheduler") => {
+                EngineError::option(format!("scheduler.{field}"), message)
+            }
+            other => other,
+        })?;
+    Ok(c)
+}
