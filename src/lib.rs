@@ -12,6 +12,7 @@ pub mod events;
 pub mod jitter;
 pub mod reason;
 pub mod resender;
+pub mod scheduler;
 
 #[doc(hidden)]
 pub mod binding;
