@@ -23,6 +23,7 @@ pub mod policy;
 pub mod reason;
 pub mod resender;
 pub mod window;
+pub mod scheduler;
 
 #[doc(hidden)]
 pub mod binding;

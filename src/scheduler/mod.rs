@@ -1,0 +1,105 @@
+//! The storm-free resume scheduler (DESIGN.md §5).
+//!
+//! It sleeps until the next parked entry is due (`tokio::time::sleep_until`, woken early by
+//! [`SchedulerHandle::notify`]; no poll interval). When entries fall due it resends **one
+//! probe** per provider/budget group (the group's oldest entry) and marks it `Probing`:
+//!
+//! * probe confirmed (by the resender's ack in [`ProbeConfirm::Ack`] mode, by
+//!   [`SchedulerHandle::resolved`] in [`ProbeConfirm::Resolve`] mode) → `ProbeOk`, the probe
+//!   leaves the queue (`Resolved`), and the group's other due entries are released: each
+//!   starts after a random delay in `[0, release_spread_ms]`, with at most `max_concurrent`
+//!   resends in flight over all groups. Entries of that group that fall due while it is
+//!   still releasing join the release without another probe.
+//! * probe failed (resend error, `failed(..)`, or no `resolved` within the probe timeout) →
+//!   `ProbeFailed`; the probe counts an attempt and every parked entry of the group due before
+//!   the next window is moved to it: the failure's retry time if it is in the future, else
+//!   now + `reprobe_backoff_ms` doubling per consecutive failed probe of the group, capped at
+//!   `max_reprobe_backoff_ms` (1 h). A successful probe resets the doubling.
+//!
+//! Released entries: in `Ack` mode an ack removes the entry and emits `Resent` then
+//! `Resolved` (the ack is the only success signal there is). In `Resolve` mode an ack emits
+//! `Resent` and the entry waits as `AwaitingResult` until `resolved` (removed, `Resolved`),
+//! `failed` or `await_timeout_ms` (an attempt; re-parked at the given retry time or after
+//! `reprobe_backoff_ms`, and probed again when due). A resend error emits `ResendFailed` and
+//! counts as an attempt. `attempts` counts the original send, so a session is sent at most
+//! `max_attempts` times in total; reaching it removes the entry with `Abandoned`.
+//!
+//! Each resend carries `idempotency_key = "resume:<sessionKey>:<attempt>"`, so a resend that
+//! is repeated after a crash or shutdown runs once on the gateway.
+//!
+//! Restart: entries found `Probing`/`Released`/`AwaitingResult` at spawn are parked again and
+//! due at once. Queue calls are blocking ([`ParkedQueue`]) and run on tokio's blocking pool.
+//! Store errors are retried after `store_retry_ms`; writes are kept in order until they land.
+
+mod config;
+mod handle;
+pub mod memory;
+mod outcome;
+mod plan;
+mod probe;
+mod queue;
+mod release;
+mod runner;
+mod store_calls;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{ProbeConfirm, SchedulerConfig};
+pub use handle::SchedulerHandle;
+pub use plan::{plan_batch, BatchPlan};
+pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
+pub use queue::{ParkedQueue, QueueChange, SchedEntry, SchedStatus};
+pub use release::ReleaseQueue;
+
+use crate::clock::SharedClock;
+use crate::error::EngineResult;
+use crate::events::EventSink;
+use crate::jitter::Jitter;
+use crate::resender::Resender;
+use std::sync::Arc;
+
+/// Entry point: [`Scheduler::spawn`].
+#[derive(Debug)]
+pub struct Scheduler;
+
+impl Scheduler {
+    /// Validate `cfg` and start the scheduler task on the current tokio runtime (must be
+    /// called inside one). The task runs until [`SchedulerHandle::shutdown`] or until the
+    /// handle is dropped.
+    pub fn spawn(
+        queue: Arc<dyn ParkedQueue>,
+        resender: Arc<dyn Resender>,
+        cfg: SchedulerConfig,
+        clock: SharedClock,
+        jitter: Jitter,
+        events: EventSink,
+    ) -> EngineResult<SchedulerHandle> {
+        cfg.validate()?;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let runner = runner::Runner {
+            store: store_calls::StoreCalls(queue),
+            resender,
+            cfg,
+            clock,
+            jitter,
+            events,
+            rx,
+            groups: GroupTable::default(),
+            held: Default::default(),
+            probe_wait: Default::default(),
+            release: ReleaseQueue::default(),
+            inflight: tokio::task::JoinSet::new(),
+            inflight_keys: Default::default(),
+            next_due: None,
+            dirty: true,
+            pending: Vec::new(),
+            store_retry_at: None,
+        };
+        let join = tokio::spawn(runner.run());
+        Ok(SchedulerHandle {
+            tx,
+            join: std::sync::Mutex::new(Some(join)),
+        })
+    }
+}

@@ -1,0 +1,364 @@
+//! The scheduler task: one loop that sleeps until the next thing to do (a due entry, a
+//! release start, a confirmation deadline), a command, or a finished resend. There is no poll
+//! interval, and only this loop plans batches, so two batches never overlap.
+
+use super::config::SchedulerConfig;
+use super::handle::Command;
+use super::plan::plan_batch;
+use super::probe::GroupTable;
+use super::queue::{QueueChange, SchedEntry, SchedStatus};
+use super::release::ReleaseQueue;
+use super::store_calls::StoreCalls;
+use crate::clock::SharedClock;
+use crate::error::EngineResult;
+use crate::events::{Event, EventSink};
+use crate::jitter::Jitter;
+use crate::resender::{ResendRequest, Resender};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::{Id, JoinSet};
+
+/// Where a held entry is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Stage {
+    /// Waiting for a concurrency slot or its release start time.
+    Queued,
+    /// The resend is in flight.
+    Sending,
+    /// Acked; waiting for `resolved`/`failed` until the deadline (resolve mode).
+    Awaiting { deadline_ms: i64 },
+}
+
+/// A `resolved`/`failed` that arrived while the resend was still in flight.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Early {
+    Resolved,
+    Failed(Option<i64>, String),
+}
+
+/// An entry the scheduler is working on.
+#[derive(Debug)]
+pub(super) struct Held {
+    pub(super) entry: SchedEntry,
+    pub(super) probe: bool,
+    pub(super) stage: Stage,
+    pub(super) early: Option<Early>,
+}
+
+pub(super) struct Runner {
+    pub(super) store: StoreCalls,
+    pub(super) resender: Arc<dyn Resender>,
+    pub(super) cfg: SchedulerConfig,
+    pub(super) clock: SharedClock,
+    pub(super) jitter: Jitter,
+    pub(super) events: EventSink,
+    pub(super) rx: UnboundedReceiver<Command>,
+    pub(super) groups: GroupTable,
+    pub(super) held: HashMap<String, Held>,
+    pub(super) probe_wait: VecDeque<String>,
+    pub(super) release: ReleaseQueue,
+    pub(super) inflight: JoinSet<(String, EngineResult<()>)>,
+    pub(super) inflight_keys: HashMap<Id, String>,
+    /// Cached earliest due time; recomputed when `dirty`.
+    pub(super) next_due: Option<i64>,
+    pub(super) dirty: bool,
+    /// Store writes not yet applied (the store failed); retried at `store_retry_at`.
+    pub(super) pending: Vec<QueueChange>,
+    pub(super) store_retry_at: Option<i64>,
+}
+
+enum Wake {
+    Command(Option<Command>),
+    Sent(Result<(Id, (String, EngineResult<()>)), tokio::task::JoinError>),
+    Timer,
+}
+
+impl Runner {
+    pub(super) fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    pub(super) fn emit(&self, event: Event) {
+        (self.events)(event);
+    }
+
+    pub(super) async fn run(mut self) {
+        self.recover().await;
+        loop {
+            self.tick().await;
+            let wake = self.next_wake();
+            let deadline = wake.map(|at| self.instant_for(at));
+            let woke = tokio::select! {
+                biased;
+                cmd = self.rx.recv() => Wake::Command(cmd),
+                Some(done) = self.inflight.join_next_with_id(), if !self.inflight.is_empty() => {
+                    Wake::Sent(done)
+                }
+                _ = sleep_until_opt(deadline) => Wake::Timer,
+            };
+            match woke {
+                Wake::Command(None) | Wake::Command(Some(Command::Shutdown)) => break,
+                Wake::Command(Some(Command::Notify)) => self.dirty = true,
+                Wake::Command(Some(Command::Resolved(key))) => self.on_resolved(key).await,
+                Wake::Command(Some(Command::Failed {
+                    key,
+                    retry_at_ms,
+                    error,
+                })) => self.on_failed(key, retry_at_ms, error).await,
+                Wake::Sent(Ok((id, (key, result)))) => {
+                    self.inflight_keys.remove(&id);
+                    self.on_sent(key, result).await;
+                }
+                Wake::Sent(Err(join_err)) => {
+                    if let Some(key) = self.inflight_keys.remove(&join_err.id()) {
+                        let msg = format!("resender task ended abnormally: {join_err}");
+                        self.on_sent(key, Err(crate::error::EngineError::ResendFailed(msg)))
+                            .await;
+                    }
+                }
+                Wake::Timer => {}
+            }
+        }
+        self.stop().await;
+    }
+
+    /// Restart rule: entries left in Probing/Released/AwaitingResult by an earlier run are
+    /// parked again and due now (their due time becomes `min(retry_at, now)`).
+    async fn recover(&mut self) {
+        let now = self.now();
+        match self.store.all_entries().await {
+            Ok(all) => {
+                let changes: Vec<_> = all
+                    .into_iter()
+                    .filter(|e| e.status != SchedStatus::Parked)
+                    .map(|e| QueueChange::SetStatus {
+                        session_key: e.session_key,
+                        status: SchedStatus::Parked,
+                        retry_at_ms: Some(e.retry_at_ms.min(now)),
+                    })
+                    .collect();
+                self.persist(changes).await;
+            }
+            Err(_) => self.store_retry_at = Some(now + self.cfg.store_retry_ms),
+        }
+        self.dirty = true;
+    }
+
+    /// Everything due at `now`: store retries, deadlines, the due batch, ready sends.
+    async fn tick(&mut self) {
+        let now = self.now();
+        if self.store_retry_at.is_some_and(|at| at <= now) {
+            self.store_retry_at = None;
+            if self.pending.is_empty() {
+                self.dirty = true;
+            } else {
+                self.persist(Vec::new()).await;
+            }
+        }
+        self.expire_deadlines(now).await;
+        if self.store_retry_at.is_none() {
+            self.refresh_next_due(now).await;
+            if self.next_due.is_some_and(|at| at <= now) {
+                self.run_batch(now).await;
+                self.refresh_next_due(now).await;
+            }
+        }
+        self.start_ready_sends(now);
+    }
+
+    async fn refresh_next_due(&mut self, now: i64) {
+        if !self.dirty {
+            return;
+        }
+        match self.store.next_due_ms(self.groups.probing_groups()).await {
+            Ok(at) => {
+                self.next_due = at;
+                self.dirty = false;
+            }
+            Err(_) => self.store_retry_at = Some(now + self.cfg.store_retry_ms),
+        }
+    }
+
+    /// Plan and start one batch of due entries.
+    async fn run_batch(&mut self, now: i64) {
+        let due = match self.store.due_entries(now).await {
+            Ok(due) => due,
+            Err(_) => {
+                self.store_retry_at = Some(now + self.cfg.store_retry_ms);
+                return;
+            }
+        };
+        let plan = plan_batch(
+            due,
+            &self.groups,
+            |k| self.held.contains_key(k),
+            self.cfg.max_attempts,
+        );
+        let mut changes = Vec::new();
+        for entry in plan.abandon {
+            changes.push(QueueChange::Remove {
+                session_key: entry.session_key.clone(),
+            });
+            self.emit(Event::Abandoned {
+                session_key: entry.session_key,
+                reason: entry.reason,
+                attempts: entry.attempts,
+                message: entry.last_error,
+            });
+        }
+        for entry in plan.probes {
+            changes.push(status_change(&entry.session_key, SchedStatus::Probing));
+            self.groups.start_probe(&entry.group, &entry.session_key);
+            self.probe_wait.push_back(entry.session_key.clone());
+            self.hold(entry, true);
+        }
+        for entry in plan.join {
+            changes.push(status_change(&entry.session_key, SchedStatus::Released));
+            self.groups.join_release(&entry.group, 1);
+            self.schedule_release(entry, now);
+        }
+        if changes.is_empty() {
+            // Only entries the scheduler cannot act on yet are due (e.g. an entry re-parked
+            // by the engine while held): look again later instead of spinning.
+            self.next_due = Some(now + self.cfg.store_retry_ms);
+            return;
+        }
+        self.persist(changes).await;
+    }
+
+    pub(super) fn hold(&mut self, entry: SchedEntry, probe: bool) {
+        let held = Held {
+            entry,
+            probe,
+            stage: Stage::Queued,
+            early: None,
+        };
+        self.held.insert(held.entry.session_key.clone(), held);
+    }
+
+    /// Queue a released entry to start at a random point in `[now, now + spread]`.
+    pub(super) fn schedule_release(&mut self, entry: SchedEntry, now: i64) {
+        let start = now + self.jitter.up_to(self.cfg.release_spread_ms);
+        self.release.push(entry.session_key.clone(), start);
+        self.hold(entry, false);
+    }
+
+    /// Start probes first, then released entries whose start time came, while slots are free.
+    fn start_ready_sends(&mut self, now: i64) {
+        while self.inflight.len() < self.cfg.max_concurrent {
+            let key = match self.probe_wait.pop_front() {
+                Some(k) => k,
+                None => match self.release.pop_ready(now) {
+                    Some(k) => k,
+                    None => break,
+                },
+            };
+            self.send(key);
+        }
+    }
+
+    fn send(&mut self, key: String) {
+        let Some(held) = self.held.get_mut(&key) else {
+            return;
+        };
+        held.stage = Stage::Sending;
+        let e = &held.entry;
+        let attempt = e.attempts + 1;
+        let message = e
+            .meta
+            .get("message")
+            .and_then(|m| m.as_str())
+            .unwrap_or(&self.cfg.resume_message)
+            .to_string();
+        let req = ResendRequest {
+            session_key: key.clone(),
+            message,
+            idempotency_key: format!("resume:{key}:{attempt}"),
+            attempts: attempt,
+            meta: e.meta.clone(),
+        };
+        let resender = self.resender.clone();
+        let task_key = key.clone();
+        let handle = self.inflight.spawn(async move {
+            let result = resender.resend(req).await;
+            (task_key, result)
+        });
+        self.inflight_keys.insert(handle.id(), key);
+    }
+
+    fn next_wake(&self) -> Option<i64> {
+        let mut wake: Option<i64> = None;
+        let mut consider = |at: Option<i64>| {
+            if let Some(at) = at {
+                wake = Some(wake.map_or(at, |w| w.min(at)));
+            }
+        };
+        if self.store_retry_at.is_some() {
+            consider(self.store_retry_at);
+        } else {
+            consider(self.next_due);
+        }
+        if self.inflight.len() < self.cfg.max_concurrent {
+            consider(self.release.next_start_ms());
+        }
+        for held in self.held.values() {
+            if let Stage::Awaiting { deadline_ms } = held.stage {
+                consider(Some(deadline_ms));
+            }
+        }
+        wake
+    }
+
+    fn instant_for(&self, at_ms: i64) -> tokio::time::Instant {
+        let wait = (at_ms - self.now()).max(0) as u64;
+        tokio::time::Instant::now() + Duration::from_millis(wait)
+    }
+
+    /// Write `changes` (after any earlier writes that failed). On failure they stay pending and
+    /// are retried after `store_retry_ms`; planning waits until they are written.
+    pub(super) async fn persist(&mut self, changes: Vec<QueueChange>) {
+        self.pending.extend(changes);
+        self.dirty = true;
+        if self.pending.is_empty() || self.store_retry_at.is_some() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let now = self.now();
+        if self.store.apply(batch.clone(), now).await.is_err() {
+            self.pending = batch;
+            self.store_retry_at = Some(now + self.cfg.store_retry_ms);
+        }
+    }
+
+    /// Shutdown: cancel in-flight resends and park every held entry again (same due time).
+    async fn stop(&mut self) {
+        self.inflight.abort_all();
+        while self.inflight.join_next().await.is_some() {}
+        self.release.drain();
+        self.probe_wait.clear();
+        let changes: Vec<_> = self
+            .held
+            .drain()
+            .map(|(key, _)| status_change(&key, SchedStatus::Parked))
+            .collect();
+        self.store_retry_at = None;
+        self.persist(changes).await;
+    }
+}
+
+pub(super) fn status_change(key: &str, status: SchedStatus) -> QueueChange {
+    QueueChange::SetStatus {
+        session_key: key.to_string(),
+        status,
+        retry_at_ms: None,
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
