@@ -56,6 +56,6 @@ fn convert(env: &Env, value: Unknown<'_>, depth: usize) -> napi::Result<Value> {
         }
         ValueType::Function | ValueType::Symbol | ValueType::External => Ok(Value::Null),
         ValueType::BigInt => Ok(Value::String(value.coerce_to_string()?.into_utf8()?.into_owned()?)),
-        _ => Ok(env.from_js_value::<Value, _>(value).unwrap_or(Value::Null)),
+        _ => env.from_js_value::<Value, _>(value),
     }
 }

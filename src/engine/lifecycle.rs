@@ -22,7 +22,8 @@ pub(crate) enum Life {
     Closed,
 }
 
-async fn blocking<T: Send + 'static>(
+/// Run blocking store I/O off the async threads.
+pub(crate) async fn run_blocking<T: Send + 'static>(
     f: impl FnOnce() -> EngineResult<T> + Send + 'static,
 ) -> EngineResult<T> {
     tokio::task::spawn_blocking(f)
@@ -33,7 +34,6 @@ async fn blocking<T: Send + 'static>(
         })?
 }
 
-pub(crate) use blocking as run_blocking;
 
 impl Engine {
     /// Open the state directory (queue, profiles), import an old queue once, report recovered

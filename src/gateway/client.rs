@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-/// The gateway's acknowledgement of `chat.send`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The gateway's acknowledgement of `chat.send`. Serialised as `{runId, status}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct ChatAck {
     /// The run id (`runId`), when the gateway reports one.
     pub run_id: Option<String>,
