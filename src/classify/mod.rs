@@ -126,7 +126,9 @@ impl Classifier {
         }
         let status = view.status.or_else(|| status::status_in_text(&view.text));
         match patterns::match_builtin(&view.text) {
-            Some(Reason::RateLimit) | None if view.headers.anthropic_unified_rejected() => {
+            Some(Reason::RateLimit) | None
+                if view.headers.anthropic_unified_rejected() && status.is_none_or(|s| s == 429) =>
+            {
                 Some(Reason::Quota)
             }
             Some(reason) => Some(reason),

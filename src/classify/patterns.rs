@@ -13,7 +13,9 @@ use std::sync::LazyLock;
 /// a per-day quota is `quota`, anything else is `rate_limit`, even when the text says "exceeded
 /// your current quota ... billing".
 static GOOGLE_QUOTA: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"RESOURCE_EXHAUSTED|quota exceeded for metric|google\.rpc\.QuotaFailure|generativelanguage\.googleapis")
+    re(
+        r"RESOURCE_EXHAUSTED|quota exceeded for metric|google\.rpc\.QuotaFailure|generativelanguage\.googleapis",
+    )
 });
 static GOOGLE_LONG_WINDOW: LazyLock<Regex> =
     LazyLock::new(|| re(r"PerDay|per[ _-]?day|daily|PerWeek|PerMonth"));
@@ -65,7 +67,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Timeout,
-        r"timed? ?out|timeout|ETIMEDOUT|ESOCKETTIMEDOUT|deadline[ _]exceeded|request took too long",
+        r"\btimed? ?out\b|\btime-?outs?\b|time-?out[ _]?(?:error|exception)|ETIMEDOUT|ESOCKETTIMEDOUT|UND_ERR_\w*TIMEOUT|deadline[ _]exceeded|request took too long",
     ),
     (
         Reason::Network,
@@ -79,7 +81,11 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
 
 /// Compiles a built-in pattern case-insensitively. Panics only on a bug in the table above,
 /// which the unit tests would catch.
+///
+/// Word boundaries are ASCII-only (`(?-u:\b)`): Unicode word boundaries make the regex engine
+/// fall back from its DFA to a much slower engine on non-ASCII text.
 fn re(src: &str) -> Regex {
+    let src = src.replace(r"\b", r"(?-u:\b)");
     Regex::new(&format!("(?i){src}")).expect("built-in classifier pattern must compile")
 }
 

@@ -27,11 +27,9 @@ static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// Removes anything that looks like a secret from `text`.
 pub(crate) fn redact(text: &str) -> String {
-    SECRETS
-        .iter()
-        .fold(text.to_owned(), |acc, (re, rep)| {
-            re.replace_all(&acc, *rep).into_owned()
-        })
+    SECRETS.iter().fold(text.to_owned(), |acc, (re, rep)| {
+        re.replace_all(&acc, *rep).into_owned()
+    })
 }
 
 /// A one-paragraph summary: `status` prefix when the text does not already start with it,
@@ -71,7 +69,13 @@ mod tests {
             "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
              url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl",
         );
-        for secret in ["abcDEF123", "eyJhbGci", "AIzaSyA1234567890", "hunter2", "ghp_abcdefghijkl"] {
+        for secret in [
+            "abcDEF123",
+            "eyJhbGci",
+            "AIzaSyA1234567890",
+            "hunter2",
+            "ghp_abcdefghijkl",
+        ] {
             assert!(!s.contains(secret), "{secret} leaked in {s}");
         }
         assert!(s.contains("sk-***"));
