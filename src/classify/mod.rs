@@ -3,7 +3,8 @@
 //! [`Reason`], whether it is retryable, the HTTP status, and the provider's retry hint.
 //!
 //! Only the `regex` crate (linear time) is used, all patterns are compiled once, and huge inputs
-//! are scanned through bounded prefixes and suffixes (see [`input`]'s limits), so a 10 MB body
+//! are scanned through bounded prefixes and suffixes (the first and last 64 KiB of every
+//! string, at most 512 KiB of text in all; JSON bodies over 256 KiB are not parsed), so a 10 MB body
 //! classifies in milliseconds.
 
 mod classification;

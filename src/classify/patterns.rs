@@ -39,7 +39,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Billing,
-        r"insufficient_quota|billing_hard_limit|billing_not_active|billing_error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account is not active",
+        r"insufficient_quota|billing_hard_limit|billing_not_active|billing_error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account\b[^.\n]{0,40}?\bis not active",
     ),
     (
         Reason::AuthPermanent,
@@ -51,7 +51,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Quota,
-        r"usage limit|BudgetExceeded|ExceededBudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:limit|threshold|cap)|(?:per|a) (?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|PerDay|PerWeek|PerMonth|\bRPD\b|\bTPD\b|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|weekly limit",
+        r"usage limit|BudgetExceeded|ExceededBudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:limit|threshold|cap)|(?:per|a)[ _-](?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|PerDay|PerWeek|PerMonth|\bRPD\b|\bTPD\b|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|weekly limit",
     ),
     (
         Reason::RateLimit,
@@ -59,11 +59,11 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Overloaded,
-        r"overloaded|over capacity|at capacity|capacity (?:exceeded|constraints)|high demand|server is busy",
+        r"overloaded|over capacity|at capacity|capacity (?:exceeded|constraints)|high demand|server is busy|ModelNotReadyException",
     ),
     (
         Reason::ServerError,
-        r"internal[ _]?server[ _]?error|internal error|bad[ _]?gateway|service[ _]?unavailable|gateway[ _-]?time-?out|api_error|server_error|server error|upstream (?:connect )?error|upstream request timeout|(?-i:\bINTERNAL\b|\bUNAVAILABLE\b)|InternalServerException|ModelStreamErrorException",
+        r"internal[ _]?server[ _]?error|the server had an error|internal error|bad[ _]?gateway|service[ _]?unavailable|gateway[ _-]?time-?out|api_error|server_error|server error|upstream (?:connect )?error|upstream request timeout|(?-i:\bINTERNAL\b|\bUNAVAILABLE\b)|InternalServerException|ModelStreamErrorException",
     ),
     (
         Reason::Timeout,
