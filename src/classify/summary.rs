@@ -32,6 +32,13 @@ pub(crate) fn redact(text: &str) -> String {
     })
 }
 
+/// Whether `text` already leads with the status (`429 …`, `Error: 429 …`) or says `HTTP 429`.
+fn mentions_status(text: &str, status: u16) -> bool {
+    let code = status.to_string();
+    let lead = text.strip_prefix("Error: ").unwrap_or(text);
+    lead.starts_with(&code) || text.contains(&format!("HTTP {code}"))
+}
+
 /// A one-paragraph summary: `status` prefix when the text does not already start with it,
 /// whitespace collapsed, secrets redacted, at most [`MAX_SUMMARY_CHARS`] characters.
 pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
@@ -42,7 +49,7 @@ pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
     let collapsed = text[..end].split_whitespace().collect::<Vec<_>>().join(" ");
     let redacted = redact(&collapsed);
     let body = match status {
-        Some(s) if !redacted.contains(&s.to_string()) => {
+        Some(s) if !mentions_status(&redacted, s) => {
             if redacted.is_empty() {
                 format!("HTTP {s}")
             } else {
@@ -86,6 +93,14 @@ mod tests {
         assert_eq!(summarise(Some(502), "Bad Gateway"), "HTTP 502: Bad Gateway");
         assert_eq!(summarise(Some(429), "429 Too Many"), "429 Too Many");
         assert_eq!(summarise(Some(500), ""), "HTTP 500");
+        assert_eq!(
+            summarise(Some(429), "you requested 14290 tokens"),
+            "HTTP 429: you requested 14290 tokens"
+        );
+        assert_eq!(
+            summarise(Some(429), "Error: 429 Too Many"),
+            "Error: 429 Too Many"
+        );
         let long = "x ".repeat(5_000);
         let s = summarise(None, &long);
         assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);

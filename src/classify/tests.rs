@@ -206,6 +206,14 @@ fn hint_formats_and_precedence() {
         .1,
         Some(1_800_000_030_000)
     );
+    // An HTTP-date in the past: reset as given, no negative wait.
+    assert_eq!(
+        hint(
+            h429(json!({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})),
+            d()
+        ),
+        (Some(0), Some(1_445_412_480_000))
+    );
     // Text hint when no header.
     assert_eq!(hint(h429(json!({})), d()).0, Some(9_000));
     // Rate limit: retry-after beats the absolute Anthropic reset.
