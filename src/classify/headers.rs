@@ -110,9 +110,7 @@ impl Headers {
         let unified = self
             .0
             .iter()
-            .filter(|(k, _)| {
-                k.starts_with("anthropic-ratelimit-unified-") && k.ends_with("-reset")
-            })
+            .filter(|(k, _)| k.starts_with("anthropic-ratelimit-unified-") && k.ends_with("-reset"))
             .filter_map(|(_, v)| parse_epoch_seconds(v))
             .max();
         if let Some(at) = unified {

@@ -20,14 +20,14 @@ use std::sync::LazyLock;
 /// 2 minutes", "retrying in 6m0s".
 static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)\b(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:[a-zµμ]+(?:[0-9]+(?:\.[0-9]+)?[a-zµμ]+)*)?)(?:\s+([a-z]+))?",
+        r"(?i)(?-u:\b)(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:[a-zµμ]+(?:[0-9]+(?:\.[0-9]+)?[a-zµμ]+)*)?)(?:\s+([a-z]+))?",
     )
     .expect("text delay pattern must compile")
 });
 
 /// Claude's `usage limit reached|1760000000` (epoch seconds after the bar).
 static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)limit reached\|(\d{9,11})\b").expect("epoch reset pattern must compile")
+    Regex::new(r"(?i)limit reached\|(\d{9,11})(?-u:\b)").expect("epoch reset pattern must compile")
 });
 
 /// A relative delay written in `text`, in milliseconds.

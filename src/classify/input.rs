@@ -81,7 +81,7 @@ pub(crate) fn bounded(s: &str) -> std::borrow::Cow<'_, str> {
     while !s.is_char_boundary(tail) {
         tail += 1;
     }
-    format!("{}\n…\n{}", &s[..head], &s[tail..]).into()
+    format!("{}\n...\n{}", &s[..head], &s[tail..]).into()
 }
 
 /// Normalises any input value.
@@ -138,7 +138,9 @@ fn has_error_body(map: &Map<String, Value>) -> bool {
 }
 
 fn agent_end(ev: &Map<String, Value>) -> Normalised {
-    if ev.get("success").and_then(Value::as_bool) == Some(false) {
+    let success = ev.get("success").and_then(Value::as_bool);
+    let has_error = ev.get("error").is_some_and(|e| !e.is_null());
+    if success == Some(false) || (success.is_none() && has_error) {
         return match ev.get("error") {
             None | Some(Value::Null) => {
                 Normalised::Failure(view_of(&Value::String("agent run failed".into())))
@@ -214,9 +216,7 @@ fn as_status(v: &Value) -> Option<u16> {
         Value::String(s) => s.trim().parse().ok()?,
         _ => return None,
     };
-    (100..=599)
-        .contains(&n)
-        .then_some(n as u16)
+    (100..=599).contains(&n).then_some(n as u16)
 }
 
 fn looks_like_json(s: &str) -> bool {
@@ -378,7 +378,8 @@ mod tests {
 
     #[test]
     fn agent_end_shapes() {
-        let ok = json!({"messages": [{"role": "assistant", "stopReason": "stop"}], "success": true});
+        let ok =
+            json!({"messages": [{"role": "assistant", "stopReason": "stop"}], "success": true});
         assert!(matches!(normalise(&ok), Normalised::NotFailure));
         let err = json!({"kind": "agent_end", "event": {"success": true, "messages": [
             {"role": "assistant", "stopReason": "error", "errorMessage": "boom",

@@ -3,7 +3,8 @@
 //! [`Reason`], whether it is retryable, the HTTP status, and the provider's retry hint.
 //!
 //! Only the `regex` crate (linear time) is used, all patterns are compiled once, and huge inputs
-//! are scanned through bounded prefixes and suffixes (see [`input`]'s limits), so a 10 MB body
+//! are scanned through bounded prefixes and suffixes (the first and last 64 KiB of every
+//! string, at most 512 KiB of text in all; JSON bodies over 256 KiB are not parsed), so a 10 MB body
 //! classifies in milliseconds.
 
 mod classification;
@@ -126,7 +127,9 @@ impl Classifier {
         }
         let status = view.status.or_else(|| status::status_in_text(&view.text));
         match patterns::match_builtin(&view.text) {
-            Some(Reason::RateLimit) | None if view.headers.anthropic_unified_rejected() => {
+            Some(Reason::RateLimit) | None
+                if view.headers.anthropic_unified_rejected() && status.is_none_or(|s| s == 429) =>
+            {
                 Some(Reason::Quota)
             }
             Some(reason) => Some(reason),

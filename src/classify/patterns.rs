@@ -13,7 +13,9 @@ use std::sync::LazyLock;
 /// a per-day quota is `quota`, anything else is `rate_limit`, even when the text says "exceeded
 /// your current quota ... billing".
 static GOOGLE_QUOTA: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"RESOURCE_EXHAUSTED|quota exceeded for metric|google\.rpc\.QuotaFailure|generativelanguage\.googleapis")
+    re(
+        r"RESOURCE_EXHAUSTED|quota exceeded for metric|google\.rpc\.QuotaFailure|generativelanguage\.googleapis",
+    )
 });
 static GOOGLE_LONG_WINDOW: LazyLock<Regex> =
     LazyLock::new(|| re(r"PerDay|per[ _-]?day|daily|PerWeek|PerMonth"));
@@ -37,7 +39,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Billing,
-        r"insufficient_quota|billing_hard_limit|billing_not_active|billing_error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account is not active",
+        r"insufficient_quota|billing_hard_limit|billing_not_active|billing_error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account\b[^.\n]{0,40}?\bis not active",
     ),
     (
         Reason::AuthPermanent,
@@ -49,7 +51,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Quota,
-        r"usage limit|BudgetExceeded|ExceededBudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:limit|threshold|cap)|(?:per|a) (?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|PerDay|PerWeek|PerMonth|\bRPD\b|\bTPD\b|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|weekly limit",
+        r"usage limit|BudgetExceeded|ExceededBudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:limit|threshold|cap)|(?:per|a)[ _-](?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|PerDay|PerWeek|PerMonth|\bRPD\b|\bTPD\b|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|weekly limit",
     ),
     (
         Reason::RateLimit,
@@ -57,15 +59,15 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Overloaded,
-        r"overloaded|over capacity|at capacity|capacity (?:exceeded|constraints)|high demand|server is busy",
+        r"overloaded|over capacity|at capacity|capacity (?:exceeded|constraints)|high demand|server is busy|ModelNotReadyException",
     ),
     (
         Reason::ServerError,
-        r"internal[ _]?server[ _]?error|internal error|bad[ _]?gateway|service[ _]?unavailable|gateway[ _-]?time-?out|api_error|server_error|server error|upstream (?:connect )?error|upstream request timeout|(?-i:\bINTERNAL\b|\bUNAVAILABLE\b)|InternalServerException|ModelStreamErrorException",
+        r"internal[ _]?server[ _]?error|the server had an error|internal error|bad[ _]?gateway|service[ _]?unavailable|gateway[ _-]?time-?out|api_error|server_error|server error|upstream (?:connect )?error|upstream request timeout|(?-i:\bINTERNAL\b|\bUNAVAILABLE\b)|InternalServerException|ModelStreamErrorException",
     ),
     (
         Reason::Timeout,
-        r"timed? ?out|timeout|ETIMEDOUT|ESOCKETTIMEDOUT|deadline[ _]exceeded|request took too long",
+        r"\btimed? ?out\b|\btime-?outs?\b|time-?out[ _]?(?:error|exception)|ETIMEDOUT|ESOCKETTIMEDOUT|UND_ERR_\w*TIMEOUT|deadline[ _]exceeded|request took too long",
     ),
     (
         Reason::Network,
@@ -79,7 +81,11 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
 
 /// Compiles a built-in pattern case-insensitively. Panics only on a bug in the table above,
 /// which the unit tests would catch.
+///
+/// Word boundaries are ASCII-only (`(?-u:\b)`): Unicode word boundaries make the regex engine
+/// fall back from its DFA to a much slower engine on non-ASCII text.
 fn re(src: &str) -> Regex {
+    let src = src.replace(r"\b", r"(?-u:\b)");
     Regex::new(&format!("(?i){src}")).expect("built-in classifier pattern must compile")
 }
 

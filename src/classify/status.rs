@@ -10,14 +10,14 @@ use std::sync::LazyLock;
 /// leading `429 {…}` (Anthropic/OpenAI SDK messages), `failed (500)`.
 static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?im)(?:\bhttp(?:/[\d.]+)?\s*(?:status\s*)?(?:code\s*)?[:=]?\s*",
-        r#"|\bstatus(?:[ _]?code)?["']?\s*[:=]?\s*"#,
-        r"|\berror\s+code\s*[:=]?\s*",
+        r"(?im)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:status\s*)?(?:code\s*)?[:=]?\s*",
+        r#"|(?-u:\b)status(?:[ _]?code)?["']?\s*[:=]?\s*"#,
+        r"|(?-u:\b)error\s+code\s*[:=]?\s*",
         r#"|["']code["']\s*[:=]\s*)"#,
-        r"([1-5]\d\d)\b",
+        r"([1-5]\d\d)(?-u:\b)",
         r"|^\s*(?:error:?\s*)?([1-5]\d\d)\s*(?:[{\[(-]|$)",
         r"|\(\s*([1-5]\d\d)\s*\)",
-        r"|\b([1-5]\d\d)\s+(?:too many requests|unauthorized|forbidden|not found|payment required|request timeout|bad request|internal server error|bad gateway|service unavailable|gateway timeout|overloaded|unprocessable)\b",
+        r"|(?-u:\b)([1-5]\d\d)\s+(?:too many requests|unauthorized|forbidden|not found|payment required|request timeout|bad request|internal server error|bad gateway|service unavailable|gateway timeout|overloaded|unprocessable)(?-u:\b)",
     ))
     .expect("status pattern must compile")
 });

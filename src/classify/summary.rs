@@ -27,11 +27,16 @@ static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
 
 /// Removes anything that looks like a secret from `text`.
 pub(crate) fn redact(text: &str) -> String {
-    SECRETS
-        .iter()
-        .fold(text.to_owned(), |acc, (re, rep)| {
-            re.replace_all(&acc, *rep).into_owned()
-        })
+    SECRETS.iter().fold(text.to_owned(), |acc, (re, rep)| {
+        re.replace_all(&acc, *rep).into_owned()
+    })
+}
+
+/// Whether `text` already leads with the status (`429 …`, `Error: 429 …`) or says `HTTP 429`.
+fn mentions_status(text: &str, status: u16) -> bool {
+    let code = status.to_string();
+    let lead = text.strip_prefix("Error: ").unwrap_or(text);
+    lead.starts_with(&code) || text.contains(&format!("HTTP {code}"))
 }
 
 /// A one-paragraph summary: `status` prefix when the text does not already start with it,
@@ -44,7 +49,7 @@ pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
     let collapsed = text[..end].split_whitespace().collect::<Vec<_>>().join(" ");
     let redacted = redact(&collapsed);
     let body = match status {
-        Some(s) if !redacted.contains(&s.to_string()) => {
+        Some(s) if !mentions_status(&redacted, s) => {
             if redacted.is_empty() {
                 format!("HTTP {s}")
             } else {
@@ -71,7 +76,13 @@ mod tests {
             "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
              url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl",
         );
-        for secret in ["abcDEF123", "eyJhbGci", "AIzaSyA1234567890", "hunter2", "ghp_abcdefghijkl"] {
+        for secret in [
+            "abcDEF123",
+            "eyJhbGci",
+            "AIzaSyA1234567890",
+            "hunter2",
+            "ghp_abcdefghijkl",
+        ] {
             assert!(!s.contains(secret), "{secret} leaked in {s}");
         }
         assert!(s.contains("sk-***"));
@@ -82,6 +93,14 @@ mod tests {
         assert_eq!(summarise(Some(502), "Bad Gateway"), "HTTP 502: Bad Gateway");
         assert_eq!(summarise(Some(429), "429 Too Many"), "429 Too Many");
         assert_eq!(summarise(Some(500), ""), "HTTP 500");
+        assert_eq!(
+            summarise(Some(429), "you requested 14290 tokens"),
+            "HTTP 429: you requested 14290 tokens"
+        );
+        assert_eq!(
+            summarise(Some(429), "Error: 429 Too Many"),
+            "Error: 429 Too Many"
+        );
         let long = "x ".repeat(5_000);
         let s = summarise(None, &long);
         assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);

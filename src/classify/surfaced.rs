@@ -19,7 +19,7 @@ const MAX_SURFACED_LINES: usize = 4;
 static HEAD: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
         r"(?i)^(?:(?:⚠️|⚠|❌|🚫|⛔|🛑|❗|‼️|🔴)\s*)?(?:\*\*)?(?:",
-        r"error\s*(?:\*\*)?\s*(?:[:\-—–]|\d{3}\b)|\[error\]",
+        r"error\s*(?:\*\*)?\s*(?:[:\-—–]|\d{3}(?-u:\b))|\[error\]",
         r"|(?:",
         r"llm request failed|(?:the )?request failed|api (?:request )?(?:error|failed)",
         r"|agent (?:run )?failed|run failed|provider error|model error|failed to (?:get|generate) (?:a )?(?:response|reply)",
@@ -34,8 +34,8 @@ static HEAD: LazyLock<Regex> = LazyLock::new(|| {
 /// Phrasing that belongs to explanations and ordinary replies, never to an error line.
 static EXPLANATORY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?i)\b(?:how to|here(?:'s| is| are)|you (?:can|could|might|may|need to|should)|to (?:handle|avoid|fix|prevent|deal with)",
-        r"|for example|e\.g\.|means|because|why|when you|if you|tips?|best practices?|strateg\w*|implement\w*|exponential|explain\w*)\b",
+        r"(?i)(?-u:\b)(?:how to|here(?:'s| is| are)|you (?:can|could|might|may|need to|should)|to (?:handle|avoid|fix|prevent|deal with)",
+        r"|for example|e\.g\.|means|because|why|when you|if you|tips?|best practices?|strateg\w*|implement\w*|exponential|explain\w*)(?-u:\b)",
     ))
     .expect("explanatory pattern must compile")
 });
@@ -89,6 +89,9 @@ mod tests {
         ] {
             assert!(!has_surfaced_shape(t), "{t}");
         }
-        assert!(!has_surfaced_shape(&format!("Error: rate limit {}", "x".repeat(500))));
+        assert!(!has_surfaced_shape(&format!(
+            "Error: rate limit {}",
+            "x".repeat(500)
+        )));
     }
 }

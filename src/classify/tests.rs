@@ -18,7 +18,10 @@ fn corpus_every_line_passes() {
     // `../shared` from the main checkout; `../../shared` from a worktree under /work/wt.
     let candidates = [
         concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/errors.jsonl"),
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/corpus/errors.jsonl"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/corpus/errors.jsonl"
+        ),
     ];
     let corpus = candidates
         .iter()
@@ -49,7 +52,11 @@ fn corpus_every_line_passes() {
             failures.push(format!("{id}: got {got:?}, want {want:?}"));
         }
     }
-    assert!(failures.is_empty(), "corpus failures:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "corpus failures:\n{}",
+        failures.join("\n")
+    );
     assert!(passed >= 27, "corpus shrank: {passed} lines");
 }
 
@@ -101,6 +108,15 @@ fn extra_cases_per_reason() {
         (json!({"status": 404, "body": {"error": {"code": 404, "message": "models/gemini-9 is not found for API version v1beta", "status": "NOT_FOUND"}}}), Reason::ModelNotFound),
         (json!("Claude AI usage limit reached|1800007200"), Reason::Quota),
         (json!({"status": 429, "body": {"error": {"code": 429, "message": "Quota exceeded for quota metric 'Generate Content API requests per day'", "status": "RESOURCE_EXHAUSTED", "details": [{"violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}}), Reason::Quota),
+        (json!("The server had an error while processing your request. Sorry about that!"), Reason::ServerError),
+        (json!("Your account org-x is not active, please check your billing details."), Reason::Billing),
+        (json!("ModelNotReadyException: Model is not ready yet"), Reason::Overloaded),
+        (json!("OAuth token has expired. Please obtain a new token."), Reason::Auth),
+        (json!("Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"), Reason::Overloaded),
+        (json!("RateLimitError: Rate limit exceeded: free-models-per-day."), Reason::Quota),
+        (json!("The operation was aborted due to timeout"), Reason::Timeout),
+        (json!("upstream connect error or disconnect/reset before headers"), Reason::ServerError),
+        (json!("ServiceUnavailableException: Bedrock is unable to process your request."), Reason::ServerError),
         (json!("something strange happened"), Reason::Unknown),
         (json!({"status": 418}), Reason::Unknown),
         (json!({"name": "Error", "message": "boom"}), Reason::Unknown),
@@ -130,11 +146,11 @@ fn not_failures() {
 #[test]
 fn agent_end_provider_error_in_last_assistant_message() {
     let ev = json!({"kind": "agent_end", "event": {"runId": "r1", "success": true, "durationMs": 12,
-        "messages": [
-            {"role": "user", "content": "hi"},
-            {"role": "assistant", "stopReason": "error", "errorMessage": "429 status code (no body)",
-             "errorBody": {"status": 429, "headers": {"Retry-After": "7"}}}
-        ]}});
+    "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "stopReason": "error", "errorMessage": "429 status code (no body)",
+         "errorBody": {"status": 429, "headers": {"Retry-After": "7"}}}
+    ]}});
     let c = classifier().classify(&ev, NOW);
     assert_eq!(c.reason, Some(Reason::RateLimit));
     assert_eq!(c.status, Some(429));
@@ -158,10 +174,16 @@ fn hint_formats_and_precedence() {
     let d = ClassifierConfig::default;
     let h429 = |headers: Value| json!({"status": 429, "headers": headers, "body": "Please try again in 9s"});
     assert_eq!(
-        hint(h429(json!({"retry-after-ms": "250", "retry-after": "3"})), d()),
+        hint(
+            h429(json!({"retry-after-ms": "250", "retry-after": "3"})),
+            d()
+        ),
         (Some(250), Some(NOW + 250))
     );
-    assert_eq!(hint(h429(json!({"Retry-After": "1.5"})), d()).0, Some(1_500));
+    assert_eq!(
+        hint(h429(json!({"Retry-After": "1.5"})), d()).0,
+        Some(1_500)
+    );
     let date = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_millis((NOW + 60_000) as u64),
     );
@@ -174,16 +196,34 @@ fn hint_formats_and_precedence() {
         Some(3_723_500)
     );
     assert_eq!(
-        hint(h429(json!({"anthropic-ratelimit-requests-reset": "2027-01-15T08:00:30Z",
-                         "anthropic-ratelimit-requests-remaining": "0"})), d()).1,
+        hint(
+            h429(
+                json!({"anthropic-ratelimit-requests-reset": "2027-01-15T08:00:30Z",
+                         "anthropic-ratelimit-requests-remaining": "0"})
+            ),
+            d()
+        )
+        .1,
         Some(1_800_000_030_000)
+    );
+    // An HTTP-date in the past: reset as given, no negative wait.
+    assert_eq!(
+        hint(
+            h429(json!({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"})),
+            d()
+        ),
+        (Some(0), Some(1_445_412_480_000))
     );
     // Text hint when no header.
     assert_eq!(hint(h429(json!({})), d()).0, Some(9_000));
     // Rate limit: retry-after beats the absolute Anthropic reset.
     assert_eq!(
-        hint(h429(json!({"retry-after": "5",
-                         "anthropic-ratelimit-tokens-reset": "2027-01-15T08:00:30Z"})), d()).0,
+        hint(
+            h429(json!({"retry-after": "5",
+                         "anthropic-ratelimit-tokens-reset": "2027-01-15T08:00:30Z"})),
+            d()
+        )
+        .0,
         Some(5_000)
     );
     // Gemini RetryInfo in a string body.
@@ -200,7 +240,10 @@ fn hint_formats_and_precedence() {
     );
     assert_eq!(hint(json!("Weekly limit reached."), d()), (None, None));
     assert_eq!(
-        hint(json!("Claude AI usage limit reached|1800007200"), budget.clone()),
+        hint(
+            json!("Claude AI usage limit reached|1800007200"),
+            budget.clone()
+        ),
         (Some(7_200_000), Some(1_800_007_200_000))
     );
     // Budget window is not used for rate limits.
@@ -228,7 +271,10 @@ fn surfaced_errors_positive() {
 #[test]
 fn surfaced_errors_negative() {
     let c = classifier();
-    let long = format!("Error: rate limit exceeded. {}", "Details follow. ".repeat(40));
+    let long = format!(
+        "Error: rate limit exceeded. {}",
+        "Details follow. ".repeat(40)
+    );
     for t in [
         "Here is how to handle API rate limits: back off when you get HTTP 429 and read the Retry-After header.",
         "The budget for the 429 project is $4,290; the team has used 429 tokens.",
@@ -269,19 +315,29 @@ fn custom_patterns_win_and_bad_ones_are_rejected() {
     };
     let c = Classifier::new(cfg).unwrap();
     assert_eq!(
-        c.classify(&json!("ACME-THROTTLE-7 rate limit exceeded"), NOW).reason,
+        c.classify(&json!("ACME-THROTTLE-7 rate limit exceeded"), NOW)
+            .reason,
         Some(Reason::Quota)
     );
     let err = Classifier::new(ClassifierConfig {
         custom_patterns: vec![
-            CustomPattern { pattern: "ok".into(), reason: Reason::Auth },
-            CustomPattern { pattern: "(".into(), reason: Reason::Auth },
+            CustomPattern {
+                pattern: "ok".into(),
+                reason: Reason::Auth,
+            },
+            CustomPattern {
+                pattern: "(".into(),
+                reason: Reason::Auth,
+            },
         ],
         budget_window_ms: None,
     })
     .unwrap_err();
     assert_eq!(err.code(), "E_INVALID_OPTION");
-    assert!(err.to_string().contains("classifier.patterns[1].pattern"), "{err}");
+    assert!(
+        err.to_string().contains("classifier.patterns[1].pattern"),
+        "{err}"
+    );
     assert!(Classifier::new(ClassifierConfig {
         budget_window_ms: Some(-1),
         ..Default::default()
@@ -297,7 +353,11 @@ fn message_is_short_and_secret_free() {
         NOW,
     );
     assert_eq!(c.reason, Some(Reason::Auth));
-    assert!(!c.message.contains("SECRET123") && !c.message.contains("tok.en"), "{}", c.message);
+    assert!(
+        !c.message.contains("SECRET123") && !c.message.contains("tok.en"),
+        "{}",
+        c.message
+    );
     assert!(c.message.starts_with("HTTP 401: "));
     let serialised = serde_json::to_value(&c).unwrap();
     assert_eq!(serialised["reason"], "auth");
@@ -320,4 +380,47 @@ fn ten_megabyte_inputs_classify() {
     let got = c.classify(&json!({"status": 503, "body": json_body}), NOW);
     assert_eq!(got.reason, Some(Reason::ServerError));
     assert!(!c.is_surfaced_error(&s));
+}
+
+#[test]
+fn tricky_cases() {
+    // Word-bounded timeouts: an option name is not a timeout.
+    assert_eq!(
+        reason(json!({"status": 400, "body": "invalid parameter: timeoutMs must be a number"})),
+        Some(Reason::Format)
+    );
+    assert_eq!(
+        reason(json!("sometime outside the window")),
+        Some(Reason::Unknown)
+    );
+    // Anthropic unified limit rejected without a telling message: quota, reset from header.
+    let c = classifier().classify(
+        &json!({"status": 429, "headers": {"anthropic-ratelimit-unified-status": "rejected",
+                "anthropic-ratelimit-unified-reset": "1800010000"}, "body": "{}"}),
+        NOW,
+    );
+    assert_eq!(c.reason, Some(Reason::Quota));
+    assert_eq!(c.reset_at_ms, Some(1_800_010_000_000));
+    assert_eq!(c.retry_after_ms, Some(10_000_000));
+    // agent_end without `success` but with an error.
+    assert_eq!(
+        reason(json!({"kind": "agent_end", "event": {"messages": [], "error": "socket hang up"}})),
+        Some(Reason::Network)
+    );
+    // A bare number is a status.
+    assert_eq!(reason(json!(429)), Some(Reason::RateLimit));
+    // OpenAI insufficient_quota as an SDK message string, no code: billing.
+    assert_eq!(
+        reason(json!(
+            "429 You exceeded your current quota, please check your plan and billing details."
+        )),
+        Some(Reason::Billing)
+    );
+    // Streaming 200 with an error event body.
+    assert_eq!(
+        reason(
+            json!({"status": 200, "body": {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}})
+        ),
+        Some(Reason::Overloaded)
+    );
 }
