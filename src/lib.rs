@@ -15,15 +15,15 @@ pub mod error;
 pub mod events;
 pub mod gateway;
 pub mod jitter;
-pub mod queue;
-pub mod profiles;
 pub mod keyed_store;
 pub mod options;
 pub mod policy;
+pub mod profiles;
+pub mod queue;
 pub mod reason;
 pub mod resender;
-pub mod window;
 pub mod scheduler;
+pub mod window;
 
 #[doc(hidden)]
 pub mod binding;

@@ -8,7 +8,10 @@ use serde::Serialize;
 use std::future::Future;
 
 /// Serialise an engine result to JS, or throw a coded error.
-pub fn to_js<'env, T: Serialize>(env: &'env Env, r: EngineResult<T>) -> napi::Result<Unknown<'env>> {
+pub fn to_js<'env, T: Serialize>(
+    env: &'env Env,
+    r: EngineResult<T>,
+) -> napi::Result<Unknown<'env>> {
     match r {
         Ok(v) => env.to_js_value(&v),
         Err(e) => Err(to_napi(env, &e)),

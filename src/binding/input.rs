@@ -55,7 +55,9 @@ fn convert(env: &Env, value: Unknown<'_>, depth: usize) -> napi::Result<Value> {
             Ok(Value::Object(map))
         }
         ValueType::Function | ValueType::Symbol | ValueType::External => Ok(Value::Null),
-        ValueType::BigInt => Ok(Value::String(value.coerce_to_string()?.into_utf8()?.into_owned()?)),
+        ValueType::BigInt => Ok(Value::String(
+            value.coerce_to_string()?.into_utf8()?.into_owned()?,
+        )),
         _ => env.from_js_value::<Value, _>(value),
     }
 }

@@ -20,7 +20,10 @@ pub struct RawOptions {
 }
 
 /// Split `options` into JSON and callbacks. Errors are engine errors (`E_INVALID_OPTION`).
-pub fn read(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Result<RawOptions, EngineError>> {
+pub fn read(
+    env: &Env,
+    options: Option<Unknown<'_>>,
+) -> napi::Result<Result<RawOptions, EngineError>> {
     let mut out = RawOptions {
         json: None,
         on_event: None,
@@ -65,17 +68,17 @@ pub fn read(env: &Env, options: Option<Unknown<'_>>) -> napi::Result<Result<RawO
                 let f = unsafe { value.cast()? };
                 out.resend = Some(JsResender::from_function(f)?);
             }
-            _ => match js_to_json(env, value) {
-                Ok(v) => {
-                    map.insert(name, v);
-                }
-                Err(_) => {
-                    return Ok(Err(EngineError::option(
+            _ => {
+                match js_to_json(env, value) {
+                    Ok(v) => {
+                        map.insert(name, v);
+                    }
+                    Err(_) => return Ok(Err(EngineError::option(
                         name,
                         "could not be read as JSON (functions, symbols and cycles are not options)",
-                    )))
+                    ))),
                 }
-            },
+            }
         }
     }
     out.json = Some(Value::Object(map));

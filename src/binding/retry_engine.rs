@@ -51,10 +51,7 @@ impl RetryEngine {
         let raw = ok_or_throw(&env, options::read(&env, options)?)?;
         let cfg = ok_or_throw(&env, parse_options(raw.json.as_ref()))?;
         let sink = raw.on_event.as_ref().map_or_else(null_sink, |s| s.sink());
-        let resender = raw
-            .resend
-            .clone()
-            .map(|r| Arc::new(r) as Arc<dyn Resender>);
+        let resender = raw.resend.clone().map(|r| Arc::new(r) as Arc<dyn Resender>);
         let engine = ok_or_throw(
             &env,
             Engine::new(cfg, Arc::new(SystemClock), sink, resender),
@@ -68,8 +65,15 @@ impl RetryEngine {
 
     /// Classify a failure: a string, an `Error`, `{status, headers, body}`, or an OpenClaw
     /// `agent_end` event. `reason` is `null` when the input is not a failure.
-    #[napi(ts_args_type = "input: FailureInput", ts_return_type = "Classification")]
-    pub fn classify<'env>(&self, env: &'env Env, input: Unknown<'_>) -> napi::Result<Unknown<'env>> {
+    #[napi(
+        ts_args_type = "input: FailureInput",
+        ts_return_type = "Classification"
+    )]
+    pub fn classify<'env>(
+        &self,
+        env: &'env Env,
+        input: Unknown<'_>,
+    ) -> napi::Result<Unknown<'env>> {
         let v = input_json(env, input)?;
         to_js(env, Ok(self.engine.classify(&v, None)))
     }
@@ -332,7 +336,10 @@ impl RetryEngine {
     }
 
     /// Call any gateway method (e.g. `cron.list`) over the shared connection.
-    #[napi(ts_args_type = "method: string, params?: Record<string, unknown>", ts_return_type = "Promise<unknown>")]
+    #[napi(
+        ts_args_type = "method: string, params?: Record<string, unknown>",
+        ts_return_type = "Promise<unknown>"
+    )]
     pub fn gateway_request<'env>(
         &self,
         env: &'env Env,
@@ -359,7 +366,9 @@ impl RetryEngine {
         candidates: Option<Vec<String>>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let engine = self.engine.clone();
-        promise(env, async move { engine.pick_profile(&provider, candidates).await })
+        promise(env, async move {
+            engine.pick_profile(&provider, candidates).await
+        })
     }
 
     /// Record how a call with `profileId` went: `"success"`, `{reason, retryAfterMs?,
@@ -376,7 +385,9 @@ impl RetryEngine {
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let outcome = input_json(env, outcome)?;
         let engine = self.engine.clone();
-        promise(env, async move { engine.mark_profile(&profile_id, &outcome).await })
+        promise(env, async move {
+            engine.mark_profile(&profile_id, &outcome).await
+        })
     }
 
     /// Register an auth profile under a provider; resolves to whether it was new.
@@ -388,7 +399,9 @@ impl RetryEngine {
         provider: String,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let engine = self.engine.clone();
-        promise(env, async move { engine.register_profile(&profile_id, &provider).await })
+        promise(env, async move {
+            engine.register_profile(&profile_id, &provider).await
+        })
     }
 
     /// Every auth profile (of `provider`, when given) with status and usage stats.

@@ -34,7 +34,6 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         })?
 }
 
-
 impl Engine {
     /// Open the state directory (queue, profiles), import an old queue once, report recovered
     /// files, and start the scheduler. Idempotent while running; fails after `close()`.

@@ -78,8 +78,7 @@ impl Engine {
             jitter.clone(),
             events.clone(),
         )?;
-        let resender =
-            resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
         Ok(Self {
             cfg,
             clock,

@@ -72,7 +72,10 @@ impl Engine {
     ) -> EngineResult<ParkOutcome> {
         check_key("sessionKey", session_key)?;
         if !(meta.is_null() || meta.is_object()) {
-            return Err(EngineError::input("meta", "expected an object or undefined"));
+            return Err(EngineError::input(
+                "meta",
+                "expected an object or undefined",
+            ));
         }
         let running = self.running().await?;
         let now = self.at(now_ms);
@@ -96,7 +99,8 @@ impl Engine {
         let existing = run_blocking(move || locked(&store).get(&key)).await?;
         let key = session_key.to_string();
 
-        let stop = self.reason_policy_mode(reason) == Mode::Stop || decision.action == Action::Disable;
+        let stop =
+            self.reason_policy_mode(reason) == Mode::Stop || decision.action == Action::Disable;
         if stop {
             let why = format!(
                 "{reason} cannot be fixed by waiting; not parked (fix the cause, then retry)"
@@ -110,7 +114,12 @@ impl Engine {
                 let store = running.store.clone();
                 let k = key.clone();
                 run_blocking(move || locked(&store).remove(&k)).await?;
-                self.abandoned(&key, reason, existing.map_or(0, |e| e.attempts), &classification.message);
+                self.abandoned(
+                    &key,
+                    reason,
+                    existing.map_or(0, |e| e.attempts),
+                    &classification.message,
+                );
                 running.scheduler.notify();
             }
             return Ok(ParkOutcome {

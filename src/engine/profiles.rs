@@ -19,17 +19,16 @@ impl Engine {
         let running = self.running().await?;
         let now = self.clock.now_ms();
         let provider = provider.to_string();
-        run_blocking(move || {
-            running
-                .profiles
-                .pick(&provider, candidates.as_deref(), now)
-        })
-        .await
+        run_blocking(move || running.profiles.pick(&provider, candidates.as_deref(), now)).await
     }
 
     /// Record the outcome of a call made with `profile_id`. `outcome` is `"success"`/`null`,
     /// an explicit `{reason, retryAfterMs?, resetAtMs?}`, or any failure input to classify.
-    pub async fn mark_profile(&self, profile_id: &str, outcome: &Value) -> EngineResult<MarkResult> {
+    pub async fn mark_profile(
+        &self,
+        profile_id: &str,
+        outcome: &Value,
+    ) -> EngineResult<MarkResult> {
         check_key("profileId", profile_id)?;
         let running = self.running().await?;
         let now = self.clock.now_ms();

@@ -70,9 +70,7 @@ impl ParkedQueue for StoreQueue {
             .filter(|e| e.status == EntryStatus::Parked && e.retry_at_ms <= now_ms)
             .map(to_sched)
             .collect();
-        due.sort_by(|a, b| {
-            (a.retry_at_ms, &a.session_key).cmp(&(b.retry_at_ms, &b.session_key))
-        });
+        due.sort_by(|a, b| (a.retry_at_ms, &a.session_key).cmp(&(b.retry_at_ms, &b.session_key)));
         Ok(due)
     }
 

@@ -83,10 +83,7 @@ fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
     let list = v.as_array().ok_or_else(|| {
         EngineError::option(
             "patterns",
-            format!(
-                "expected an array of {{pattern, reason}}, got {}",
-                kind(v)
-            ),
+            format!("expected an array of {{pattern, reason}}, got {}", kind(v)),
         )
     })?;
     for (i, item) in list.iter().enumerate() {
@@ -124,15 +121,27 @@ mod tests {
         for (bad, field) in [
             (json!({"stateDir": 3}), "stateDir"),
             (json!({"nope": 1}), "nope"),
-            (json!({"patterns": [{"pattern": "x", "reason": "zzz"}]}), "patterns[0].reason"),
+            (
+                json!({"patterns": [{"pattern": "x", "reason": "zzz"}]}),
+                "patterns[0].reason",
+            ),
             (json!({"budgetWindow": "5q"}), "budgetWindow"),
             (json!({"queue": {"maxEntries": 0}}), "queue.maxEntries"),
-            (json!({"scheduler": {"maxConcurrent": 0}}), "scheduler.maxConcurrent"),
-            (json!({"scheduler": {"confirm": "maybe"}}), "scheduler.confirm"),
+            (
+                json!({"scheduler": {"maxConcurrent": 0}}),
+                "scheduler.maxConcurrent",
+            ),
+            (
+                json!({"scheduler": {"confirm": "maybe"}}),
+                "scheduler.confirm",
+            ),
         ] {
             let e = parse_options(Some(&bad)).unwrap_err();
             assert_eq!(e.code(), "E_INVALID_OPTION");
-            assert!(e.to_string().contains(&format!("`{field}`")), "{field}: {e}");
+            assert!(
+                e.to_string().contains(&format!("`{field}`")),
+                "{field}: {e}"
+            );
         }
     }
 }

@@ -155,19 +155,28 @@ mod tests {
         let r = OptionReader::new("policy", Some(&v)).unwrap();
         let cfg = read_policy(&r).unwrap();
         assert_eq!(cfg.policy(Reason::Billing).stop_after, 3);
-        assert_eq!(cfg.policy(Reason::Billing).backoff.steps_ms(), &[1000, 2000]);
+        assert_eq!(
+            cfg.policy(Reason::Billing).backoff.steps_ms(),
+            &[1000, 2000]
+        );
         assert_eq!(cfg.jitter_ratio, 0.2);
         assert_eq!(cfg.policy(Reason::Auth).stop_after, 1);
 
         let bad = json!({"reasons": {"billing": {"stopAfter": "x"}}});
         let e = read_policy(&OptionReader::new("policy", Some(&bad)).unwrap()).unwrap_err();
-        assert!(e.to_string().contains("policy.reasons.billing.stopAfter"), "{e}");
+        assert!(
+            e.to_string().contains("policy.reasons.billing.stopAfter"),
+            "{e}"
+        );
         let bad = json!({"reasons": {"billng": {}}});
         let e = read_policy(&OptionReader::new("policy", Some(&bad)).unwrap()).unwrap_err();
         assert!(e.to_string().contains("policy.reasons.billng"), "{e}");
         let bad = json!({"reasons": {"quota": {"budgetWindow": "5x"}}});
         let e = read_policy(&OptionReader::new("policy", Some(&bad)).unwrap()).unwrap_err();
-        assert!(e.to_string().contains("policy.reasons.quota.budgetWindow"), "{e}");
+        assert!(
+            e.to_string().contains("policy.reasons.quota.budgetWindow"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,10 +53,7 @@ impl<'a> OptionReader<'a> {
 
     /// The raw value under `key`, `None` when absent or `null`.
     pub fn raw(&self, key: &str) -> Option<&'a Value> {
-        self.map
-            .unwrap_or(&EMPTY)
-            .get(key)
-            .filter(|v| !v.is_null())
+        self.map.unwrap_or(&EMPTY).get(key).filter(|v| !v.is_null())
     }
 
     /// An integer in `min..=max`, or `None` when absent.

@@ -53,12 +53,11 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
     if let Some(v) = r.string("resumeMessage")? {
         c.resume_message = v;
     }
-    c.validate()
-        .map_err(|e| match e {
-            EngineError::InvalidOption { field, message } if !field.starts_with("scheduler") => {
-                EngineError::option(format!("scheduler.{field}"), message)
-            }
-            other => other,
-        })?;
+    c.validate().map_err(|e| match e {
+        EngineError::InvalidOption { field, message } if !field.starts_with("scheduler") => {
+            EngineError::option(format!("scheduler.{field}"), message)
+        }
+        other => other,
+    })?;
     Ok(c)
 }

@@ -89,7 +89,10 @@ pub fn read_profiles(r: &OptionReader<'_>) -> EngineResult<ProfileConfig> {
 
 /// Read `gateway`. `deviceIdentity: true` keeps the identity in `<stateDir>/device-identity.json`;
 /// a string is a path of its own.
-pub fn read_gateway(r: &OptionReader<'_>, state_dir: &std::path::Path) -> EngineResult<GatewayConfig> {
+pub fn read_gateway(
+    r: &OptionReader<'_>,
+    state_dir: &std::path::Path,
+) -> EngineResult<GatewayConfig> {
     r.deny_unknown(&[
         "url",
         "token",

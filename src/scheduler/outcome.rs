@@ -14,7 +14,11 @@ impl Runner {
         let Some(held) = self.held.get_mut(&key) else {
             return;
         };
-        let (probe, group, attempt) = (held.probe, held.entry.group.clone(), held.entry.attempts + 1);
+        let (probe, group, attempt) = (
+            held.probe,
+            held.entry.group.clone(),
+            held.entry.attempts + 1,
+        );
         if !probe {
             self.groups.release_done(&group);
         }
@@ -109,7 +113,9 @@ impl Runner {
         let mut expired: Vec<(String, bool)> = self
             .held
             .iter()
-            .filter(|(_, h)| matches!(h.stage, Stage::Awaiting { deadline_ms } if deadline_ms <= now))
+            .filter(
+                |(_, h)| matches!(h.stage, Stage::Awaiting { deadline_ms } if deadline_ms <= now),
+            )
             .map(|(k, h)| (k.clone(), h.probe))
             .collect();
         expired.sort();
