@@ -6,7 +6,10 @@
 //   fake.setDefault(quotaExceeded())   // what calls get once the queue is empty
 //   fake.recover('back again')     // mode "recovered": queue cleared, every call succeeds
 //   await fake.waitForCalls(3)
-//   fake.calls                     // [{ n, stream, model, user, lastUserText, messages, headers, status }]
+//   fake.calls                     // [{ n, stream, model, userText, userTexts, messages, headers, status }]
+//
+// The gateway sends no session id to the provider: find a session's calls by its message text
+// (`userText`, the last user message that is not the gateway's internal context block).
 //   await fake.close()
 //
 // POST /v1/chat/completions answers with the scripted response: for `stream: true` an SSE
@@ -54,8 +57,8 @@ export function rateLimited({ retryAfter = '1', resetRequests = '1s', resetToken
 }
 
 /**
- * A long-window 429: the daily quota is spent. The gateway treats this body as long-window and
- * fails the run at once instead of retrying. Options: `message`, `headers`.
+ * A long-window 429: the daily quota is spent. The gateway classifies it `rate_limit` (no billing
+ * words) and does not retry it. Options: `message`, `headers`.
  */
 export function quotaExceeded({ message, headers = {} } = {}) {
   return {
@@ -64,9 +67,28 @@ export function quotaExceeded({ message, headers = {} } = {}) {
     headers,
     body: {
       error: {
-        message:
-          message ??
-          'You exceeded your current quota, please check your plan and billing details. Your daily request limit has been reached; it resets at 00:00 UTC.',
+        message: message ?? 'You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.',
+        type: 'requests',
+        param: null,
+        code: null,
+      },
+    },
+  }
+}
+
+/**
+ * A 429 whose body says billing (OpenAI `insufficient_quota`). The gateway classifies it
+ * `billing`, fails at once and then disables the provider's inline API key for ~10 minutes:
+ * later runs on that gateway fail without calling the provider. Options: `message`, `headers`.
+ */
+export function billingExhausted({ message, headers = {} } = {}) {
+  return {
+    kind: 'error',
+    status: 429,
+    headers,
+    body: {
+      error: {
+        message: message ?? 'You exceeded your current quota, please check your plan and billing details.',
         type: 'insufficient_quota',
         param: null,
         code: 'insufficient_quota',
@@ -85,6 +107,9 @@ function textOf(content) {
   if (Array.isArray(content)) return content.map((p) => (typeof p === 'string' ? p : (p?.text ?? ''))).join('')
   return ''
 }
+
+/** Marks the context block the gateway appends as an extra user message. */
+const INTERNAL_CONTEXT = '<<<BEGIN_OPENCLAW_INTERNAL_CONTEXT>>>'
 
 function readBody(req) {
   return new Promise((resolve, reject) => {
@@ -176,7 +201,9 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
       }
       const response = mode === 'recovered' ? fallback : (queue.shift() ?? fallback)
       const messages = Array.isArray(body.messages) ? body.messages : []
-      const lastUser = [...messages].reverse().find((m) => m.role === 'user')
+      // The gateway sends [system, user (the real text), user (internal context block)].
+      const userTexts = messages.filter((m) => m.role === 'user').map((m) => textOf(m.content))
+      const realUser = userTexts.filter((t) => !t.startsWith(INTERNAL_CONTEXT))
       const headers = { ...req.headers }
       delete headers.authorization
       const call = {
@@ -186,7 +213,8 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
         model: body.model,
         user: body.user,
         promptCacheKey: body.prompt_cache_key,
-        lastUserText: lastUser ? textOf(lastUser.content) : undefined,
+        userText: realUser.at(-1),
+        userTexts,
         messages,
         headers,
         status: response.kind === 'success' ? 200 : response.status,
