@@ -9,7 +9,7 @@
 // Needs `node scripts/setup-openclaw.mjs` to have run (Node 24 + openclaw in the cache dir).
 
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -107,12 +107,51 @@ export function trustedEntries(ids, config = {}) {
   return Object.fromEntries(ids.map((id) => [id, { enabled: true, hooks: { allowConversationAccess: true }, config }]))
 }
 
+/**
+ * Pids of all live descendants of `pid` (from /proc). The gateway starts some workers in
+ * process groups of their own (e.g. dist/process/spawn-broker/worker.js), which a group kill misses.
+ */
+export function descendants(pid) {
+  const children = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      if (!children.has(ppid)) children.set(ppid, [])
+      children.get(ppid).push(Number(entry))
+    } catch {}
+  }
+  const out = []
+  const stack = [pid]
+  while (stack.length) {
+    for (const c of children.get(stack.pop()) ?? []) {
+      out.push(c)
+      stack.push(c)
+    }
+  }
+  return out
+}
+
+/** Kills those of `pids` that still run a program from the openclaw cache (guards against pid reuse). */
+function killAll(pids, signal) {
+  const dir = layout().dir
+  for (const p of pids) {
+    try {
+      if (!readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(dir)) continue
+      process.kill(p, signal)
+    } catch {}
+  }
+}
+
 const live = new Set()
 process.once('exit', () => {
   for (const pid of live) {
+    const family = descendants(pid)
     try {
       process.kill(-pid, 'SIGKILL')
     } catch {}
+    killAll(family, 'SIGKILL')
   }
 })
 
@@ -121,8 +160,10 @@ process.once('exit', () => {
  * `providerUrl` (the fake provider's /v1 base URL, required), `token` (gateway token, required),
  * `plugins` (plugin dirs for plugins.load.paths), `pluginEntries` (plugins.entries; see
  * trustedEntries), `port` (default: a free port), `readyTimeoutMs` (default 90 000),
- * `extraConfig` (top-level keys merged into the config), `env` (extra env vars).
- * Returns `{url, port, token, stateDir, configPath, root, pid, stop(), restart(), logs(), waitForLog()}`.
+ * `extraConfig` (top-level keys merged into the config), `env` (extra env vars), `keepTemp`
+ * (default false: stop() deletes the temp dir with HOME, state and config).
+ * Returns `{url, port, token, stateDir, configPath, root, home, readyMs, pid, exited, logs(),
+ * waitForLog(re), stop(), restart(), halt(), spawn(), waitReady()}`.
  */
 export async function startGateway({
   providerUrl,
@@ -220,7 +261,7 @@ export async function startGateway({
       let c
       try {
         c = await RawClient.open(url, 2000)
-        const res = await c.connectFrame({ token }, 5000)
+        const res = await c.connectFrame({ token })
         if (res.ok) {
           c.close()
           return Date.now() - t0
@@ -239,6 +280,7 @@ export async function startGateway({
   const stop = async ({ timeoutMs = 15_000 } = {}) => {
     if (!child || exitInfo) return exitInfo
     const pid = child.pid
+    const family = descendants(pid)
     try {
       process.kill(-pid, 'SIGTERM')
     } catch {}
@@ -249,10 +291,11 @@ export async function startGateway({
       } catch {}
       info = await waitExit(5000)
     }
-    // Children of the gateway (same process group) that outlived it.
+    // Workers that outlived the gateway: its process group, and those in groups of their own.
     try {
       process.kill(-pid, 'SIGKILL')
     } catch {}
+    killAll(family, 'SIGKILL')
     return info
   }
 
@@ -327,15 +370,16 @@ export async function startGateway({
       readyMs = await start()
       return readyMs
     },
-    /** Spawns the process without waiting for ready (e.g. to probe the startup phase); see waitReady. */
-    async stopKeepState(opts) {
+    /** Stops the process like stop() but keeps the temp dir (state, config) for a later spawn. */
+    halt(opts) {
       return stop(opts)
     },
-    spawnNoWait() {
-      if (child && !exitInfo) throw new Error('gateway is still running')
+    /** Spawns the process again without waiting for ready (to probe the startup phase). */
+    spawn() {
+      if (child && !exitInfo) throw new Error('gateway is still running; halt() it first')
       spawnOnce()
     },
+    /** Polls `connect` until hello-ok; resolves with the milliseconds it took. */
     waitReady,
-    exists: () => existsSync(root),
   }
 }

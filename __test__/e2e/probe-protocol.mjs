@@ -142,14 +142,14 @@ await step('noToken', async () => {
 await step('shutdown', async () => {
   const from = c.frames.length
   const closeP = c.waitClose(30_000)
-  const stopP = gw.stopKeepState()
+  const stopP = gw.halt()
   const close = await closeP.catch((e) => ({ probeError: e.message }))
   const exit = await stopP
   return { events: drainEvents(c, from), close, exit }
 })
 
 await step('startup', async () => {
-  gw.spawnNoWait()
+  gw.spawn()
   const t1 = Date.now()
   const attempts = []
   while (Date.now() - t1 < 60_000) {
