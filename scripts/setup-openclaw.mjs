@@ -13,7 +13,7 @@
 // Usage: node scripts/setup-openclaw.mjs [--force]
 
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -21,6 +21,8 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const NODE_VERSION = process.env.OPENCLAW_E2E_NODE_VERSION || '24.21.0'
 export const OPENCLAW_VERSION = process.env.OPENCLAW_E2E_OPENCLAW_VERSION || '2026.9.6'
 const MIN_NODE = [24, 16, 0]
+// Bumped when the install steps change, so older caches get reinstalled.
+const SETUP_REVISION = 2
 
 /** The cache dir the setup installs into (env OPENCLAW_E2E_CACHE, default <repo>/.cache/openclaw). */
 export function cacheDir() {
@@ -102,6 +104,7 @@ export function installed(l = layout()) {
     return false
   }
   return (
+    marker.setupRevision === SETUP_REVISION &&
     marker.nodeVersion === `v${NODE_VERSION}` &&
     marker.openclawVersion === OPENCLAW_VERSION &&
     nodeVersionOf(l.nodeBin) === `v${NODE_VERSION}` &&
@@ -110,11 +113,27 @@ export function installed(l = layout()) {
   )
 }
 
-function npmInstall(prefix, spec) {
+/** The npm CLI script of the `npm` on PATH, so it can run under another Node binary. */
+function npmCliScript() {
+  const res = spawnSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' })
+  if (res.status !== 0 || !res.stdout.trim()) fail('no `npm` on PATH; the setup needs npm to reach the npm registry')
+  const script = realpathSync(res.stdout.trim())
+  if (!script.endsWith('.js')) fail(`\`npm\` on PATH resolves to ${script}, not to npm-cli.js; cannot run it under Node 24`)
+  return script
+}
+
+// `nodeBin` given: run npm under that Node, so optional platform packages whose `engines`
+// want a newer Node than the system one (e.g. @openclaw/fs-safe-linux-x64-gnu, node >= 22)
+// are not skipped.
+function npmInstall(prefix, spec, nodeBin) {
   mkdirSync(prefix, { recursive: true })
   // A package.json of its own stops npm from walking up into the repo's package.json.
   writeFileSync(join(prefix, 'package.json'), '{ "private": true }\n')
-  run('npm', [
+  const [cmd, pre, env] = nodeBin
+    ? [nodeBin, [npmCliScript()], { ...process.env, PATH: `${dirname(nodeBin)}:${process.env.PATH}` }]
+    : ['npm', [], process.env]
+  run(cmd, [
+    ...pre,
     'install',
     spec,
     '--prefix',
@@ -124,7 +143,7 @@ function npmInstall(prefix, spec) {
     '--no-fund',
     '--no-save',
     '--loglevel=error',
-  ])
+  ], { env })
 }
 
 function main() {
@@ -152,7 +171,10 @@ function main() {
   }
   const tNode = Date.now()
 
-  if (openclawVersionOf(l) !== OPENCLAW_VERSION) npmInstall(l.openclawPrefix, `openclaw@${OPENCLAW_VERSION}`)
+  // Always a clean tree: npm does not complete a partial or older one (its hidden lockfile
+  // records skipped optional packages as settled).
+  rmSync(l.openclawPrefix, { recursive: true, force: true })
+  npmInstall(l.openclawPrefix, `openclaw@${OPENCLAW_VERSION}`, l.nodeBin)
   if (openclawVersionOf(l) !== OPENCLAW_VERSION || !existsSync(l.openclawEntry)) {
     fail(`openclaw@${OPENCLAW_VERSION} is not at ${l.openclawDir} after npm install`)
   }
@@ -165,7 +187,11 @@ function main() {
     PATH: `${dirname(l.nodeBin)}:${process.env.PATH}`,
     npm_config_offline: 'true',
   }
-  run(l.nodeBin, ['scripts/postinstall-bundled-plugins.mjs'], { cwd: l.openclawDir, env })
+  const post = run(l.nodeBin, ['scripts/postinstall-bundled-plugins.mjs'], { cwd: l.openclawDir, env })
+  // It only warns (exit 0) when a native part is missing; that would make the gateway differ
+  // from a normal install, so fail loudly instead.
+  const warning = `${post.stdout}\n${post.stderr}`.split('\n').find((line) => /unavailable|failed|error/i.test(line))
+  if (warning) fail('openclaw postinstall reported a problem', warning)
   const tPost = Date.now()
 
   const probe = spawnSync(l.nodeBin, [l.openclawEntry, '--version'], {
@@ -179,6 +205,7 @@ function main() {
   const nodeBytes = diskBytes(l.nodePrefix)
   const openclawBytes = diskBytes(l.openclawPrefix)
   const summary = {
+    setupRevision: SETUP_REVISION,
     nodeVersion,
     openclawVersion: OPENCLAW_VERSION,
     openclawReports: probe.stdout.trim(),
