@@ -36,7 +36,6 @@ const gw = await startGateway({
   token,
   plugins: [join(here, 'fixtures', 'probe-plugin')],
   pluginEntries: trustedEntries(['e2e-probe'], { outFile: probeOut }),
-  keepTemp: true,
 })
 obs.readyMs = Date.now() - t0
 console.log('ready', obs.readyMs, gw.root)
@@ -115,7 +114,7 @@ await step('cron', async () => {
 
 await step('missingScope', async () => {
   const x = await RawClient.open(gw.url)
-  const hello = await x.connectFrame({ token, client: { id: 'e2e-other', version: '0', platform: 'linux', mode: 'backend' } })
+  const hello = await x.connectFrame({ token, client: { id: 'test', version: '0', platform: 'linux', mode: 'test' } })
   const send = await x.call('chat.send', { sessionKey: 'agent:main:e2e-scope', message: 'x', idempotencyKey: 'idem-scope' })
   x.close()
   return { hello: { ok: hello.ok, error: hello.error, auth: hello.payload?.auth }, send }
