@@ -72,7 +72,10 @@ impl SchedulerConfig {
         ];
         for (field, v) in non_negative {
             if v < 0 {
-                return Err(EngineError::option(field, format!("expected ms >= 0, got {v}")));
+                return Err(EngineError::option(
+                    field,
+                    format!("expected ms >= 0, got {v}"),
+                ));
             }
         }
         let positive = [
@@ -82,7 +85,10 @@ impl SchedulerConfig {
         ];
         for (field, v) in positive {
             if v <= 0 {
-                return Err(EngineError::option(field, format!("expected ms > 0, got {v}")));
+                return Err(EngineError::option(
+                    field,
+                    format!("expected ms > 0, got {v}"),
+                ));
             }
         }
         if self.max_reprobe_backoff_ms < self.reprobe_backoff_ms {
@@ -92,10 +98,16 @@ impl SchedulerConfig {
             ));
         }
         if self.max_concurrent == 0 {
-            return Err(EngineError::option("scheduler.maxConcurrent", "expected an integer >= 1"));
+            return Err(EngineError::option(
+                "scheduler.maxConcurrent",
+                "expected an integer >= 1",
+            ));
         }
         if self.max_attempts == 0 {
-            return Err(EngineError::option("scheduler.maxAttempts", "expected an integer >= 1"));
+            return Err(EngineError::option(
+                "scheduler.maxAttempts",
+                "expected an integer >= 1",
+            ));
         }
         if let ProbeConfirm::Resolve { timeout_ms } = self.confirm {
             if timeout_ms <= 0 {
@@ -127,7 +139,11 @@ mod tests {
             confirm: ProbeConfirm::Resolve { timeout_ms: 0 },
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().to_string().contains("probeTimeoutMs"));
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("probeTimeoutMs"));
         let bad = SchedulerConfig {
             max_reprobe_backoff_ms: 10,
             ..Default::default()

@@ -153,9 +153,17 @@ mod tests {
         )
         .unwrap();
         let a = q.get("a").unwrap();
-        assert_eq!((a.attempts, a.retry_at_ms, a.last_error.as_str()), (2, 900, "429"));
-        q.apply(&[QueueChange::Remove { session_key: "a".into() }], 8)
-            .unwrap();
+        assert_eq!(
+            (a.attempts, a.retry_at_ms, a.last_error.as_str()),
+            (2, 900, "429")
+        );
+        q.apply(
+            &[QueueChange::Remove {
+                session_key: "a".into(),
+            }],
+            8,
+        )
+        .unwrap();
         assert!(q.is_empty());
     }
 }

@@ -14,7 +14,11 @@ impl Runner {
         let Some(held) = self.held.get_mut(&key) else {
             return;
         };
-        let (probe, group, attempt) = (held.probe, held.entry.group.clone(), held.entry.attempts + 1);
+        let (probe, group, attempt) = (
+            held.probe,
+            held.entry.group.clone(),
+            held.entry.attempts + 1,
+        );
         if !probe {
             self.groups.release_done(&group);
         }
@@ -109,7 +113,9 @@ impl Runner {
         let mut expired: Vec<(String, bool)> = self
             .held
             .iter()
-            .filter(|(_, h)| matches!(h.stage, Stage::Awaiting { deadline_ms } if deadline_ms <= now))
+            .filter(
+                |(_, h)| matches!(h.stage, Stage::Awaiting { deadline_ms } if deadline_ms <= now),
+            )
             .map(|(k, h)| (k.clone(), h.probe))
             .collect();
         expired.sort();
@@ -141,11 +147,9 @@ impl Runner {
             return;
         };
         let group = held.entry.group;
-        let due = match self.store.due_entries(now).await {
-            Ok(due) => due,
-            // The group goes idle with nothing released; the next batch probes again.
-            Err(_) => Vec::new(),
-        };
+        // On a store error nothing is released; the group goes idle and the next batch
+        // probes again.
+        let due: Vec<SchedEntry> = self.store.due_entries(now).await.unwrap_or_default();
         let (spent, members): (Vec<SchedEntry>, Vec<SchedEntry>) = due
             .into_iter()
             .filter(|e| e.group == group && !self.held.contains_key(&e.session_key))
@@ -197,10 +201,8 @@ impl Runner {
         });
         let mut changes = Vec::new();
         let abandon = self.record_failure(&held.entry, error, next, &mut changes);
-        let others = match self.store.all_entries().await {
-            Ok(all) => all,
-            Err(_) => Vec::new(),
-        };
+        // On a store error only the probe moves; the others keep their due times.
+        let others: Vec<SchedEntry> = self.store.all_entries().await.unwrap_or_default();
         for e in others {
             let movable = e.group == group
                 && e.session_key != key

@@ -62,7 +62,9 @@ impl GroupTable {
 
     /// `key` becomes the group's probe.
     pub fn start_probe(&mut self, group: &str, key: &str) {
-        self.entry(group).phase = GroupPhase::Probing { key: key.to_string() };
+        self.entry(group).phase = GroupPhase::Probing {
+            key: key.to_string(),
+        };
     }
 
     /// The probe succeeded and `released` entries were released: the failure streak resets.

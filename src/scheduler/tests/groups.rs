@@ -24,11 +24,18 @@ async fn failed_probe_reparks_the_group_and_the_next_probe_comes_at_the_next_win
     assert_eq!(h.resender.keys(), vec!["a"]);
     for key in ["a", "b", "c"] {
         let e = h.queue.get(key).unwrap();
-        assert_eq!((e.status, e.retry_at_ms), (SchedStatus::Parked, T0 + 61_000), "{key}");
+        assert_eq!(
+            (e.status, e.retry_at_ms),
+            (SchedStatus::Parked, T0 + 61_000),
+            "{key}"
+        );
     }
     assert_eq!(h.queue.get("far").unwrap().retry_at_ms, T0 + 900_000);
     assert_eq!(h.queue.get("a").unwrap().attempts, 2);
-    assert_eq!(h.queue.get("a").unwrap().last_error, "resend failed: 429 rate limited");
+    assert_eq!(
+        h.queue.get("a").unwrap().last_error,
+        "resend failed: 429 rate limited"
+    );
     assert!(h.events().contains(&Event::ProbeFailed {
         session_key: "a".into(),
         group: "g".into(),
@@ -78,7 +85,11 @@ async fn two_groups_probe_independently() {
     h.run_until(1_001).await;
     let mut probes = h.resender.keys();
     probes.sort();
-    assert_eq!(probes, ["a1", "b1"], "one probe per group, at the same time");
+    assert_eq!(
+        probes,
+        ["a1", "b1"],
+        "one probe per group, at the same time"
+    );
     assert!(h.resender.calls().iter().all(|c| c.at_ms == T0 + 1_000));
     h.run_until(30_000).await;
     let keys = h.resender.keys();
@@ -86,8 +97,14 @@ async fn two_groups_probe_independently() {
     assert!(keys.contains(&"b2".to_string()) && keys.contains(&"b3".to_string()));
     assert_eq!(h.queue.len(), 2, "the failed group stays parked");
     assert_eq!(h.queue.get("a2").unwrap().retry_at_ms, T0 + 1_010 + 60_000);
-    assert_eq!(h.count(|e| matches!(e, Event::ProbeOk { group, released: 2, .. } if group == "up")), 1);
-    assert_eq!(h.count(|e| matches!(e, Event::ProbeFailed { group, reparked: 2, .. } if group == "down")), 1);
+    assert_eq!(
+        h.count(|e| matches!(e, Event::ProbeOk { group, released: 2, .. } if group == "up")),
+        1
+    );
+    assert_eq!(
+        h.count(|e| matches!(e, Event::ProbeFailed { group, reparked: 2, .. } if group == "down")),
+        1
+    );
     h.handle.shutdown().await;
 }
 
@@ -106,7 +123,10 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     h.run_until(31_001).await;
     assert_eq!(h.resender.calls().len(), 1);
     let p = h.queue.get("p").unwrap();
-    assert_eq!((p.status, p.attempts, p.retry_at_ms), (SchedStatus::Parked, 2, T0 + 91_000));
+    assert_eq!(
+        (p.status, p.attempts, p.retry_at_ms),
+        (SchedStatus::Parked, 2, T0 + 91_000)
+    );
     assert_eq!(h.queue.get("m").unwrap().retry_at_ms, T0 + 91_000);
     assert!(p.last_error.contains("timeout"));
 
@@ -118,7 +138,10 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     h.handle.failed("p", Some(T0 + 500_000), "429 again");
     h.run_until(93_000).await;
     let p = h.queue.get("p").unwrap();
-    assert_eq!((p.attempts, p.retry_at_ms, p.last_error.as_str()), (3, T0 + 500_000, "429 again"));
+    assert_eq!(
+        (p.attempts, p.retry_at_ms, p.last_error.as_str()),
+        (3, T0 + 500_000, "429 again")
+    );
     assert_eq!(h.queue.get("m").unwrap().retry_at_ms, T0 + 500_000);
 
     // Third probe resolves; the released entry is acked and then waits for its result,
@@ -131,7 +154,10 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     assert_eq!(m.status, SchedStatus::AwaitingResult);
     let acked_at = h.resender.calls()[3].at_ms;
     h.run_until(acked_at - T0 + 600_000 - 1).await;
-    assert_eq!(h.queue.get("m").unwrap().status, SchedStatus::AwaitingResult);
+    assert_eq!(
+        h.queue.get("m").unwrap().status,
+        SchedStatus::AwaitingResult
+    );
     h.run_until(acked_at - T0 + 600_001).await;
     let m = h.queue.get("m").unwrap();
     assert_eq!((m.status, m.attempts), (SchedStatus::Parked, 2));

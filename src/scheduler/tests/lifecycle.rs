@@ -17,7 +17,10 @@ async fn resend_errors_count_as_attempts_until_abandoned() {
         Reply::Err(0, "connection refused")
     });
     h.run_until(2_000).await;
-    assert!(h.queue.get("spent").is_none(), "an entry already at the limit is not resent");
+    assert!(
+        h.queue.get("spent").is_none(),
+        "an entry already at the limit is not resent"
+    );
     assert_eq!(h.queue.get("s").unwrap().attempts, 2);
     h.run_until(100_000).await;
     let calls = h.resender.calls();
@@ -64,7 +67,10 @@ async fn shutdown_with_work_in_flight_returns_promptly_and_reparks() {
     assert_eq!(h.now(), before, "shutdown waited on a timer");
     assert_eq!(h.resender.in_flight(), 0, "the hung resend was cancelled");
     let s0 = h.queue.get("s0").unwrap();
-    assert_eq!((s0.status, s0.attempts, s0.retry_at_ms), (SchedStatus::Parked, 1, T0 + 1_000));
+    assert_eq!(
+        (s0.status, s0.attempts, s0.retry_at_ms),
+        (SchedStatus::Parked, 1, T0 + 1_000)
+    );
     assert_eq!(h.queue.len(), 10);
     h.handle.notify();
     h.handle.shutdown().await;

@@ -13,7 +13,9 @@ fn fifty() -> Vec<crate::scheduler::SchedEntry> {
 
 fn resolve_cfg() -> SchedulerConfig {
     SchedulerConfig {
-        confirm: ProbeConfirm::Resolve { timeout_ms: 120_000 },
+        confirm: ProbeConfirm::Resolve {
+            timeout_ms: 120_000,
+        },
         ..Default::default()
     }
 }
@@ -22,7 +24,11 @@ fn resolve_cfg() -> SchedulerConfig {
 async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spread() {
     let h = Harness::start(resolve_cfg(), fifty(), |_, _| Reply::Ok(50));
     h.run_until(60_000).await;
-    assert_eq!(h.resender.keys(), vec!["k00".to_string()], "only the probe goes out");
+    assert_eq!(
+        h.resender.keys(),
+        vec!["k00".to_string()],
+        "only the probe goes out"
+    );
     assert_eq!(h.resender.calls()[0].at_ms, T0 + 1_000);
     assert_eq!(h.queue.get("k00").unwrap().status, SchedStatus::Probing);
     assert_eq!(h.queue.get("k01").unwrap().status, SchedStatus::Parked);
@@ -35,7 +41,10 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
     let mut released: Vec<&str> = calls[1..].iter().map(|c| c.key.as_str()).collect();
     released.sort();
     let expected: Vec<String> = (1..50).map(|i| format!("k{i:02}")).collect();
-    assert_eq!(released, expected.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(
+        released,
+        expected.iter().map(String::as_str).collect::<Vec<_>>()
+    );
     for c in &calls[1..] {
         assert!(
             (ok_at..=ok_at + 5_000).contains(&c.at_ms),
@@ -48,7 +57,10 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
     assert!(distinct.len() > 20, "starts are spread, not a burst");
     assert!(h.resender.max_in_flight() <= 4);
     assert!(h.queue.get("k00").is_none());
-    assert_eq!(h.queue.get("k07").unwrap().status, SchedStatus::AwaitingResult);
+    assert_eq!(
+        h.queue.get("k07").unwrap().status,
+        SchedStatus::AwaitingResult
+    );
     assert_eq!(
         h.count(|e| matches!(e, Event::ProbeOk { released: 49, .. })),
         1
@@ -68,11 +80,18 @@ async fn never_more_than_max_concurrent_in_flight() {
     // Slow acks (2 s each): the limit, not the spread, paces the release.
     let h = Harness::start(SchedulerConfig::default(), fifty(), |_, _| Reply::Ok(2_000));
     h.run_until(2_999).await;
-    assert_eq!(h.resender.calls().len(), 1, "nothing released before the probe's ack");
+    assert_eq!(
+        h.resender.calls().len(),
+        1,
+        "nothing released before the probe's ack"
+    );
     h.run_until(120_000).await;
     assert_eq!(h.resender.calls().len(), 50);
     assert_eq!(h.resender.max_in_flight(), 4);
     assert!(h.queue.is_empty());
-    assert_eq!(h.count(|e| matches!(e, Event::Resent { probe: false, .. })), 49);
+    assert_eq!(
+        h.count(|e| matches!(e, Event::Resent { probe: false, .. })),
+        49
+    );
     h.handle.shutdown().await;
 }

@@ -54,13 +54,19 @@ async fn notify_with_an_earlier_entry_rearms_the_timer() {
     h.run_until(59_999).await;
     let calls = h.resender.calls();
     assert_eq!(calls.len(), 1);
-    assert_eq!((calls[0].key.as_str(), calls[0].at_ms), ("early", T0 + 5_000));
+    assert_eq!(
+        (calls[0].key.as_str(), calls[0].at_ms),
+        ("early", T0 + 5_000)
+    );
     h.run_until(60_000).await;
     tokio::task::yield_now().await;
     h.run_until(61_000).await;
     let calls = h.resender.calls();
     assert_eq!(calls.len(), 2);
-    assert_eq!((calls[1].key.as_str(), calls[1].at_ms), ("late", T0 + 60_000));
+    assert_eq!(
+        (calls[1].key.as_str(), calls[1].at_ms),
+        ("late", T0 + 60_000)
+    );
     h.handle.shutdown().await;
 }
 
