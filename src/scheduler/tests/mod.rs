@@ -5,4 +5,5 @@ mod fake;
 mod groups;
 mod lifecycle;
 mod release;
+mod store_errors;
 mod timing;
