@@ -147,14 +147,12 @@ impl Runner {
             return;
         };
         let group = held.entry.group;
-        let due = match self.store.due_entries(now).await {
-            Ok(due) => due,
-            // The group goes idle with nothing released; the next batch probes again.
-            Err(_) => Vec::new(),
-        };
+        // On a store error nothing is released; the group goes idle and the next batch
+        // probes again.
+        let due: Vec<SchedEntry> = self.store.due_entries(now).await.unwrap_or_default();
         let (spent, members): (Vec<SchedEntry>, Vec<SchedEntry>) = due
             .into_iter()
-            .filter(|e| e.group == group && !self.held.contains_key(&e.session_key))
+            .filter(|e| e.group == group && e.session_key != key && self.settled(&e.session_key))
             .partition(|e| e.attempts >= self.cfg.max_attempts);
         self.emit(Event::ProbeOk {
             session_key: key.clone(),
@@ -203,16 +201,14 @@ impl Runner {
         });
         let mut changes = Vec::new();
         let abandon = self.record_failure(&held.entry, error, next, &mut changes);
-        let others = match self.store.all_entries().await {
-            Ok(all) => all,
-            Err(_) => Vec::new(),
-        };
+        // On a store error only the probe moves; the others keep their due times.
+        let others: Vec<SchedEntry> = self.store.all_entries().await.unwrap_or_default();
         for e in others {
             let movable = e.group == group
                 && e.session_key != key
                 && e.status == SchedStatus::Parked
                 && e.retry_at_ms < next
-                && !self.held.contains_key(&e.session_key);
+                && self.settled(&e.session_key);
             if movable {
                 changes.push(QueueChange::SetStatus {
                     session_key: e.session_key,
@@ -257,6 +253,11 @@ impl Runner {
             self.emit(event);
         }
         self.persist(changes).await;
+    }
+
+    /// Whether the store's copy of `key` is current: not held, and no write for it pending.
+    fn settled(&self, key: &str) -> bool {
+        !self.held.contains_key(key) && !self.pending.iter().any(|c| c.key() == key)
     }
 
     /// One more failed attempt: re-park at `next`, or remove when `max_attempts` is reached

@@ -1,1 +1,9 @@
-//! Scheduler tests on paused time.
+//! Scheduler tests on paused tokio time with [`super::memory::MemoryQueue`] and a scripted
+//! fake resender.
+
+mod fake;
+mod groups;
+mod lifecycle;
+mod release;
+mod store_errors;
+mod timing;

@@ -1,0 +1,99 @@
+//! Attempts, abandonment, shutdown and restart.
+
+use super::fake::{entry, Harness, Reply, T0};
+use crate::events::Event;
+use crate::reason::Reason;
+use crate::scheduler::{SchedStatus, SchedulerConfig};
+
+#[tokio::test(start_paused = true)]
+async fn resend_errors_count_as_attempts_until_abandoned() {
+    let cfg = SchedulerConfig {
+        max_attempts: 3,
+        ..Default::default()
+    };
+    let mut spent = entry("spent", "other", 1_000, 0);
+    spent.attempts = 3;
+    let h = Harness::start(cfg, vec![entry("s", "g", 1_000, 0), spent], |_, _| {
+        Reply::Err(0, "connection refused")
+    });
+    h.run_until(2_000).await;
+    assert!(
+        h.queue.get("spent").is_none(),
+        "an entry already at the limit is not resent"
+    );
+    assert_eq!(h.queue.get("s").unwrap().attempts, 2);
+    h.run_until(100_000).await;
+    let calls = h.resender.calls();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[1].at_ms, T0 + 61_000);
+    assert!(h.queue.is_empty());
+    let abandoned: Vec<Event> = h
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Abandoned { .. }))
+        .collect();
+    assert_eq!(
+        abandoned,
+        vec![
+            Event::Abandoned {
+                session_key: "spent".into(),
+                reason: Reason::Quota,
+                attempts: 3,
+                message: String::new(),
+            },
+            Event::Abandoned {
+                session_key: "s".into(),
+                reason: Reason::Quota,
+                attempts: 3,
+                message: "resend failed: connection refused".into(),
+            },
+        ]
+    );
+    assert_eq!(h.count(|e| matches!(e, Event::ResendFailed { .. })), 2);
+    h.handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_with_work_in_flight_returns_promptly_and_reparks() {
+    let entries = (0..10)
+        .map(|i| entry(&format!("s{i}"), "g", 1_000, 10 - i))
+        .collect();
+    let h = Harness::start(SchedulerConfig::default(), entries, |_, _| Reply::Hang);
+    h.run_until(5_000).await;
+    assert_eq!(h.resender.in_flight(), 1);
+    assert_eq!(h.queue.get("s0").unwrap().status, SchedStatus::Probing);
+    let before = h.now();
+    h.handle.shutdown().await;
+    assert_eq!(h.now(), before, "shutdown waited on a timer");
+    assert_eq!(h.resender.in_flight(), 0, "the hung resend was cancelled");
+    let s0 = h.queue.get("s0").unwrap();
+    assert_eq!(
+        (s0.status, s0.attempts, s0.retry_at_ms),
+        (SchedStatus::Parked, 1, T0 + 1_000)
+    );
+    assert_eq!(h.queue.len(), 10);
+    h.handle.notify();
+    h.handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn interrupted_entries_are_parked_and_due_at_restart() {
+    let mut probing = entry("probing", "g1", -50_000, 0);
+    probing.status = SchedStatus::Probing;
+    let mut awaiting = entry("awaiting", "g2", 40_000, 0);
+    awaiting.status = SchedStatus::AwaitingResult;
+    let mut released = entry("released", "g3", -1, 0);
+    released.status = SchedStatus::Released;
+    let h = Harness::start(
+        SchedulerConfig::default(),
+        vec![probing, awaiting, released, entry("later", "g4", 90_000, 0)],
+        |_, _| Reply::Ok(0),
+    );
+    h.run_until(10).await;
+    let mut keys = h.resender.keys();
+    keys.sort();
+    assert_eq!(keys, ["awaiting", "probing", "released"]);
+    assert!(h.resender.calls().iter().all(|c| c.at_ms == T0));
+    assert_eq!(h.queue.len(), 1);
+    h.handle.shutdown().await;
+}
