@@ -13,6 +13,7 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
         "confirm",
         "probeTimeoutMs",
         "releaseSpreadMs",
+        "releaseAheadMs",
         "maxConcurrent",
         "reprobeBackoffMs",
         "maxReprobeBackoffMs",
@@ -37,6 +38,9 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
     }
     if let Some(v) = r.int("releaseSpreadMs", 0, DAY_MS)? {
         c.release_spread_ms = v;
+    }
+    if let Some(v) = r.int("releaseAheadMs", 0, 7 * DAY_MS)? {
+        c.release_ahead_ms = v;
     }
     if let Some(v) = r.int("maxConcurrent", 1, 10_000)? {
         c.max_concurrent = v as usize;

@@ -26,6 +26,10 @@ pub struct SchedulerConfig {
     /// After a probe succeeds, each other entry of its group gets a random start delay in
     /// `[0, release_spread_ms]`. Default 5_000.
     pub release_spread_ms: i64,
+    /// When a probe succeeds, parked entries of its group due within this many ms are released
+    /// with it (their due times differ from the probe's only by jitter, so each need not probe
+    /// again); entries due later wait for their own window. Default 60_000.
+    pub release_ahead_ms: i64,
     /// Most resends in flight at once, over all groups (entries waiting for a result do not
     /// count). Default 4.
     pub max_concurrent: usize,
@@ -52,6 +56,7 @@ impl Default for SchedulerConfig {
         SchedulerConfig {
             confirm: ProbeConfirm::Ack,
             release_spread_ms: 5_000,
+            release_ahead_ms: 60_000,
             max_concurrent: 4,
             reprobe_backoff_ms: 60_000,
             max_reprobe_backoff_ms: 3_600_000,
@@ -68,6 +73,7 @@ impl SchedulerConfig {
     pub fn validate(&self) -> EngineResult<()> {
         let non_negative = [
             ("scheduler.releaseSpreadMs", self.release_spread_ms),
+            ("scheduler.releaseAheadMs", self.release_ahead_ms),
             ("scheduler.awaitTimeoutMs", self.await_timeout_ms),
         ];
         for (field, v) in non_negative {

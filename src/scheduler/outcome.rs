@@ -140,8 +140,10 @@ impl Runner {
         self.emit(Event::Resolved { session_key: key });
     }
 
-    /// The probe succeeded: it leaves the queue, and every parked due entry of its group is
-    /// released with a jittered start.
+    /// The probe succeeded: it leaves the queue, and every parked entry of its group due
+    /// within `release_ahead_ms` is released with a jittered start: the probe just proved the
+    /// window has reset, so entries parked for it (their due times differ only by jitter) go
+    /// now instead of each probing again.
     async fn probe_succeeded(&mut self, key: String, now: i64) {
         let Some(held) = self.held.remove(&key) else {
             return;
@@ -149,9 +151,12 @@ impl Runner {
         let group = held.entry.group;
         // On a store error nothing is released; the group goes idle and the next batch
         // probes again.
-        let due: Vec<SchedEntry> = self.store.due_entries(now).await.unwrap_or_default();
-        let (spent, members): (Vec<SchedEntry>, Vec<SchedEntry>) = due
+        let parked: Vec<SchedEntry> = self.store.all_entries().await.unwrap_or_default();
+        let (spent, members): (Vec<SchedEntry>, Vec<SchedEntry>) = parked
             .into_iter()
+            .filter(|e| {
+                e.status == SchedStatus::Parked && e.retry_at_ms <= now + self.cfg.release_ahead_ms
+            })
             .filter(|e| e.group == group && e.session_key != key && self.settled(&e.session_key))
             .partition(|e| e.attempts >= self.cfg.max_attempts);
         self.emit(Event::ProbeOk {

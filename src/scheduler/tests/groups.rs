@@ -164,3 +164,34 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     assert_eq!(m.retry_at_ms, acked_at + 600_000 + 60_000);
     h.handle.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn entries_due_soon_after_a_successful_probe_go_with_it_without_probing_again() {
+    // Parked by one 429 with jittered due times: only the earliest probes.
+    let entries = vec![
+        entry("first", "g", 1_000, 3),
+        entry("jittered", "g", 1_070, 2),
+        entry("later", "g", 30_000, 1),
+        entry("next-window", "g", 200_000, 0),
+    ];
+    let cfg = SchedulerConfig {
+        release_spread_ms: 0,
+        ..SchedulerConfig::default()
+    };
+    let h = Harness::start(cfg, entries, |_, _| Reply::Ok(0));
+    h.run_until(1_500).await;
+    let calls = h.resender.calls();
+    assert_eq!(calls[0].key, "first");
+    let probes = h
+        .events()
+        .iter()
+        .filter(|e| matches!(e, Event::ProbeOk { .. }))
+        .count();
+    assert_eq!(probes, 1, "one probe for the whole window");
+    let mut released: Vec<&str> = calls[1..].iter().map(|c| c.key.as_str()).collect();
+    released.sort();
+    assert_eq!(released, ["jittered", "later"]);
+    assert!(calls[1..].iter().all(|c| c.at_ms < T0 + 1_500));
+    assert!(h.queue.get("next-window").is_some(), "a later window waits");
+    h.handle.shutdown().await;
+}
