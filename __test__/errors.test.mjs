@@ -1,5 +1,5 @@
 // Every error path gives a stable err.code, and the engine keeps working after an error.
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -8,7 +8,15 @@ import path from 'node:path'
 
 const { RetryEngine } = createRequire(import.meta.url)('../index.js')
 
-const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-errors-'))
+const dirs = []
+const tmpDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-errors-'))
+  dirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
 const LATER = { status: 429, headers: { 'retry-after': '3600' }, body: 'rate limited' }
 const T0 = Date.UTC(2026, 0, 1)
 

@@ -1,6 +1,6 @@
 // The durable park queue: start/park/get/pending/unpark/resolve/stats, caps, restarts,
 // crashes, two processes, corrupt files, the old plugin's queue.json, file modes.
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
@@ -15,7 +15,15 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/park-loop.mjs', import.meta.ur
 const LATER = { status: 429, headers: { 'retry-after': '3600' }, body: 'rate limited' }
 const BILLING = 'Your credit balance is too low to access the Anthropic API.'
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50))
-const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-queue-'))
+const dirs = []
+const tmpDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-queue-'))
+  dirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 async function withEngine (options, fn) {
   const events = []

@@ -1,7 +1,7 @@
 // The resume scheduler with a JS `resend` callback: due-time wakeups, one probe per group,
 // spread release under a concurrency limit, failed probes, resolve mode, close mid-flight.
 // Timing assertions are only "not before the due time" and generous upper bounds.
-import { test } from 'node:test'
+import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
 import fs from 'node:fs'
@@ -12,7 +12,15 @@ const { RetryEngine } = createRequire(import.meta.url)('../index.js')
 
 const SOON = { status: 429, headers: { 'retry-after': '1' }, body: 'rate limited' }
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-const tmpDir = () => fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-sched-'))
+const dirs = []
+const tmpDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-sched-'))
+  dirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
 
 async function waitFor (predicate, what, timeoutMs = 15_000) {
   const deadline = Date.now() + timeoutMs

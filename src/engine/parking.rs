@@ -341,7 +341,8 @@ mod tests {
         let clock = Arc::new(ManualClock::new(1_800_000_000_000));
         let engine = Engine::new(cfg, clock, events.sink(), Some(Arc::new(NoResend))).unwrap();
         engine.start().await.unwrap();
-        let input = json!({"status": 429, "headers": {"retry-after": "3600"}, "body": "rate limited"});
+        let input =
+            json!({"status": 429, "headers": {"retry-after": "3600"}, "body": "rate limited"});
         let mut actions = Vec::new();
         for _ in 0..3 {
             let o = engine.park("s", &input, Value::Null, None).await.unwrap();

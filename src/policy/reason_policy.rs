@@ -226,7 +226,10 @@ mod tests {
     fn validation_names_the_field() {
         let p = ReasonPolicy::default_for(Reason::Billing).with_stop_after(0);
         let e = p.validate(Reason::Billing).unwrap_err();
-        assert!(e.to_string().contains("policy.reasons.billing.stopAfter"), "{e}");
+        assert!(
+            e.to_string().contains("policy.reasons.billing.stopAfter"),
+            "{e}"
+        );
         let p = ReasonPolicy::default_for(Reason::Auth).with_disable(Some(10), 5);
         assert!(p
             .validate(Reason::Auth)
