@@ -60,8 +60,8 @@ const CUSTOM_PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
 impl Classifier {
     /// Compiles the configuration. An invalid custom regex or a negative budget window is an
-    /// [`EngineError::InvalidOption`] naming the field (`classifier.patterns[i].pattern`,
-    /// `classifier.budgetWindowMs`).
+    /// [`EngineError::InvalidOption`] naming the field (`patterns[i].pattern`, as the JS option
+    /// is spelled, or `classifier.budgetWindowMs`).
     pub fn new(cfg: ClassifierConfig) -> EngineResult<Self> {
         let custom = cfg
             .custom_patterns
@@ -75,7 +75,7 @@ impl Classifier {
                     .map(|re| (re, p.reason))
                     .map_err(|e| {
                         EngineError::option(
-                            format!("classifier.patterns[{i}].pattern"),
+                            format!("patterns[{i}].pattern"),
                             format!("not a valid regular expression (Rust `regex` syntax): {e}"),
                         )
                     })

@@ -334,10 +334,7 @@ fn custom_patterns_win_and_bad_ones_are_rejected() {
     })
     .unwrap_err();
     assert_eq!(err.code(), "E_INVALID_OPTION");
-    assert!(
-        err.to_string().contains("classifier.patterns[1].pattern"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`patterns[1].pattern`"), "{err}");
     assert!(Classifier::new(ClassifierConfig {
         budget_window_ms: Some(-1),
         ..Default::default()

@@ -143,7 +143,9 @@ impl Engine {
             .as_ref()
             .map_or(1, |e| e.attempts + 1)
             .max(decision.consecutive_errors);
-        if attempts > self.cfg.queue.max_attempts {
+        // `attempts` counts failed sends; a session is sent at most `max_attempts` times, so
+        // the failure that reaches the cap abandons it (the scheduler would drop it unsent).
+        if attempts >= self.cfg.queue.max_attempts {
             if existing.is_some() {
                 let store = running.store.clone();
                 let k = key.clone();
@@ -304,5 +306,63 @@ impl Engine {
         let running = self.running().await?;
         let store = running.store.clone();
         run_blocking(move || locked(&store).all()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::engine::EngineConfig;
+    use crate::events::RecordingSink;
+    use crate::resender::{ResendFuture, ResendRequest, Resender};
+    use serde_json::json;
+    use std::sync::Arc;
+
+    struct NoResend;
+
+    impl Resender for NoResend {
+        fn resend(&self, _req: ResendRequest) -> ResendFuture<'_> {
+            Box::pin(async { Err(EngineError::ResendFailed("not in this test".into())) })
+        }
+    }
+
+    #[tokio::test]
+    async fn the_failure_that_reaches_max_attempts_abandons_instead_of_parking() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = EngineConfig {
+            state_dir: dir.path().to_path_buf(),
+            seed: Some(1),
+            ..EngineConfig::default()
+        };
+        cfg.queue.max_attempts = 3;
+        cfg.scheduler.max_attempts = 3;
+        let events = RecordingSink::default();
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let engine = Engine::new(cfg, clock, events.sink(), Some(Arc::new(NoResend))).unwrap();
+        engine.start().await.unwrap();
+        let input =
+            json!({"status": 429, "headers": {"retry-after": "3600"}, "body": "rate limited"});
+        let mut actions = Vec::new();
+        for _ in 0..3 {
+            let o = engine.park("s", &input, Value::Null, None).await.unwrap();
+            actions.push((o.action, o.parked, o.attempts));
+        }
+        assert_eq!(
+            actions,
+            vec![
+                (ParkAction::Parked, true, 1),
+                (ParkAction::Updated, true, 2),
+                (ParkAction::Abandoned, false, 3)
+            ]
+        );
+        assert!(engine.get("s").await.unwrap().is_none());
+        let abandoned = events
+            .events()
+            .into_iter()
+            .filter(|e| matches!(e, Event::Abandoned { attempts: 3, .. }))
+            .count();
+        assert_eq!(abandoned, 1);
+        engine.close().await.unwrap();
     }
 }

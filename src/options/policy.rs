@@ -180,6 +180,24 @@ mod tests {
     }
 
     #[test]
+    fn cross_field_errors_name_the_option_path() {
+        for (bad, field) in [
+            (
+                json!({"reasons": {"billing": {"stopAfter": 0}}}),
+                "`policy.reasons.billing.stopAfter`",
+            ),
+            (
+                json!({"reasons": {"auth": {"disableMs": 10, "disableMaxMs": 5}}}),
+                "`policy.reasons.auth.disableMaxMs`",
+            ),
+        ] {
+            let e = read_policy(&OptionReader::new("policy", Some(&bad)).unwrap()).unwrap_err();
+            assert_eq!(e.code(), "E_INVALID_OPTION");
+            assert!(e.to_string().contains(field), "{field}: {e}");
+        }
+    }
+
+    #[test]
     fn breaker_fields() {
         let v = json!({"failureThreshold": 2, "cooldownMs": 100});
         let cfg = read_breaker(

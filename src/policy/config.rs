@@ -99,7 +99,7 @@ impl PolicyConfig {
         self
     }
 
-    /// Check every number; errors name the option (`policy.jitterRatio`, `policy.billing.stopAfter`...).
+    /// Check every number; errors name the option (`policy.jitterRatio`, `policy.reasons.billing.stopAfter`...).
     pub fn validate(&self) -> EngineResult<()> {
         if !(0.0..=1.0).contains(&self.jitter_ratio) {
             return Err(EngineError::option(
@@ -194,6 +194,6 @@ mod tests {
             .validate()
             .unwrap_err()
             .to_string()
-            .contains("policy.format.stopAfter"));
+            .contains("policy.reasons.format.stopAfter"));
     }
 }

@@ -132,10 +132,11 @@ impl ReasonPolicy {
         self
     }
 
-    /// Check ranges; errors name `policy.<reason>.<field>`.
+    /// Check ranges; errors name the option as the host wrote it,
+    /// `policy.reasons.<reason>.<field>`.
     pub fn validate(&self, reason: Reason) -> EngineResult<()> {
-        let field = |f: &str| format!("policy.{}.{f}", reason.as_str());
-        self.backoff.validate(&field("backoff"))?;
+        let field = |f: &str| format!("policy.reasons.{}.{f}", reason.as_str());
+        self.backoff.validate(&field("backoffMs"))?;
         if self.mode == Mode::Stop && self.stop_after == 0 {
             return Err(EngineError::option(
                 field("stopAfter"),
@@ -225,13 +226,16 @@ mod tests {
     fn validation_names_the_field() {
         let p = ReasonPolicy::default_for(Reason::Billing).with_stop_after(0);
         let e = p.validate(Reason::Billing).unwrap_err();
-        assert!(e.to_string().contains("policy.billing.stopAfter"), "{e}");
+        assert!(
+            e.to_string().contains("policy.reasons.billing.stopAfter"),
+            "{e}"
+        );
         let p = ReasonPolicy::default_for(Reason::Auth).with_disable(Some(10), 5);
         assert!(p
             .validate(Reason::Auth)
             .unwrap_err()
             .to_string()
-            .contains("policy.auth.disableMaxMs"));
+            .contains("policy.reasons.auth.disableMaxMs"));
         let p = ReasonPolicy::default_for(Reason::Auth).with_disable(Some(0), 5);
         assert!(p
             .validate(Reason::Auth)

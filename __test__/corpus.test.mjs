@@ -1,0 +1,69 @@
+// Holds the classifier to every line of the shared error corpus.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
+import fs from 'node:fs'
+
+const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+
+// `shared/` sits beside the repository checkout (../../shared from here); a worktree one level
+// deeper finds it further up, so walk up until it is found. CORPUS_PATH overrides.
+function findCorpus () {
+  if (process.env.CORPUS_PATH) return process.env.CORPUS_PATH
+  for (let up = 2; up < 6; up++) {
+    const url = new URL(`${'../'.repeat(up)}shared/corpus/errors.jsonl`, import.meta.url)
+    if (fs.existsSync(url)) return url
+  }
+  throw new Error('shared/corpus/errors.jsonl not found above __test__/ (set CORPUS_PATH)')
+}
+const CORPUS = findCorpus()
+const cases = fs.readFileSync(CORPUS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+const engine = new RetryEngine()
+after(() => engine.close())
+
+test('the corpus is there and not trivially small', () => {
+  assert.ok(cases.length >= 20, `${cases.length} cases`)
+  assert.ok(cases.some((c) => c.reason === null))
+})
+
+for (const c of cases) {
+  test(`corpus ${c.id}`, () => {
+    const got = engine.classify(c.input)
+    assert.equal(got.reason, c.reason, `${c.id}: ${JSON.stringify(got)}`)
+    if ('retryAfterMs' in c) assert.equal(got.retryAfterMs, c.retryAfterMs, c.id)
+    if ('resetAtMs' in c) assert.equal(got.resetAtMs, c.resetAtMs, c.id)
+    if (c.input && c.input.kind === 'chat_text') {
+      assert.equal(engine.isSurfacedError(c.input.text), false, `${c.id}: a normal reply`)
+    }
+  })
+}
+
+/** An `Error` carrying the HTTP-like fields, as SDKs throw them. */
+function asError (input) {
+  const message = typeof input.body === 'string'
+    ? input.body
+    : input.body?.error?.message ?? input.body?.message ?? `HTTP ${input.status}`
+  const err = new Error(message)
+  err.status = input.status
+  if (input.headers) err.headers = input.headers
+  if (input.body !== undefined) err.body = input.body
+  return err
+}
+
+const httpCases = cases.filter((c) => c.input && typeof c.input === 'object' && 'status' in c.input)
+
+test('the corpus has HTTP-like cases to replay as Errors', () => {
+  assert.ok(httpCases.length >= 10, `${httpCases.length}`)
+})
+
+for (const c of httpCases) {
+  test(`corpus ${c.id} as a JS Error`, () => {
+    const plain = engine.classify(c.input)
+    const got = engine.classify(asError(c.input))
+    assert.equal(got.reason, c.reason, `${c.id}: ${JSON.stringify(got)}`)
+    assert.equal(got.reason, plain.reason)
+    assert.equal(got.status, plain.status)
+    if ('retryAfterMs' in c) assert.equal(got.retryAfterMs, c.retryAfterMs, c.id)
+    if ('resetAtMs' in c) assert.equal(got.resetAtMs, c.resetAtMs, c.id)
+  })
+}
