@@ -65,23 +65,22 @@ impl ParkedQueue for StoreQueue {
     fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<SchedEntry>> {
         let mut store = self.lock();
         store.refresh()?;
-        let mut due: Vec<SchedEntry> = store
-            .iter()
-            .filter(|e| e.status == EntryStatus::Parked && e.retry_at_ms <= now_ms)
+        let due = store
+            .parked_by_due()
+            .take_while(|e| e.retry_at_ms <= now_ms)
             .map(to_sched)
             .collect();
-        due.sort_by(|a, b| (a.retry_at_ms, &a.session_key).cmp(&(b.retry_at_ms, &b.session_key)));
         Ok(due)
     }
 
     fn next_due_ms(&self, skip_groups: &[String]) -> EngineResult<Option<i64>> {
         let mut store = self.lock();
         store.refresh()?;
-        Ok(store
-            .iter()
-            .filter(|e| e.status == EntryStatus::Parked && !skip_groups.contains(&e.group))
-            .map(|e| e.retry_at_ms)
-            .min())
+        let next = store
+            .parked_by_due()
+            .find(|e| !skip_groups.contains(&e.group))
+            .map(|e| e.retry_at_ms);
+        Ok(next)
     }
 
     fn apply(&self, changes: &[QueueChange], now_ms: i64) -> EngineResult<()> {

@@ -8,7 +8,6 @@ use super::recovery::RecoveryReport;
 use super::snapshot::{self, SnapshotRead};
 use crate::durable::{link_aside, open_append, write_atomic};
 use crate::error::{EngineError, EngineResult};
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::os::unix::fs::MetadataExt;
@@ -16,7 +15,7 @@ use std::path::Path;
 
 /// Entries by session key. Boxed so the hash table's slots stay small (the table keeps up to
 /// twice as many slots as entries).
-pub(crate) type EntryMap = HashMap<String, Box<ParkedEntry>>;
+pub(crate) use super::entry_map::EntryMap;
 
 /// Identity of a file (device, inode): changes when another process replaces it.
 pub(crate) type FileId = (u64, u64);
@@ -39,7 +38,7 @@ pub(crate) struct Loaded {
 pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
     match rec {
         JournalRecord::Put { entry } => {
-            entries.insert(entry.session_key.clone(), Box::new(entry));
+            entries.insert(entry);
         }
         JournalRecord::Del { key } => {
             entries.remove(&key);
@@ -90,7 +89,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
     let snapshot_missing = snapshot_read.is_none();
     let (snap_gen, mut entries, snap_damage) = match snapshot_read {
-        None => (0, HashMap::new(), None),
+        None => (0, EntryMap::default(), None),
         Some(SnapshotRead::Sound {
             generation,
             entries,
@@ -158,13 +157,13 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
             });
         }
         generation += 1;
-        write_compacted(files, generation, entries.values().map(|e| &**e))?;
+        write_compacted(files, generation, entries.values())?;
         journal_records = 0;
     } else if journal_missing || stale || scan.header.is_none() {
         if journal_records > 0 || snapshot_missing {
             // records without a header line, or no snapshot yet: write a new generation
             generation += 1;
-            write_compacted(files, generation, entries.values().map(|e| &**e))?;
+            write_compacted(files, generation, entries.values())?;
         } else {
             write_atomic(&files.journal, &journal::header_line(generation))
                 .map_err(|e| EngineError::io(&files.journal, e))?;
@@ -196,9 +195,9 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
 }
 
 fn to_map(entries: Vec<ParkedEntry>) -> EntryMap {
-    let mut map = HashMap::with_capacity(entries.len());
+    let mut map = EntryMap::with_capacity(entries.len());
     for e in entries {
-        map.insert(e.session_key.clone(), Box::new(e));
+        map.insert(e);
     }
     map
 }

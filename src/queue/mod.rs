@@ -5,6 +5,7 @@
 
 mod config;
 mod entry;
+mod entry_map;
 mod import;
 mod journal;
 mod load;

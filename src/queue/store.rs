@@ -80,7 +80,7 @@ impl QueueStore {
     pub fn get(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
         let _lock = self.lock()?;
         self.catch_up()?;
-        Ok(self.entries.get(key).map(|e| (**e).clone()))
+        Ok(self.entries.get(key).cloned())
     }
 
     /// Every entry sorted by `retry_at_ms` (then session key), after reading other processes'
@@ -88,7 +88,7 @@ impl QueueStore {
     pub fn all(&mut self) -> EngineResult<Vec<ParkedEntry>> {
         let _lock = self.lock()?;
         self.catch_up()?;
-        let mut all: Vec<ParkedEntry> = self.entries.values().map(|e| (**e).clone()).collect();
+        let mut all: Vec<ParkedEntry> = self.entries.values().cloned().collect();
         sort_entries(&mut all);
         Ok(all)
     }
@@ -99,11 +99,18 @@ impl QueueStore {
         self.catch_up()
     }
 
+    /// Parked entries (status `Parked`) as of this process's last call, earliest due first,
+    /// without copying; O(log n) to start, so the scheduler's "what is due next" stays cheap at
+    /// any queue size.
+    pub fn parked_by_due(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
+        self.entries.parked_by_due()
+    }
+
     /// The entries as of this process's last call, unsorted and without copying (e.g. to find
     /// the earliest `retry_at_ms`); call [`QueueStore::refresh`] first for other processes'
     /// changes.
     pub fn iter(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
-        self.entries.values().map(|e| &**e)
+        self.entries.values()
     }
 
     /// Entries known to this process (as of its last call).
@@ -295,7 +302,7 @@ impl QueueStore {
 
     fn compact_locked(&mut self) -> EngineResult<()> {
         let generation = self.generation + 1;
-        write_compacted(&self.files, generation, self.entries.values().map(|e| &**e))?;
+        write_compacted(&self.files, generation, self.entries.values())?;
         // From here the files on disk are the new generation; re-read our handles' identities.
         self.snapshot_id = file_id(&self.files.snapshot)?;
         let journal = open_append(&self.files.journal)
