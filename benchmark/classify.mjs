@@ -64,7 +64,7 @@ export function benchClassify({ engine, old, ms }) {
   const pct = (k) => `${k}/${n} (${Math.round((100 * k) / n)}%)`
   printTable(
     `1. Classification of the error corpus (${n} lines, ${path.replace(/.*\/shared\//, 'shared/')})`,
-    ['measure', 'ours (engine.classify)', 'old plugin (isRetriableError)', 'ours / old'],
+    ['measure', 'ours (engine.classify)', 'old plugin (isRetriableError)', 'ours vs old (>1: ours better)'],
     [
       ['throughput, corpus inputs as given (objects for HTTP cases)', fmtRate(ours.rate), fmtRate(theirs.rate) + ' (string form)', ratio(ours.rate, theirs.rate)],
       ['throughput, everyone on the string form', fmtRate(oursStr.rate), fmtRate(theirs.rate), ratio(oursStr.rate, theirs.rate)],

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { tempDir } from './lib/engine.mjs'
-import { fmtBytes, fmtCount, fmtMs, fmtRate, rss } from './lib/measure.mjs'
+import { fmtBytes, fmtCount, fmtMs, fmtRate, gc, rss } from './lib/measure.mjs'
 import { printTable } from './lib/table.mjs'
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -55,6 +55,7 @@ export async function benchResend({ RetryEngine, sessions, dueInMs = 1000, timeo
     scheduler: { releaseSpreadMs: 0, maxConcurrent: 64 },
     resend,
   })
+  await gc() // leave earlier sections' garbage out of the loop-delay figures
   const loop = monitorEventLoopDelay({ resolution: 1 })
   loop.enable()
   const t0 = Date.now()
