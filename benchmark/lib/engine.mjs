@@ -1,0 +1,46 @@
+// Loads the built addon (`index.js` at the repo root) and makes throwaway state directories.
+import { createRequire } from 'node:module'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const require = createRequire(import.meta.url)
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+
+/** The `RetryEngine` class of the built addon. */
+export function loadRetryEngine() {
+  try {
+    return require(join(repoRoot, 'index.js')).RetryEngine
+  } catch (e) {
+    throw new Error(`cannot load the addon (run \`npm run build\` first): ${e.message}`)
+  }
+}
+
+const made = []
+
+/** A fresh temp directory, removed by `cleanupTempDirs`. */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(join(tmpdir(), `retry-bench-${prefix}-`))
+  made.push(dir)
+  return dir
+}
+
+export function cleanupTempDirs() {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
+}
+
+/**
+ * The error corpus: `$RETRY_ENGINE_CORPUS`, else `../shared/corpus/errors.jsonl` from the repo
+ * (main checkout), else `../../shared/...` (a worktree under a sibling folder).
+ */
+export function corpusPath() {
+  const candidates = [
+    process.env.RETRY_ENGINE_CORPUS,
+    join(repoRoot, '..', 'shared', 'corpus', 'errors.jsonl'),
+    join(repoRoot, '..', '..', 'shared', 'corpus', 'errors.jsonl'),
+  ].filter(Boolean)
+  const found = candidates.find((p) => existsSync(p))
+  if (!found) throw new Error(`error corpus not found; tried ${candidates.join(', ')}`)
+  return found
+}
