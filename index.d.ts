@@ -283,6 +283,8 @@ export interface RetryEngineOptions {
     probeTimeoutMs?: number
     /** Released sessions start at a random delay in [0, this]. Default 5000. */
     releaseSpreadMs?: number
+    /** When a probe succeeds, parked sessions of its group due within this many ms go with it. Default 60000. */
+    releaseAheadMs?: number
     /** Most resends in flight. Default 4. */
     maxConcurrent?: number
     /** Wait after a failed probe without a hint; doubles. Default 60000. */
