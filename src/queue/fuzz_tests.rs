@@ -32,6 +32,11 @@ fn reason() -> impl Strategy<Value = Reason> {
     prop::sample::select(Reason::ALL.to_vec())
 }
 
+/// Generations: small ones, arbitrary ones and the last few (where `+ 1` overflows).
+fn generation() -> impl Strategy<Value = u64> + Clone {
+    prop_oneof![0u64..4, any::<u64>(), (u64::MAX - 2)..=u64::MAX]
+}
+
 /// A valid entry with arbitrary field values.
 fn entry() -> impl Strategy<Value = ParkedEntry> {
     (
@@ -92,16 +97,12 @@ fn entry_json() -> impl Strategy<Value = Value> {
 /// One journal line: well-formed records with arbitrary values, half-records, and noise.
 fn journal_line() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        (
-            prop_oneof![Just(1u32), any::<u32>()],
-            prop_oneof![0u64..4, any::<u64>()]
-        )
-            .prop_map(
-                |(version, generation)| json!({"op": "header", "version": version,
+        (prop_oneof![Just(1u32), any::<u32>()], generation()).prop_map(|(version, generation)| {
+            json!({"op": "header", "version": version,
                 "generation": generation})
-                .to_string()
-                .into_bytes()
-            ),
+            .to_string()
+            .into_bytes()
+        }),
         entry_json().prop_map(|e| json!({"op": "put", "entry": e}).to_string().into_bytes()),
         "[a-z0-9:]{0,12}".prop_map(|k| json!({"op": "del", "key": k}).to_string().into_bytes()),
         junk_value().prop_map(|v| json!({"op": v, "key": v, "entry": v})
@@ -132,12 +133,36 @@ fn journal_bytes() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// Garbage after the last good journal line: noise, cut-short records and records with an
+/// unknown `op`; never a record the journal could apply.
+fn garbage_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let line = prop_oneof![
+        prop::collection::vec(
+            any::<u8>().prop_filter("no newline", |b| *b != b'\n'),
+            0..64
+        ),
+        (entry_json(), any::<prop::sample::Index>()).prop_map(|(e, cut)| {
+            let full = json!({"op": "put", "entry": e}).to_string().into_bytes();
+            full[..cut.index(full.len())].to_vec()
+        }),
+        junk_value().prop_map(|v| json!({"op": v, "key": v}).to_string().into_bytes()),
+        Just(Vec::new()),
+    ];
+    (prop::collection::vec(line, 1..6), any::<bool>()).prop_map(|(lines, newline)| {
+        let mut out = lines.join(&b'\n');
+        if newline {
+            out.push(b'\n');
+        }
+        out
+    })
+}
+
 /// A snapshot file: well-formed snapshots with arbitrary values, cut short or with noise
 /// appended, and plain noise.
 fn snapshot_bytes() -> impl Strategy<Value = Vec<u8>> {
     let doc = (
         prop_oneof![Just(json!(1)), junk_value()],
-        prop_oneof![0u64..4, any::<u64>()].prop_map(Value::from),
+        generation().prop_map(Value::from),
         prop::collection::vec(prop_oneof![4 => entry_json(), 1 => junk_value()], 0..6),
         any::<bool>(),
     )
@@ -229,7 +254,7 @@ proptest! {
     #[test]
     fn valid_journal_entries_survive_garbage_appended_after_them(
         entries in prop::collection::vec(entry(), 1..6),
-        garbage in journal_bytes(),
+        garbage in garbage_bytes(),
     ) {
         prop_assume!(!has_record_line(&garbage));
         let dir = tempfile::tempdir().unwrap();
@@ -288,4 +313,25 @@ fn float_meta_survives_reopening_exactly() {
     drop(q);
     let (mut q, _) = QueueStore::open(QueueConfig::new(dir.path()), NOW).unwrap();
     assert_eq!(q.all().unwrap(), [e]);
+}
+
+/// A journal whose header claims the last possible generation, followed by a corrupt line:
+/// the repair must not overflow the generation counter.
+#[test]
+fn a_repair_at_the_last_generation_does_not_overflow() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = QueueFiles::in_dir(dir.path());
+    let mut journal = journal::header_line(u64::MAX);
+    journal.extend_from_slice(b"not json\n");
+    fs::write(&files.journal, &journal).unwrap();
+    let (mut q, report) = QueueStore::open(QueueConfig::new(dir.path()), NOW).unwrap();
+    assert_eq!(report.recoveries.len(), 1);
+    q.put(ParkedEntry::new("a", Reason::RateLimit, 0, 0, ""))
+        .unwrap();
+    q.compact().unwrap();
+    drop(q);
+    let (mut q, report) = QueueStore::open(QueueConfig::new(dir.path()), NOW).unwrap();
+    assert_eq!(report, OpenReport::default());
+    assert_eq!(q.len(), 1);
+    assert_eq!(q.all().unwrap()[0].session_key, "a");
 }
