@@ -5,7 +5,7 @@
 // explicitly installed platform tarball satisfies it).
 import assert from 'node:assert/strict'
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
@@ -79,7 +79,7 @@ describe('packed packages install and work in an empty project', { timeout: 90_0
     work = mkdtempSync(join(tmpdir(), 'retry-engine-pack-test-'))
     packed = packLocal(join(work, 'tarballs'))
     project = join(work, 'project')
-    execFileSync('mkdir', ['-p', project])
+    mkdirSync(project)
     writeFileSync(
       join(project, 'package.json'),
       JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }),

@@ -310,7 +310,6 @@ proptest! {
         shape in 0u8..4,
     ) {
         // Go prints `XhYmZ.FFFs`, dropping leading zero units; every spelling must read back.
-        let frac_ms = frac;
         let text = match shape {
             0 => format!("{h}h{m}m{s}.{frac:03}s"),
             1 => format!("{m}m{s}.{frac:03}s"),
@@ -318,9 +317,9 @@ proptest! {
             _ => format!("{h}h{m}m{s}s"),
         };
         let expected = i64::from(match shape {
-            0 => ((h * 60 + m) * 60 + s) * 1_000 + frac_ms,
-            1 => (m * 60 + s) * 1_000 + frac_ms,
-            2 => s * 1_000 + frac_ms,
+            0 => ((h * 60 + m) * 60 + s) * 1_000 + frac,
+            1 => (m * 60 + s) * 1_000 + frac,
+            2 => s * 1_000 + frac,
             _ => ((h * 60 + m) * 60 + s) * 1_000,
         });
         prop_assert_eq!(parse_go_duration(&text), Some(expected), "{}", text);
