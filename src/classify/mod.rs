@@ -18,6 +18,8 @@ mod summary;
 mod surfaced;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;
 
 pub use classification::Classification;

@@ -28,4 +28,6 @@ pub use device::DeviceIdentity;
 pub use resender::GatewayResender;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

@@ -156,13 +156,13 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
                 dropped: scan.bad_lines,
             });
         }
-        generation += 1;
+        generation = generation.saturating_add(1); // a tampered file may claim the last one
         write_compacted(files, generation, entries.values())?;
         journal_records = 0;
     } else if journal_missing || stale || scan.header.is_none() {
         if journal_records > 0 || snapshot_missing {
             // records without a header line, or no snapshot yet: write a new generation
-            generation += 1;
+            generation = generation.saturating_add(1);
             write_compacted(files, generation, entries.values())?;
         } else {
             write_atomic(&files.journal, &journal::header_line(generation))

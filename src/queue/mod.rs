@@ -21,4 +21,6 @@ pub use recovery::{ImportReport, OpenReport, RecoveryReport};
 pub use store::QueueStore;
 
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

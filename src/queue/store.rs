@@ -301,7 +301,7 @@ impl QueueStore {
     }
 
     fn compact_locked(&mut self) -> EngineResult<()> {
-        let generation = self.generation + 1;
+        let generation = self.generation.saturating_add(1);
         write_compacted(&self.files, generation, self.entries.values())?;
         // From here the files on disk are the new generation; re-read our handles' identities.
         self.snapshot_id = file_id(&self.files.snapshot)?;
