@@ -6,7 +6,7 @@ use super::config::GatewayConfig;
 use super::connection::Connection;
 use super::device::DeviceIdentity;
 use super::handshake::{handshake, ConnectFailure, ConnectRequest};
-use super::reconnect::{startup_retry_delay_ms, Backoff};
+use super::reconnect::{startup_retry_delay_ms, Backoff, RESTART_BACKOFF_CAP_MS};
 use super::redact::{display_url, Scrubber};
 use crate::clock::SharedClock;
 use crate::error::EngineError;
@@ -26,6 +26,10 @@ pub(crate) struct Connector<'a> {
     pub scrubber: &'a Scrubber,
     /// Set when the client is closed: stop before the next attempt.
     pub cancelled: &'a AtomicBool,
+    /// The previous connection ended with `event shutdown` (a restart is likely): failed
+    /// attempts back off only up to [`RESTART_BACKOFF_CAP_MS`] so the client is back soon
+    /// after the gateway.
+    pub restart_expected: bool,
 }
 
 /// Why a connect series gave up.
@@ -43,7 +47,11 @@ impl Connector<'_> {
         let url = display_url(&self.cfg.url);
         let budget = self.cfg.connect_budget_ms as i64;
         let deadline = self.clock.now_ms() + budget;
-        let mut backoff = Backoff::new(self.jitter.clone());
+        let mut backoff = if self.restart_expected {
+            Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS)
+        } else {
+            Backoff::new(self.jitter.clone())
+        };
         let mut last = String::from("no attempt made");
         loop {
             if self.cancelled.load(Ordering::SeqCst) {
