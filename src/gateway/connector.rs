@@ -28,7 +28,8 @@ pub(crate) struct Connector<'a> {
     pub cancelled: &'a AtomicBool,
     /// The previous connection ended with `event shutdown` (a restart is likely): failed
     /// attempts back off only up to [`RESTART_BACKOFF_CAP_MS`] so the client is back soon
-    /// after the gateway.
+    /// after the gateway. A `connect` answered "unavailable during gateway restart" switches
+    /// to that schedule too.
     pub restart_expected: bool,
 }
 
@@ -47,7 +48,8 @@ impl Connector<'_> {
         let url = display_url(&self.cfg.url);
         let budget = self.cfg.connect_budget_ms as i64;
         let deadline = self.clock.now_ms() + budget;
-        let mut backoff = if self.restart_expected {
+        let mut restarting = self.restart_expected;
+        let mut backoff = if restarting {
             Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS)
         } else {
             Backoff::new(self.jitter.clone())
@@ -103,6 +105,19 @@ impl Connector<'_> {
                         terminal: true,
                     });
                     return Err(ConnectError::Auth(message));
+                }
+                Err(ConnectFailure::Restarting { message }) => {
+                    (self.events)(Event::GatewayDisconnected {
+                        code: None,
+                        message: message.clone(),
+                        terminal: false,
+                    });
+                    last = message;
+                    if !restarting {
+                        restarting = true;
+                        backoff = Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS);
+                    }
+                    backoff.next_delay_ms()
                 }
                 Err(ConnectFailure::Protocol(message)) => {
                     return Err(ConnectError::Other(EngineError::GatewayProtocol(message)))
