@@ -490,9 +490,15 @@ async fn unavailable_answers_are_retryable_errors_not_request_errors() {
         .iter()
         .filter(|(_, m, _)| m == "chat.send")
         .count();
-    assert!((1..=4).contains(&tries), "{tries} tries: each waits >= 100 ms within a 350 ms budget");
+    assert!(
+        (1..=4).contains(&tries),
+        "{tries} tries: each waits >= 100 ms within a 350 ms budget"
+    );
     let e = client
-        .request("chat.send", serde_json::json!({"sessionKey":"s","message":"m","idempotencyKey":"k2"}))
+        .request(
+            "chat.send",
+            serde_json::json!({"sessionKey":"s","message":"m","idempotencyKey":"k2"}),
+        )
         .await
         .unwrap_err();
     assert_eq!(e.code(), "E_GATEWAY_UNAVAILABLE", "{e}");
