@@ -7,7 +7,7 @@
 // Measures, over ONE engine connection:
 //   - resend throughput: N `sendToSession` (chat.send) acks one after another, then N with a
 //     given concurrency (sessions/s = acks/s; each ack starts a run on the fake provider);
-//   - the same sequential loop with the harness's raw WebSocket client, for reference;
+//   - first, the same sequential loop with the harness's raw JS WebSocket client, for reference;
 //   - startup retry: a sendToSession issued right after spawning the gateway, against when the
 //     harness (polling connect every 250 ms) first got hello-ok;
 //   - restart retry: the same after a halt+spawn while the engine was connected (shutdown
@@ -67,15 +67,26 @@ try {
   const engine = engineFor(gw.url)
   await engine.sendToSession('agent:main:bench-warmup', 'warm up', `bench-${stamp}-warmup`)
 
-  // Sequential acks.
-  let lat = []
+  // Reference: the harness's raw JS client, sequential.
+  const raw = await RawClient.open(gw.url)
+  await raw.handshake({ token })
   let t0 = performance.now()
+  for (let i = 0; i < seqN; i++) {
+    await raw.request('chat.send', { sessionKey: `agent:main:bench-raw-${i}`, message: `bench raw <${i}>`, idempotencyKey: `bench-${stamp}-raw-${i}` })
+  }
+  let ms = performance.now() - t0
+  raw.close()
+  out.rawClientSequential = { n: seqN, ms: Math.round(ms), acksPerSec: rate(seqN, ms) }
+
+  // Sequential acks (ours).
+  let lat = []
+  t0 = performance.now()
   for (let i = 0; i < seqN; i++) {
     const a = performance.now()
     await engine.sendToSession(`agent:main:bench-seq-${i}`, `bench seq <${i}>`, `bench-${stamp}-seq-${i}`)
     lat.push(Math.round(performance.now() - a))
   }
-  let ms = performance.now() - t0
+  ms = performance.now() - t0
   out.sequential = { n: seqN, ms: Math.round(ms), acksPerSec: rate(seqN, ms), latencyMs: latencySummary(lat) }
 
   // Concurrent acks (a simple pool).
@@ -94,17 +105,6 @@ try {
   ms = performance.now() - t0
   out.concurrent = { n: concN, concurrency, ms: Math.round(ms), acksPerSec: rate(concN, ms), latencyMs: latencySummary(lat) }
   out.connectsSoFar = connects
-
-  // Reference: the harness's raw JS client, sequential.
-  const raw = await RawClient.open(gw.url)
-  await raw.handshake({ token })
-  t0 = performance.now()
-  for (let i = 0; i < seqN; i++) {
-    await raw.request('chat.send', { sessionKey: `agent:main:bench-raw-${i}`, message: `bench raw <${i}>`, idempotencyKey: `bench-${stamp}-raw-${i}` })
-  }
-  ms = performance.now() - t0
-  raw.close()
-  out.rawClientSequential = { n: seqN, ms: Math.round(ms), acksPerSec: rate(seqN, ms) }
 
   // Startup retry: a fresh engine (no previous connection) sends while the gateway starts.
   await gw.halt()
