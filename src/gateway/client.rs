@@ -5,6 +5,7 @@ use super::config::GatewayConfig;
 use super::connection::{CallOutcome, Connection};
 use super::connector::{ConnectError, Connector};
 use super::device::DeviceIdentity;
+use super::reconnect::startup_retry_delay_ms;
 use super::redact::Scrubber;
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
@@ -48,6 +49,14 @@ struct Inner {
 enum CallFailure {
     /// The connection dropped before the answer; a resend may be safe.
     Dropped(String),
+    /// The gateway answered `UNAVAILABLE` (or `retryable: true`), e.g. `chat.send unavailable
+    /// during gateway restart` while it drains for a restart: the request was not run.
+    Retryable {
+        /// Secret-free `CODE: message` text.
+        message: String,
+        /// The gateway's `retryAfterMs`, if any.
+        retry_after_ms: Option<u64>,
+    },
     Engine(EngineError),
 }
 
@@ -85,8 +94,10 @@ impl GatewayClient {
     }
 
     /// `chat.send {sessionKey, message, idempotencyKey}` and read the ack. If the connection
-    /// drops before the ack, it is sent once more on a fresh connection with the same
-    /// idempotency key (the gateway runs a key once).
+    /// drops before the ack, or the gateway answers `UNAVAILABLE` (it drains for a restart),
+    /// it is sent again with the same idempotency key (the gateway runs a key once) until
+    /// `connect_budget_ms` after the first attempt: after a drop at once (the reconnect backs
+    /// off), after `UNAVAILABLE` once the gateway's clamped `retryAfterMs` has passed.
     pub async fn chat_send(
         &self,
         session_key: &str,
@@ -110,12 +121,29 @@ impl GatewayClient {
             "message": message,
             "idempotencyKey": idempotency_key,
         });
-        let payload = match self.call("chat.send", &params).await {
-            Err(CallFailure::Dropped(_)) => self.call("chat.send", &params).await,
-            other => other,
+        let budget_ms = read(&self.inner.cfg).connect_budget_ms as i64;
+        let deadline = self.inner.clock.now_ms() + budget_ms;
+        loop {
+            let failure = match self.call("chat.send", &params).await {
+                Ok(payload) => return parse_ack(&payload),
+                Err(f @ CallFailure::Engine(_)) => return Err(to_engine_error("chat.send", f)),
+                Err(f) => f,
+            };
+            let delay_ms = match &failure {
+                CallFailure::Retryable { retry_after_ms, .. } => {
+                    startup_retry_delay_ms(*retry_after_ms)
+                }
+                _ => 0,
+            };
+            if self.inner.closed.load(Ordering::SeqCst)
+                || self.inner.clock.now_ms() + delay_ms as i64 >= deadline
+            {
+                return Err(to_engine_error("chat.send", failure));
+            }
+            if delay_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            }
         }
-        .map_err(|f| dropped_to_unavailable("chat.send", f))?;
-        parse_ack(&payload)
     }
 
     /// Send any request (e.g. `cron.list`) and return its payload (`null` when none).
@@ -128,7 +156,7 @@ impl GatewayClient {
         }
         self.call(method, &params)
             .await
-            .map_err(|f| dropped_to_unavailable(method, f))
+            .map_err(|f| to_engine_error(method, f))
     }
 
     /// Close the connection. Later calls fail with `EngineError::Closed`; a connect in progress
@@ -183,6 +211,12 @@ impl GatewayClient {
             CallOutcome::Answered(res) => {
                 let scrubber = self.scrubber();
                 let (code, message) = match res.error {
+                    Some(e) if e.code == "UNAVAILABLE" || e.retryable == Some(true) => {
+                        return Err(CallFailure::Retryable {
+                            message: scrubber.scrub(&format!("{}: {}", e.code, e.message)),
+                            retry_after_ms: e.retry_after_ms,
+                        })
+                    }
                     Some(e) => (e.code, scrubber.scrub(&e.message)),
                     None => ("UNKNOWN".into(), "error response without details".into()),
                 };
@@ -207,6 +241,7 @@ impl GatewayClient {
         if let Some(conn) = slot.as_ref().filter(|c| c.is_usable()) {
             return Ok(conn.clone());
         }
+        let restart_expected = slot.as_ref().is_some_and(|c| c.shutdown_announced());
         *slot = None;
         let cfg = read(&self.inner.cfg).clone();
         let identity = self.identity(&cfg)?;
@@ -219,6 +254,7 @@ impl GatewayClient {
             events: &self.inner.events,
             scrubber: &scrubber,
             cancelled: &self.inner.closed,
+            restart_expected,
         };
         match connector.connect().await {
             Ok(conn) if self.inner.closed.load(Ordering::SeqCst) => {
@@ -264,11 +300,16 @@ impl GatewayClient {
     }
 }
 
-fn dropped_to_unavailable(method: &str, failure: CallFailure) -> EngineError {
+/// A failed call as an engine error; drops and `UNAVAILABLE` answers are `GatewayUnavailable`
+/// (retryable, `E_GATEWAY_UNAVAILABLE`).
+fn to_engine_error(method: &str, failure: CallFailure) -> EngineError {
     match failure {
         CallFailure::Engine(e) => e,
         CallFailure::Dropped(why) => EngineError::GatewayUnavailable(format!(
             "connection dropped before the answer to `{method}` ({why}); retry later"
+        )),
+        CallFailure::Retryable { message, .. } => EngineError::GatewayUnavailable(format!(
+            "the gateway did not run `{method}` ({message}); retry later"
         )),
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Connection {
     usable: Arc<AtomicBool>,
     /// Set when we close it ourselves, so no disconnect event is reported.
     closed_by_us: Arc<AtomicBool>,
+    /// Set once the gateway sent `event shutdown` (it stops or restarts).
+    shutdown_announced: Arc<AtomicBool>,
     reader: JoinHandle<()>,
 }
 
@@ -64,10 +66,12 @@ impl Connection {
         let routing = Arc::new(Mutex::new(Routing::default()));
         let usable = Arc::new(AtomicBool::new(true));
         let closed_by_us = Arc::new(AtomicBool::new(false));
+        let shutdown_announced = Arc::new(AtomicBool::new(false));
         let reader = {
             let routing = routing.clone();
             let usable = usable.clone();
             let closed_by_us = closed_by_us.clone();
+            let shutdown_announced = shutdown_announced.clone();
             tokio::spawn(async move {
                 let mut close_code = None;
                 let mut why = "gateway connection dropped".to_owned();
@@ -81,6 +85,7 @@ impl Connection {
                                 }
                             }
                             Some(InboundFrame::Event(e)) if e.event == "shutdown" => {
+                                shutdown_announced.store(true, Ordering::SeqCst);
                                 usable.store(false, Ordering::SeqCst);
                                 lock(&routing).reason = Some("gateway is shutting down".into());
                             }
@@ -132,6 +137,7 @@ impl Connection {
             routing,
             usable,
             closed_by_us,
+            shutdown_announced,
             reader,
         })
     }
@@ -139,6 +145,12 @@ impl Connection {
     /// Whether new requests may use this connection.
     pub(crate) fn is_usable(&self) -> bool {
         self.usable.load(Ordering::SeqCst) && !self.reader.is_finished()
+    }
+
+    /// Whether the gateway announced a shutdown on this connection (`event shutdown`): it
+    /// stops or restarts, so a reconnect should poll briefly rather than back off far.
+    pub(crate) fn shutdown_announced(&self) -> bool {
+        self.shutdown_announced.load(Ordering::SeqCst)
     }
 
     /// Send `method` and wait up to `timeout` for its response.

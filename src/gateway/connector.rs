@@ -6,7 +6,7 @@ use super::config::GatewayConfig;
 use super::connection::Connection;
 use super::device::DeviceIdentity;
 use super::handshake::{handshake, ConnectFailure, ConnectRequest};
-use super::reconnect::{startup_retry_delay_ms, Backoff};
+use super::reconnect::{startup_retry_delay_ms, Backoff, RESTART_BACKOFF_CAP_MS};
 use super::redact::{display_url, Scrubber};
 use crate::clock::SharedClock;
 use crate::error::EngineError;
@@ -26,6 +26,11 @@ pub(crate) struct Connector<'a> {
     pub scrubber: &'a Scrubber,
     /// Set when the client is closed: stop before the next attempt.
     pub cancelled: &'a AtomicBool,
+    /// The previous connection ended with `event shutdown` (a restart is likely): failed
+    /// attempts back off only up to [`RESTART_BACKOFF_CAP_MS`] so the client is back soon
+    /// after the gateway. A `connect` answered "unavailable during gateway restart" switches
+    /// to that schedule too.
+    pub restart_expected: bool,
 }
 
 /// Why a connect series gave up.
@@ -43,7 +48,12 @@ impl Connector<'_> {
         let url = display_url(&self.cfg.url);
         let budget = self.cfg.connect_budget_ms as i64;
         let deadline = self.clock.now_ms() + budget;
-        let mut backoff = Backoff::new(self.jitter.clone());
+        let mut restarting = self.restart_expected;
+        let mut backoff = if restarting {
+            Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS)
+        } else {
+            Backoff::new(self.jitter.clone())
+        };
         let mut last = String::from("no attempt made");
         loop {
             if self.cancelled.load(Ordering::SeqCst) {
@@ -95,6 +105,19 @@ impl Connector<'_> {
                         terminal: true,
                     });
                     return Err(ConnectError::Auth(message));
+                }
+                Err(ConnectFailure::Restarting { message }) => {
+                    (self.events)(Event::GatewayDisconnected {
+                        code: None,
+                        message: message.clone(),
+                        terminal: false,
+                    });
+                    last = message;
+                    if !restarting {
+                        restarting = true;
+                        backoff = Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS);
+                    }
+                    backoff.next_delay_ms()
                 }
                 Err(ConnectFailure::Protocol(message)) => {
                     return Err(ConnectError::Other(EngineError::GatewayProtocol(message)))

@@ -34,6 +34,10 @@ pub struct FakeScript {
     /// On the first connection, the n-th request after `connect` (1-based) is not answered:
     /// the gateway sends `event shutdown` and closes 1012 instead.
     pub shutdown_on_request: Option<usize>,
+    /// How many `chat.send` requests (over all connections) are answered like a gateway that
+    /// drains for a restart: `UNAVAILABLE` `chat.send unavailable during gateway restart`,
+    /// `retryable: true`, `retryAfterMs` [`FakeScript::startup_retry_after_ms`]; not run.
+    pub draining_chat_sends: usize,
     /// Methods that are never answered.
     pub silent_methods: Vec<String>,
     /// Require a device identity and verify its v3 signature.
@@ -49,6 +53,7 @@ impl Default for FakeScript {
             startup_rejections: 0,
             startup_retry_after_ms: 500,
             shutdown_on_request: None,
+            draining_chat_sends: 0,
             silent_methods: Vec::new(),
             verify_device: false,
             challenge_ts: Some(1_700_000_000_000),
@@ -73,6 +78,7 @@ struct Shared {
     script: FakeScript,
     record: FakeRecord,
     startup_left: usize,
+    draining_left: usize,
     idempotency: HashMap<String, u32>,
 }
 
@@ -92,6 +98,7 @@ impl FakeGateway {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared {
             startup_left: script.startup_rejections,
+            draining_left: script.draining_chat_sends,
             script,
             record: FakeRecord::default(),
             idempotency: HashMap::new(),
@@ -204,6 +211,12 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                 None
             } else if s.script.silent_methods.contains(&method) {
                 continue;
+            } else if method == "chat.send" && s.draining_left > 0 {
+                s.draining_left -= 1;
+                Some(Err(json!({"code":"UNAVAILABLE",
+                    "message":"chat.send unavailable during gateway restart","retryable":true,
+                    "retryAfterMs": s.script.startup_retry_after_ms,
+                    "details":{"method":"chat.send","reason":"gateway-restart"}})))
             } else if method == "chat.send" {
                 Some(chat_ack(&mut s, &params))
             } else {

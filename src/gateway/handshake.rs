@@ -41,6 +41,12 @@ pub(crate) enum ConnectFailure {
     },
     /// The gateway does not speak what we sent (protocol or params): fail this call.
     Protocol(String),
+    /// The gateway answered `UNAVAILABLE` with `details.reason` `gateway-restarting` or
+    /// `gateway-suspending`: it drains and comes back soon, so poll briefly.
+    Restarting {
+        /// Secret-free explanation.
+        message: String,
+    },
     /// Refused, dropped, restarting, timed out: back off and retry.
     Transient {
         /// The close code, if the socket was closed.
@@ -300,6 +306,16 @@ pub(crate) fn classify_connect_error(error: &ErrorShape, scrubber: &Scrubber) ->
             retry_after_ms: error.retry_after_ms,
         };
     }
+    if error.code == "UNAVAILABLE"
+        && matches!(
+            error.detail_reason(),
+            Some("gateway-restarting" | "gateway-suspending")
+        )
+    {
+        return ConnectFailure::Restarting {
+            message: scrubber.scrub(&format!("{}: {}", error.code, error.message)),
+        };
+    }
     let detail = error.detail_code().unwrap_or("");
     let text = scrubber.scrub(&if detail.is_empty() {
         format!("{}: {}", error.code, error.message)
@@ -378,6 +394,17 @@ mod tests {
         assert!(matches!(
             classify_connect_error(&err("UNAVAILABLE", json!({})), &s),
             ConnectFailure::Transient { .. }
+        ));
+        // As answered by openclaw 2026.9.6 between SIGTERM and exit.
+        assert!(matches!(
+            classify_connect_error(
+                &err(
+                    "UNAVAILABLE",
+                    json!({"method":"connect","reason":"gateway-restarting","phase":"draining"})
+                ),
+                &s
+            ),
+            ConnectFailure::Restarting { .. }
         ));
     }
 

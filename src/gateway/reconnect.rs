@@ -13,6 +13,10 @@ pub const BACKOFF_JITTER_RATIO: f64 = 0.2;
 pub const STARTUP_RETRY_MIN_MS: u64 = 100;
 /// Largest startup retry delay (ms), as in OpenClaw's own client.
 pub const STARTUP_RETRY_MAX_MS: u64 = 2_000;
+/// Largest reconnect delay before jitter (ms) after the gateway announced a shutdown: it is
+/// most likely restarting (~16-35 s on a small VM), so poll every 2 s instead of backing off
+/// towards 30 s and coming back up to 16 s after it is ready.
+pub const RESTART_BACKOFF_CAP_MS: u64 = 2_000;
 /// Startup retry delay when the gateway gives none (ms).
 pub const STARTUP_RETRY_DEFAULT_MS: u64 = 500;
 
@@ -21,14 +25,23 @@ pub const STARTUP_RETRY_DEFAULT_MS: u64 = 500;
 #[derive(Debug, Clone)]
 pub struct Backoff {
     next_ms: u64,
+    cap_ms: u64,
     jitter: Jitter,
 }
 
 impl Backoff {
     /// A fresh schedule starting at [`BACKOFF_BASE_MS`].
     pub fn new(jitter: Jitter) -> Self {
+        Self::capped(jitter, BACKOFF_CAP_MS)
+    }
+
+    /// A schedule starting at [`BACKOFF_BASE_MS`] (or `cap_ms`, if smaller) that doubles up
+    /// to `cap_ms` instead of [`BACKOFF_CAP_MS`].
+    pub fn capped(jitter: Jitter, cap_ms: u64) -> Self {
+        let cap_ms = cap_ms.max(1);
         Self {
-            next_ms: BACKOFF_BASE_MS,
+            next_ms: BACKOFF_BASE_MS.min(cap_ms),
+            cap_ms,
             jitter,
         }
     }
@@ -36,7 +49,7 @@ impl Backoff {
     /// The next delay (ms), advancing the schedule.
     pub fn next_delay_ms(&mut self) -> u64 {
         let step = self.next_ms;
-        self.next_ms = (step * 2).min(BACKOFF_CAP_MS);
+        self.next_ms = (step * 2).min(self.cap_ms);
         let extra = (step as f64 * BACKOFF_JITTER_RATIO) as i64;
         step + self.jitter.up_to(extra) as u64
     }
@@ -58,6 +71,15 @@ mod tests {
         let mut b = Backoff::new(Jitter::seeded(7));
         let steps = [1_000u64, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000];
         for step in steps {
+            let d = b.next_delay_ms();
+            assert!(d >= step && d <= step + step / 5, "{d} not in {step}+20%");
+        }
+    }
+
+    #[test]
+    fn a_capped_schedule_stops_doubling_at_its_cap() {
+        let mut b = Backoff::capped(Jitter::seeded(7), RESTART_BACKOFF_CAP_MS);
+        for step in [1_000u64, 2_000, 2_000, 2_000] {
             let d = b.next_delay_ms();
             assert!(d >= step && d <= step + step / 5, "{d} not in {step}+20%");
         }

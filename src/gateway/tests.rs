@@ -445,3 +445,62 @@ async fn close_stops_a_connect_that_is_backing_off() {
         "gave up early, not after the budget"
     );
 }
+
+#[tokio::test]
+async fn chat_send_answered_unavailable_while_draining_is_resent_with_the_same_key() {
+    // The real gateway answers `chat.send` with UNAVAILABLE (retryable, retryAfterMs 1000)
+    // between SIGTERM and its `shutdown` event; the run did not start, so resending is safe.
+    let gw = fake(FakeScript {
+        draining_chat_sends: 2,
+        startup_retry_after_ms: 150,
+        ..Default::default()
+    })
+    .await;
+    let (client, rec) = client_for(gw.url(), |_| {});
+    let ack = client.chat_send("s", "m", "k-drain").await.unwrap();
+    assert_eq!(ack.status, "started");
+    let r = gw.record();
+    let sends: Vec<&serde_json::Value> = r
+        .requests
+        .iter()
+        .filter(|(_, m, _)| m == "chat.send")
+        .map(|(_, _, p)| p)
+        .collect();
+    assert_eq!(sends.len(), 3, "two UNAVAILABLE answers, then the ack");
+    assert!(sends.iter().all(|p| p["idempotencyKey"] == "k-drain"));
+    assert_eq!(r.accepts, 1, "the connection itself stayed usable");
+    assert!(disconnects(&rec).is_empty());
+}
+
+#[tokio::test]
+async fn unavailable_answers_are_retryable_errors_not_request_errors() {
+    let gw = fake(FakeScript {
+        draining_chat_sends: 100,
+        startup_retry_after_ms: 100,
+        ..Default::default()
+    })
+    .await;
+    let (client, _) = client_for(gw.url(), |c| c.connect_budget_ms = 350);
+    let e = client.chat_send("s", "m", "k").await.unwrap_err();
+    assert_eq!(e.code(), "E_GATEWAY_UNAVAILABLE", "{e}");
+    assert!(e.to_string().contains("gateway restart"), "{e}");
+    let tries = gw
+        .record()
+        .requests
+        .iter()
+        .filter(|(_, m, _)| m == "chat.send")
+        .count();
+    assert!(
+        (1..=4).contains(&tries),
+        "{tries} tries: each waits >= 100 ms within a 350 ms budget"
+    );
+    let e = client
+        .request(
+            "chat.send",
+            serde_json::json!({"sessionKey":"s","message":"m","idempotencyKey":"k2"}),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "E_GATEWAY_UNAVAILABLE", "{e}");
+    assert!(!e.to_string().contains(TOKEN));
+}
