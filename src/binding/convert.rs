@@ -5,16 +5,41 @@ use crate::error::{EngineError, EngineResult};
 use napi::bindgen_prelude::{PromiseRaw, Unknown};
 use napi::Env;
 use serde::Serialize;
+use serde_json::Value;
 use std::future::Future;
 
-/// Serialise an engine result to JS, or throw a coded error.
+/// Serialise an engine result to JS, or throw a coded error. Every JSON number becomes a JS
+/// number (napi would turn unsigned 64-bit integers, e.g. epoch ms inside gateway payloads,
+/// into `BigInt`, which `JSON.stringify` cannot handle).
 pub fn to_js<'env, T: Serialize>(
     env: &'env Env,
     r: EngineResult<T>,
 ) -> napi::Result<Unknown<'env>> {
     match r {
-        Ok(v) => env.to_js_value(&v),
+        Ok(v) => {
+            let json = serde_json::to_value(&v).map_err(|e| {
+                napi::Error::from_reason(format!("could not encode the result: {e}"))
+            })?;
+            env.to_js_value(&as_js_numbers(json))
+        }
         Err(e) => Err(to_napi(env, &e)),
+    }
+}
+
+/// Replace integer JSON numbers by floats so napi makes plain JS numbers of them.
+pub fn as_js_numbers(v: Value) -> Value {
+    match v {
+        Value::Number(n) if !n.is_f64() => n
+            .as_f64()
+            .and_then(serde_json::Number::from_f64)
+            .map_or(Value::Number(n), Value::Number),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_js_numbers).collect()),
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, as_js_numbers(v)))
+                .collect(),
+        ),
+        other => other,
     }
 }
 
