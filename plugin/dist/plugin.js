@@ -12,14 +12,23 @@ export const STATUS_METHOD = 'retryEngine.status';
 /** Priority of the message_sending hook (higher runs first). */
 export const MESSAGE_HOOK_PRIORITY = 100;
 const silent = { info() { }, warn() { }, error() { } };
+/**
+ * The holder of the default export. It lives on `globalThis` because the gateway may evaluate
+ * this module more than once (its "full" and "discovery" registrations got separate module
+ * instances on 2026.9.6: the service started in one, the hooks fired in the other).
+ */
+export function processHolder() {
+    const key = Symbol.for('openclaw-retry-engine.plugin-runtime');
+    const g = globalThis;
+    g[key] ??= { runtime: null, starting: null };
+    return g[key];
+}
 /** Builds a plugin object; the default export is `createPlugin()` with the real addon. */
-export function createPlugin(deps = {}, loadAddon) {
-    let runtime = null;
-    let starting = null;
+export function createPlugin(deps = {}, loadAddon, holder = { runtime: null, starting: null }) {
     const engineClass = () => deps.RetryEngine ?? loadAddon?.().RetryEngine;
     async function startService(ctx, cfg, apiLogger) {
-        if (runtime || starting)
-            return starting ?? undefined;
+        if (holder.runtime || holder.starting)
+            return holder.starting ?? undefined;
         const logger = ctx?.logger ?? apiLogger;
         const counters = newCounters();
         const options = {
@@ -36,10 +45,10 @@ export function createPlugin(deps = {}, loadAddon) {
         if (!Engine)
             throw new Error('retry-engine: the openclaw-retry-engine addon could not be loaded');
         const engine = new Engine(options);
-        starting = (async () => {
+        holder.starting = (async () => {
             try {
                 await engine.start();
-                runtime = { engine, config: cfg, logger, counters, seenRuns: new Map() };
+                holder.runtime = { engine, config: cfg, logger, counters, seenRuns: new Map() };
                 logger.info(`retry-engine started (state ${options.stateDir}, gateway ${options.gateway.url})`);
             }
             catch (err) {
@@ -47,22 +56,22 @@ export function createPlugin(deps = {}, loadAddon) {
                 throw err;
             }
             finally {
-                starting = null;
+                holder.starting = null;
             }
         })();
-        return starting;
+        return holder.starting;
     }
     async function stopService() {
-        await starting?.catch(() => { });
-        const rt = runtime;
-        runtime = null;
+        await holder.starting?.catch(() => { });
+        const rt = holder.runtime;
+        holder.runtime = null;
         if (rt) {
             await rt.engine.close();
             rt.logger.info('retry-engine stopped (parked sessions are kept)');
         }
     }
     async function status() {
-        const rt = runtime;
+        const rt = holder.runtime;
         if (!rt)
             return { running: false };
         const [stats, pending] = await Promise.all([rt.engine.stats(), rt.engine.pending()]);
@@ -93,8 +102,8 @@ export function createPlugin(deps = {}, loadAddon) {
                 start: (ctx) => startService(ctx, cfg, logger),
                 stop: () => stopService(),
             });
-            api.on('agent_end', (event, ctx) => onAgentEnd(runtime, event, ctx));
-            api.on('message_sending', (event, ctx) => onMessageSending(runtime, event, ctx), {
+            api.on('agent_end', (event, ctx) => onAgentEnd(holder.runtime, event, ctx));
+            api.on('message_sending', (event, ctx) => onMessageSending(holder.runtime, event, ctx), {
                 priority: MESSAGE_HOOK_PRIORITY,
             });
             if (typeof api.registerGatewayMethod === 'function') {

@@ -22,15 +22,31 @@ export interface PluginDeps {
 
 const silent: Logger = { info() {}, warn() {}, error() {} }
 
+/** The started service, shared by every registration that uses the same holder. */
+export interface RuntimeHolder {
+  runtime: Runtime | null
+  starting: Promise<void> | null
+}
+
+/**
+ * The holder of the default export. It lives on `globalThis` because the gateway may evaluate
+ * this module more than once (its "full" and "discovery" registrations got separate module
+ * instances on 2026.9.6: the service started in one, the hooks fired in the other).
+ */
+export function processHolder(): RuntimeHolder {
+  const key = Symbol.for('openclaw-retry-engine.plugin-runtime')
+  const g = globalThis as any
+  g[key] ??= { runtime: null, starting: null }
+  return g[key]
+}
+
 /** Builds a plugin object; the default export is `createPlugin()` with the real addon. */
-export function createPlugin(deps: PluginDeps = {}, loadAddon?: () => any) {
-  let runtime: Runtime | null = null
-  let starting: Promise<void> | null = null
+export function createPlugin(deps: PluginDeps = {}, loadAddon?: () => any, holder: RuntimeHolder = { runtime: null, starting: null }) {
 
   const engineClass = () => deps.RetryEngine ?? loadAddon?.().RetryEngine
 
   async function startService(ctx: any, cfg: PluginConfig, apiLogger: Logger) {
-    if (runtime || starting) return starting ?? undefined
+    if (holder.runtime || holder.starting) return holder.starting ?? undefined
     const logger: Logger = ctx?.logger ?? apiLogger
     const counters = newCounters()
     const options = {
@@ -46,25 +62,25 @@ export function createPlugin(deps: PluginDeps = {}, loadAddon?: () => any) {
     const Engine = engineClass()
     if (!Engine) throw new Error('retry-engine: the openclaw-retry-engine addon could not be loaded')
     const engine = new Engine(options)
-    starting = (async () => {
+    holder.starting = (async () => {
       try {
         await engine.start()
-        runtime = { engine, config: cfg, logger, counters, seenRuns: new Map() }
+        holder.runtime = { engine, config: cfg, logger, counters, seenRuns: new Map() }
         logger.info(`retry-engine started (state ${options.stateDir}, gateway ${options.gateway.url})`)
       } catch (err) {
         await engine.close().catch(() => {})
         throw err
       } finally {
-        starting = null
+        holder.starting = null
       }
     })()
-    return starting
+    return holder.starting
   }
 
   async function stopService() {
-    await starting?.catch(() => {})
-    const rt = runtime
-    runtime = null
+    await holder.starting?.catch(() => {})
+    const rt = holder.runtime
+    holder.runtime = null
     if (rt) {
       await rt.engine.close()
       rt.logger.info('retry-engine stopped (parked sessions are kept)')
@@ -72,7 +88,7 @@ export function createPlugin(deps: PluginDeps = {}, loadAddon?: () => any) {
   }
 
   async function status() {
-    const rt = runtime
+    const rt = holder.runtime
     if (!rt) return { running: false }
     const [stats, pending] = await Promise.all([rt.engine.stats(), rt.engine.pending()])
     return {
@@ -103,8 +119,8 @@ export function createPlugin(deps: PluginDeps = {}, loadAddon?: () => any) {
         start: (ctx: any) => startService(ctx, cfg, logger),
         stop: () => stopService(),
       })
-      api.on('agent_end', (event: any, ctx: any) => onAgentEnd(runtime, event, ctx))
-      api.on('message_sending', (event: any, ctx: any) => onMessageSending(runtime, event, ctx), {
+      api.on('agent_end', (event: any, ctx: any) => onAgentEnd(holder.runtime, event, ctx))
+      api.on('message_sending', (event: any, ctx: any) => onMessageSending(holder.runtime, event, ctx), {
         priority: MESSAGE_HOOK_PRIORITY,
       })
       if (typeof api.registerGatewayMethod === 'function') {
