@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
 import defaultPlugin, { createPlugin, parseConfig, PluginConfigError, STATUS_METHOD } from '../plugin/dist/index.js'
 import { engineOptions, gatewayTarget } from '../plugin/dist/engine-options.js'
+import { cronJobId } from '../plugin/dist/hooks.js'
 
 const require = createRequire(import.meta.url)
 const { RetryEngine } = require('../index.js')
@@ -330,6 +331,17 @@ describe('plugin service and hooks', () => {
     assert.deepEqual(calls, [])
     await agentEnd(failedEnd('b-2', BILLING.errorMessage, BILLING), ctx)
     assert.deepEqual(calls, [{ method: 'cron.update', params: { id: 'job-2', patch: { enabled: false } } }])
+  })
+
+  test('cron: the job id comes from the isolated run session key when ctx.jobId is absent (as on 2026.9.6)', async () => {
+    const calls = []
+    const { agentEnd } = await startPlugin({ deps: { RetryEngine: stubbedEngine(calls) } })
+    const ctx = { sessionKey: 'agent:main:cron:66bd15a7-48ae:run:35a749ed-7c1f', trigger: 'cron', modelProviderId: 'fake' }
+    await agentEnd(failedEnd('cron-run-9', BILLING.errorMessage, BILLING), ctx)
+    assert.deepEqual(calls, [{ method: 'cron.update', params: { id: '66bd15a7-48ae', patch: { enabled: false } } }])
+    assert.equal(cronJobId({ sessionKey: 'agent:ops:cron:job-7' }), 'job-7')
+    assert.equal(cronJobId({ sessionKey: 'agent:main:main' }), undefined)
+    assert.equal(cronJobId({ jobId: 'explicit', sessionKey: 'agent:main:cron:other:run:x' }), 'explicit')
   })
 
   test('cron: disableCronJobs false never calls the gateway', async () => {

@@ -5,22 +5,34 @@ import { firstSight } from './runtime.js';
 function message(err) {
     return err instanceof Error ? err.message : String(err);
 }
+/** An isolated cron run's session key: `agent:<agentId>:cron:<jobId>:run:<runSessionId>`. */
+const CRON_SESSION = /^agent:[^:]+:cron:([^:]+)(?::|$)/;
+/**
+ * The cron job of a cron-triggered run: `ctx.jobId` when the gateway sets it (2026.9.6 does not
+ * on agent_end), else the job id inside an isolated run's session key.
+ */
+export function cronJobId(ctx) {
+    if (ctx.jobId)
+        return ctx.jobId;
+    return ctx.sessionKey?.match(CRON_SESSION)?.[1];
+}
 async function handleCron(rt, event, ctx) {
-    const key = `cron:${ctx.jobId ?? ctx.sessionKey}`;
-    const decision = rt.engine.recordFailure(key, event);
+    const jobId = cronJobId(ctx);
+    const name = jobId ?? ctx.sessionKey;
+    const decision = rt.engine.recordFailure(`cron:${name}`, event);
     if (decision.alert) {
         rt.counters.alerts += 1;
-        rt.logger.warn(`retry-engine alert: cron job ${ctx.jobId ?? ctx.sessionKey} failed with ${decision.reason} ` +
+        rt.logger.warn(`retry-engine alert: cron job ${name} failed with ${decision.reason} ` +
             `(${decision.consecutiveErrors} in a row)` +
             (decision.action === 'disable' ? '; it cannot be fixed by waiting' : ''));
     }
-    if (decision.action !== 'disable' || !rt.config.disableCronJobs || !ctx.jobId)
+    if (decision.action !== 'disable' || !rt.config.disableCronJobs || !jobId)
         return;
-    if (rt.counters.disabledCronJobs.includes(ctx.jobId))
+    if (rt.counters.disabledCronJobs.includes(jobId))
         return;
-    await rt.engine.gatewayRequest('cron.update', { id: ctx.jobId, patch: { enabled: false } });
-    rt.counters.disabledCronJobs.push(ctx.jobId);
-    rt.logger.warn(`retry-engine disabled cron job ${ctx.jobId} after ${decision.consecutiveErrors} ${decision.reason} failure(s)`);
+    await rt.engine.gatewayRequest('cron.update', { id: jobId, patch: { enabled: false } });
+    rt.counters.disabledCronJobs.push(jobId);
+    rt.logger.warn(`retry-engine disabled cron job ${jobId} after ${decision.consecutiveErrors} ${decision.reason} failure(s)`);
 }
 /** agent_end: park on failure (once per run), resolve on success. Never throws into the gateway. */
 export async function onAgentEnd(rt, event, ctx = {}) {
@@ -34,7 +46,7 @@ export async function onAgentEnd(rt, event, ctx = {}) {
             if (await rt.engine.resolve(sessionKey))
                 rt.counters.resolved += 1;
             if (isCron)
-                rt.engine.recordSuccess(`cron:${ctx.jobId ?? sessionKey}`);
+                rt.engine.recordSuccess(`cron:${cronJobId(ctx) ?? sessionKey}`);
             return;
         }
         // The gateway retries some failures inside one run (same runId, one agent_end each);
