@@ -1,0 +1,392 @@
+// The OpenClaw plugin in plugin/ driven through register(api) with a fake `api`, against the
+// real addon (the gateway calls are stubbed). The real gateway is in e2e/plugin.test.mjs.
+import assert from 'node:assert/strict'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, test } from 'node:test'
+import defaultPlugin, { createPlugin, parseConfig, PluginConfigError, STATUS_METHOD } from '../plugin/dist/index.js'
+import { engineOptions, gatewayTarget } from '../plugin/dist/engine-options.js'
+import { cronJobId } from '../plugin/dist/hooks.js'
+
+const require = createRequire(import.meta.url)
+const { RetryEngine } = require('../index.js')
+const manifest = JSON.parse(readFileSync(new URL('../plugin/openclaw.plugin.json', import.meta.url), 'utf8'))
+
+const QUOTA = '429 You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.'
+
+/** An agent_end event as the real gateway sends it for a provider error: success true, error in the last message. */
+function failedEnd(runId, errorMessage = QUOTA, extra = {}) {
+  return {
+    runId,
+    success: true,
+    durationMs: 800,
+    messages: [
+      { role: 'user', content: 'do the thing' },
+      { role: 'assistant', content: [], provider: 'fake', model: 'fake-model', stopReason: 'error', errorMessage, ...extra },
+    ],
+  }
+}
+
+function okEnd(runId) {
+  return {
+    runId,
+    success: true,
+    durationMs: 500,
+    messages: [
+      { role: 'user', content: 'do the thing' },
+      { role: 'assistant', content: [{ type: 'text', text: 'done, rate limits were discussed' }], stopReason: 'stop' },
+    ],
+  }
+}
+
+const BILLING = {
+  errorMessage: '429 You exceeded your current quota, please check your plan and billing details.',
+  errorCode: 'insufficient_quota',
+  errorType: 'insufficient_quota',
+}
+
+function fakeApi(pluginConfig, registrationMode = 'full') {
+  const rec = { hooks: {}, services: [], methods: {}, logs: [] }
+  const push = (level) => (m) => rec.logs.push({ level, m })
+  rec.api = {
+    id: 'retry-engine',
+    registrationMode,
+    pluginConfig,
+    logger: { info: push('info'), warn: push('warn'), error: push('error'), debug: push('debug') },
+    on(name, fn, opts) {
+      ;(rec.hooks[name] ??= []).push({ fn, opts })
+    },
+    registerService(s) {
+      rec.services.push(s)
+    },
+    registerGatewayMethod(name, fn, opts) {
+      rec.methods[name] = { fn, opts }
+    },
+  }
+  return rec
+}
+
+/** Engine whose gateway calls are recorded instead of sent. */
+function stubbedEngine(calls) {
+  return class extends RetryEngine {
+    gatewayRequest(method, params) {
+      calls.push({ method, params })
+      return Promise.resolve({ ok: true })
+    }
+  }
+}
+
+const dirs = []
+const started = []
+function stateDir() {
+  const d = mkdtempSync(join(tmpdir(), 'plugin-test-'))
+  dirs.push(d)
+  return d
+}
+afterEach(async () => {
+  for (const s of started.splice(0)) await s.stop().catch(() => {})
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
+})
+
+/** Registers and starts the plugin; returns the recorder and helpers to fire hooks. */
+async function startPlugin({ config = {}, deps = {}, ctx = {} } = {}) {
+  const plugin = createPlugin({ env: {}, ...deps }, () => ({ RetryEngine }))
+  const rec = fakeApi(config)
+  plugin.register(rec.api)
+  const dir = ctx.stateDir ?? stateDir()
+  const svcCtx = { stateDir: dir, config: { gateway: { port: 1 } }, logger: rec.api.logger, ...ctx }
+  await rec.services[0].start(svcCtx)
+  started.push({ stop: () => rec.services[0].stop(svcCtx) })
+  const agentEnd = (event, c) => rec.hooks.agent_end[0].fn(event, c)
+  const sending = (event, c) => rec.hooks.message_sending[0].fn(event, c)
+  const status = async () => {
+    let out
+    await rec.methods[STATUS_METHOD].fn({ params: {}, respond: (ok, payload, error) => (out = { ok, payload, error }) })
+    return out
+  }
+  return { plugin, rec, dir, agentEnd, sending, status }
+}
+
+describe('plugin manifest and entry', () => {
+  test('the manifest names the plugin and documents every setting the entry accepts', () => {
+    assert.equal(manifest.id, 'retry-engine')
+    assert.equal(defaultPlugin.id, manifest.id)
+    assert.equal(typeof defaultPlugin.register, 'function')
+    assert.equal(manifest.configSchema.additionalProperties, false)
+    const props = manifest.configSchema.properties
+    for (const [k, v] of Object.entries(props)) assert.ok(v.description, `${k} has a description`)
+    // Every documented key parses, and every key the parser knows is documented.
+    assert.throws(() => parseConfig({ bogus: 1 }), (e) => {
+      for (const k of Object.keys(props)) assert.ok(e.message.includes(k), `${k} is known to the parser`)
+      return e instanceof PluginConfigError && e.message.includes('`bogus`')
+    })
+  })
+
+  test('defaults are safe and bad values name the field', () => {
+    const d = parseConfig(undefined)
+    assert.equal(d.resumeMessage, 'Continue where you left off.')
+    assert.equal(d.maxAttempts, 5)
+    assert.equal(d.stopAfter, 1)
+    assert.equal(d.disableCronJobs, true)
+    assert.equal(d.budgetWindow, undefined)
+    const bad = [
+      [{ maxAttempts: 0 }, /`maxAttempts`: expected an integer from 1 to 100, got number/],
+      [{ budgetWindow: '5 hours' }, /`budgetWindow`: expected a window such as "30s"/],
+      [{ gatewayUrl: 'http://x' }, /`gatewayUrl`: expected a ws:\/\/ URL/],
+      [{ stateDir: 'relative/dir' }, /`stateDir`: expected an absolute path/],
+      [{ disableCronJobs: 'yes' }, /`disableCronJobs`: expected true or false, got "yes"/],
+      [{ resumeMessage: '' }, /`resumeMessage`: expected a non-empty string/],
+      [[], /`\(root\)`: expected an object, got an array/],
+    ]
+    for (const [input, re] of bad) assert.throws(() => parseConfig(input), re)
+  })
+
+  test('register() records the service, both hooks and the status method, in every registration', () => {
+    const plugin = createPlugin({ env: {} }, () => ({ RetryEngine }))
+    for (const mode of ['full', 'discovery']) {
+      const rec = fakeApi({}, mode)
+      plugin.register(rec.api)
+      assert.deepEqual(Object.keys(rec.hooks).sort(), ['agent_end', 'message_sending'])
+      assert.equal(rec.hooks.message_sending[0].opts.priority, 100)
+      assert.equal(rec.services.length, 1)
+      assert.equal(rec.services[0].id, 'retry-engine-service')
+      assert.equal(rec.methods[STATUS_METHOD].opts.scope, 'operator.read')
+    }
+  })
+
+  test('a wrong config fails register() with the field in the message', () => {
+    const plugin = createPlugin({ env: {} }, () => ({ RetryEngine }))
+    assert.throws(() => plugin.register(fakeApi({ maxConcurrent: 1000 }).api), /`maxConcurrent`/)
+  })
+})
+
+describe('engine options', () => {
+  test('gateway target: plugin config, then the gateway config, then its environment', () => {
+    const base = parseConfig({})
+    const env = { OPENCLAW_GATEWAY_PORT: '4242', OPENCLAW_GATEWAY_TOKEN: 'env-token' }
+    assert.deepEqual(gatewayTarget(base, {}, env), { url: 'ws://127.0.0.1:4242', token: 'env-token', password: undefined })
+    const cfg = { gateway: { port: 5555, auth: { token: 'cfg-token' } } }
+    assert.deepEqual(gatewayTarget(base, cfg, {}), { url: 'ws://127.0.0.1:5555', token: 'cfg-token', password: undefined })
+    assert.equal(gatewayTarget(base, {}, {}).url, 'ws://127.0.0.1:18789')
+    // A secret reference object is not a token.
+    assert.equal(gatewayTarget(base, { gateway: { auth: { token: { source: 'env' } } } }, {}).token, undefined)
+    const own = parseConfig({ gatewayUrl: 'ws://10.0.0.2:1', gatewayToken: 'mine' })
+    assert.deepEqual(gatewayTarget(own, cfg, env), { url: 'ws://10.0.0.2:1', token: 'mine', password: undefined })
+  })
+
+  test('state under <stateDir>/retry-engine, resolve-mode scheduler, admin scope, stop-after for stop reasons', () => {
+    const o = engineOptions(parseConfig({ budgetWindow: '1d', stopAfter: 3 }), '/var/oc', {}, {})
+    assert.equal(o.stateDir, '/var/oc/retry-engine')
+    assert.equal(o.budgetWindow, '1d')
+    assert.equal(o.scheduler.confirm, 'resolve')
+    assert.ok(o.gateway.scopes.includes('operator.admin'))
+    assert.equal(o.policy.reasons.billing.stopAfter, 3)
+    assert.equal(o.queue.importPath, undefined)
+    assert.doesNotThrow(() => new RetryEngine(o))
+  })
+})
+
+describe('plugin service and hooks', () => {
+  test('start creates the engine under the state dir; stop closes it; status follows', async () => {
+    const { rec, dir, status } = await startPlugin()
+    let s = await status()
+    assert.equal(s.ok, true)
+    assert.equal(s.payload.running, true)
+    assert.equal(s.payload.stats.stateDir, join(dir, 'retry-engine'))
+    await rec.services[0].stop({})
+    s = await status()
+    assert.deepEqual(s.payload, { running: false })
+    assert.ok(rec.logs.some((l) => /retry-engine started/.test(l.m)))
+  })
+
+  test('a second registration shares the started engine (the gateway registers twice)', async () => {
+    const plugin = createPlugin({ env: {} }, () => ({ RetryEngine }))
+    const full = fakeApi({}, 'full')
+    const discovery = fakeApi({}, 'discovery')
+    plugin.register(full.api)
+    plugin.register(discovery.api)
+    const ctx = { stateDir: stateDir(), config: {}, logger: full.api.logger }
+    await full.services[0].start(ctx)
+    await discovery.services[0].start(ctx) // no second engine on the same state dir
+    started.push({ stop: () => full.services[0].stop(ctx) })
+    await discovery.hooks.agent_end[0].fn(failedEnd('run-d'), { sessionKey: 'agent:main:d', modelProviderId: 'fake' })
+    const s = await plugin.status()
+    assert.equal(s.pending.length, 1)
+    assert.equal(s.pending[0].sessionKey, 'agent:main:d')
+  })
+
+  test('a provider 429 on agent_end (success: true) parks the session once per run', async () => {
+    const { agentEnd, status } = await startPlugin({ config: { resumeMessage: 'please go on' } })
+    const ctx = { sessionKey: 'agent:main:a', modelProviderId: 'fake', trigger: 'user' }
+    await agentEnd(failedEnd('run-1'), ctx)
+    await agentEnd(failedEnd('run-1'), ctx) // the gateway's own retry of the same run
+    const s = (await status()).payload
+    assert.equal(s.pending.length, 1)
+    const [entry] = s.pending
+    assert.equal(entry.sessionKey, 'agent:main:a')
+    assert.equal(entry.reason, 'quota')
+    assert.equal(entry.attempts, 1)
+    assert.equal(entry.group, 'fake')
+    assert.deepEqual(s.counters.parkedBySession, { 'agent:main:a': 1 })
+    assert.equal(s.stats.keys['agent:main:a'].lastErrorReason, 'quota')
+    assert.ok(s.stats.keys['agent:main:a'].cooldownUntilMs > Date.now())
+    // A new run of the same session that fails again updates the one entry.
+    await agentEnd(failedEnd('run-2'), ctx)
+    const again = (await status()).payload
+    assert.equal(again.pending.length, 1)
+    assert.equal(again.pending[0].attempts, 2)
+  })
+
+  test('a successful agent_end resolves the parked session', async () => {
+    const { agentEnd, status } = await startPlugin()
+    const ctx = { sessionKey: 'agent:main:b', modelProviderId: 'fake' }
+    await agentEnd(failedEnd('run-1'), ctx)
+    assert.equal((await status()).payload.pending.length, 1)
+    await agentEnd(okEnd('run-2'), ctx)
+    const s = (await status()).payload
+    assert.equal(s.pending.length, 0)
+    assert.equal(s.counters.resolved, 1)
+    assert.equal(s.stats.keys['agent:main:b'], undefined)
+  })
+
+  test('billing is not parked (waiting cannot fix it)', async () => {
+    const { agentEnd, status, rec } = await startPlugin()
+    await agentEnd(failedEnd('run-1', BILLING.errorMessage, BILLING), { sessionKey: 'agent:main:c', modelProviderId: 'fake' })
+    const s = (await status()).payload
+    assert.equal(s.pending.length, 0)
+    assert.equal(s.stats.keys['agent:main:c'].lastErrorReason, 'billing')
+    assert.ok(rec.logs.some((l) => l.level === 'warn' && /retry-engine rejected/.test(l.m)))
+  })
+
+  test('a parked session is resent with the resume message when its window resets, and confirmed by agent_end', async () => {
+    const resent = []
+    let onResend
+    const got = new Promise((r) => (onResend = r))
+    const { agentEnd, status } = await startPlugin({
+      config: { budgetWindow: '1s', resumeMessage: 'carry on' },
+      deps: { extraEngineOptions: { resend: (req) => (resent.push(req), onResend(req)) } },
+    })
+    const ctx = { sessionKey: 'agent:main:r', modelProviderId: 'fake' }
+    await agentEnd(failedEnd('run-1'), ctx)
+    const req = await got
+    assert.equal(req.sessionKey, 'agent:main:r')
+    assert.equal(req.message, 'carry on')
+    assert.match(req.idempotencyKey, /^resume:agent:main:r:/)
+    assert.equal((await status()).payload.pending.length, 1)
+    await agentEnd(okEnd(req.idempotencyKey), ctx)
+    const s = (await status()).payload
+    assert.equal(s.pending.length, 0)
+    assert.equal(resent.length, 1)
+  })
+
+  test('message_sending: normal replies pass; a repeated provider-error message is cancelled', async () => {
+    const { sending, status } = await startPlugin()
+    const ctx = { channelId: 'webchat', conversationId: 'agent:main:m', sessionKey: 'agent:main:m' }
+    const err = { to: 'agent:main:m', content: '⚠️ LLM request failed (rate limited, HTTP 429).', metadata: { channel: 'webchat' } }
+    const reply = { to: 'agent:main:m', content: 'Here is how rate limits work: back off and retry.', metadata: { channel: 'webchat' } }
+    assert.equal(sending(reply, ctx), undefined)
+    assert.equal(sending(err, ctx), undefined, 'the first error message reaches the user')
+    assert.deepEqual(sending(err, ctx), { cancel: true, cancelReason: 'retry-engine: repeated provider error message' })
+    assert.equal(sending(reply, ctx), undefined, 'a normal reply always passes')
+    // Another room is independent.
+    assert.equal(sending({ ...err, to: 'agent:main:other' }, ctx), undefined)
+    assert.equal((await status()).payload.counters.cancelledMessages, 1)
+  })
+
+  test('message_sending passes everything when cancelRepeatedErrors is false', async () => {
+    const { sending } = await startPlugin({ config: { cancelRepeatedErrors: false } })
+    const err = { to: 'agent:main:m', content: '⚠️ LLM request failed (rate limited, HTTP 429).' }
+    assert.equal(sending(err, {}), undefined)
+    assert.equal(sending(err, {}), undefined)
+  })
+
+  test('cron: billing disables the job through cron.update once and alerts once', async () => {
+    const calls = []
+    const { agentEnd, rec, status } = await startPlugin({ deps: { RetryEngine: stubbedEngine(calls) } })
+    const ctx = { sessionKey: 'agent:main:cron:job-1', jobId: 'job-1', trigger: 'cron', modelProviderId: 'fake' }
+    await agentEnd(failedEnd('cron-run-1', BILLING.errorMessage, BILLING), ctx)
+    await agentEnd(failedEnd('cron-run-2', BILLING.errorMessage, BILLING), ctx)
+    assert.deepEqual(calls, [{ method: 'cron.update', params: { id: 'job-1', patch: { enabled: false } } }])
+    const alerts = rec.logs.filter((l) => /retry-engine alert: cron job job-1 failed with billing/.test(l.m))
+    assert.equal(alerts.length, 1)
+    const s = (await status()).payload
+    assert.deepEqual(s.counters.disabledCronJobs, ['job-1'])
+    assert.equal(s.stats.keys['cron:job-1'].lastErrorReason, 'billing')
+    assert.ok(s.stats.keys['cron:job-1'].disabledUntilMs > Date.now())
+  })
+
+  test('cron: rate limits keep the job enabled; stopAfter counts billing failures in a row', async () => {
+    const calls = []
+    const { agentEnd, status } = await startPlugin({ config: { stopAfter: 2 }, deps: { RetryEngine: stubbedEngine(calls) } })
+    const ctx = { sessionKey: 'agent:main:cron:job-2', jobId: 'job-2', trigger: 'cron', modelProviderId: 'fake' }
+    const rl = 'Rate limit reached for requests per min (RPM): Limit 60, Used 60, Requested 1. Please try again in 20s.'
+    for (let i = 0; i < 4; i++) await agentEnd(failedEnd(`rl-${i}`, `429 ${rl}`, { errorCode: 'rate_limit_exceeded' }), ctx)
+    assert.deepEqual(calls, [])
+    const key = (await status()).payload.stats.keys['cron:job-2']
+    assert.equal(key.lastErrorReason, 'rate_limit')
+    assert.equal(key.disabled, false)
+    await agentEnd(failedEnd('b-1', BILLING.errorMessage, BILLING), ctx)
+    assert.deepEqual(calls, [])
+    await agentEnd(failedEnd('b-2', BILLING.errorMessage, BILLING), ctx)
+    assert.deepEqual(calls, [{ method: 'cron.update', params: { id: 'job-2', patch: { enabled: false } } }])
+  })
+
+  test('cron: the job id comes from the isolated run session key when ctx.jobId is absent (as on 2026.9.6)', async () => {
+    const calls = []
+    const { agentEnd } = await startPlugin({ deps: { RetryEngine: stubbedEngine(calls) } })
+    const ctx = { sessionKey: 'agent:main:cron:66bd15a7-48ae:run:35a749ed-7c1f', trigger: 'cron', modelProviderId: 'fake' }
+    await agentEnd(failedEnd('cron-run-9', BILLING.errorMessage, BILLING), ctx)
+    assert.deepEqual(calls, [{ method: 'cron.update', params: { id: '66bd15a7-48ae', patch: { enabled: false } } }])
+    assert.equal(cronJobId({ sessionKey: 'agent:ops:cron:job-7' }), 'job-7')
+    assert.equal(cronJobId({ sessionKey: 'agent:main:main' }), undefined)
+    assert.equal(cronJobId({ jobId: 'explicit', sessionKey: 'agent:main:cron:other:run:x' }), 'explicit')
+  })
+
+  test('cron: disableCronJobs false never calls the gateway', async () => {
+    const calls = []
+    const { agentEnd } = await startPlugin({ config: { disableCronJobs: false }, deps: { RetryEngine: stubbedEngine(calls) } })
+    await agentEnd(failedEnd('b-1', BILLING.errorMessage, BILLING), { sessionKey: 'k', jobId: 'job-3', trigger: 'cron' })
+    assert.deepEqual(calls, [])
+  })
+
+  test('the old plugin queue under <stateDir>/ratelimit-retry/queue.json is imported at start', async () => {
+    const dir = stateDir()
+    mkdirSync(join(dir, 'ratelimit-retry'))
+    const now = Date.now()
+    writeFileSync(
+      join(dir, 'ratelimit-retry', 'queue.json'),
+      JSON.stringify([{ sessionKey: 'agent:main:old', errorTime: now - 1000, retryAfter: now + 3_600_000, errorMessage: 'rate limited', attempts: 0 }]),
+    )
+    const { status, rec } = await startPlugin({ ctx: { stateDir: dir } })
+    const s = (await status()).payload
+    assert.deepEqual(s.pending.map((e) => e.sessionKey), ['agent:main:old'])
+    assert.ok(rec.logs.some((l) => /retry-engine imported/.test(l.m)))
+  })
+
+  test('hook errors are logged, never thrown, and no token reaches the log', async () => {
+    const calls = []
+    class Failing extends stubbedEngine(calls) {
+      gatewayRequest() {
+        return Promise.reject(new Error('E_GATEWAY_UNAVAILABLE: gateway down'))
+      }
+    }
+    const { agentEnd, rec, status } = await startPlugin({
+      config: { gatewayToken: 'super-secret-token-value' },
+      deps: { RetryEngine: Failing },
+    })
+    await agentEnd(failedEnd('b-1', BILLING.errorMessage, BILLING), { sessionKey: 'k', jobId: 'job-4', trigger: 'cron' })
+    assert.equal((await status()).payload.counters.errors, 1)
+    assert.ok(rec.logs.some((l) => l.level === 'warn' && /gateway down/.test(l.m)))
+    assert.ok(!rec.logs.some((l) => l.m.includes('super-secret-token-value')))
+  })
+
+  test('hooks before the service started do nothing', async () => {
+    const plugin = createPlugin({ env: {} }, () => ({ RetryEngine }))
+    const rec = fakeApi({})
+    plugin.register(rec.api)
+    assert.equal(await rec.hooks.agent_end[0].fn(failedEnd('x'), { sessionKey: 'k' }), undefined)
+    assert.equal(rec.hooks.message_sending[0].fn({ to: 'k', content: 'x' }, {}), undefined)
+  })
+})

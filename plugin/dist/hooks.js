@@ -1,0 +1,96 @@
+// The hook handlers: agent_end parks failed sessions and resolves successful ones (and keeps
+// cron jobs' failure streaks, disabling a job that waiting cannot fix); message_sending cancels
+// repeated provider-error messages in a room and always lets normal replies through.
+import { firstSight } from './runtime.js';
+function message(err) {
+    return err instanceof Error ? err.message : String(err);
+}
+/** An isolated cron run's session key: `agent:<agentId>:cron:<jobId>:run:<runSessionId>`. */
+const CRON_SESSION = /^agent:[^:]+:cron:([^:]+)(?::|$)/;
+/**
+ * The cron job of a cron-triggered run: `ctx.jobId` when the gateway sets it (2026.9.6 does not
+ * on agent_end), else the job id inside an isolated run's session key.
+ */
+export function cronJobId(ctx) {
+    if (ctx.jobId)
+        return ctx.jobId;
+    return ctx.sessionKey?.match(CRON_SESSION)?.[1];
+}
+async function handleCron(rt, event, ctx) {
+    const jobId = cronJobId(ctx);
+    const name = jobId ?? ctx.sessionKey;
+    const decision = rt.engine.recordFailure(`cron:${name}`, event);
+    if (decision.alert) {
+        rt.counters.alerts += 1;
+        rt.logger.warn(`retry-engine alert: cron job ${name} failed with ${decision.reason} ` +
+            `(${decision.consecutiveErrors} in a row)` +
+            (decision.action === 'disable' ? '; it cannot be fixed by waiting' : ''));
+    }
+    if (decision.action !== 'disable' || !rt.config.disableCronJobs || !jobId)
+        return;
+    if (rt.counters.disabledCronJobs.includes(jobId))
+        return;
+    await rt.engine.gatewayRequest('cron.update', { id: jobId, patch: { enabled: false } });
+    rt.counters.disabledCronJobs.push(jobId);
+    rt.logger.warn(`retry-engine disabled cron job ${jobId} after ${decision.consecutiveErrors} ${decision.reason} failure(s)`);
+}
+/** agent_end: park on failure (once per run), resolve on success. Never throws into the gateway. */
+export async function onAgentEnd(rt, event, ctx = {}) {
+    const sessionKey = ctx?.sessionKey;
+    if (!rt || !sessionKey || !event)
+        return;
+    try {
+        const c = rt.engine.classify(event);
+        const isCron = ctx.trigger === 'cron';
+        if (c.reason === null) {
+            if (await rt.engine.resolve(sessionKey))
+                rt.counters.resolved += 1;
+            if (isCron)
+                rt.engine.recordSuccess(`cron:${cronJobId(ctx) ?? sessionKey}`);
+            return;
+        }
+        // The gateway retries some failures inside one run (same runId, one agent_end each);
+        // only the first of them is a new failure of the session.
+        if (!firstSight(rt, event.runId ?? ctx.runId))
+            return;
+        if (isCron)
+            await handleCron(rt, event, ctx);
+        await rt.engine.park(sessionKey, event, {
+            ...(ctx.modelProviderId ? { provider: ctx.modelProviderId } : {}),
+            message: rt.config.resumeMessage,
+        });
+    }
+    catch (err) {
+        rt.counters.errors += 1;
+        rt.logger.warn(`retry-engine agent_end for ${sessionKey} failed: ${message(err)}`);
+    }
+}
+/** The room a message goes to: `<channel>:<recipient>`. */
+export function roomKey(event, ctx = {}) {
+    const to = event?.to ?? ctx?.conversationId ?? ctx?.sessionKey;
+    if (to === undefined || to === null || String(to) === '')
+        return null;
+    const channel = event?.metadata?.channel ?? ctx?.channelId;
+    return channel ? `${channel}:${to}` : String(to);
+}
+/** message_sending: `{cancel: true}` for a repeated provider-error message, else nothing. */
+export function onMessageSending(rt, event, ctx = {}) {
+    if (!rt || !rt.config.cancelRepeatedErrors || typeof event?.content !== 'string')
+        return undefined;
+    const room = roomKey(event, ctx);
+    if (!room)
+        return undefined;
+    try {
+        const verdict = rt.engine.checkMessage(room, event.content);
+        if (!verdict.cancel)
+            return undefined;
+        rt.counters.cancelledMessages += 1;
+        rt.logger.info(`retry-engine cancelled a repeated provider-error message in ${room}`);
+        return { cancel: true, cancelReason: 'retry-engine: repeated provider error message' };
+    }
+    catch (err) {
+        rt.counters.errors += 1;
+        rt.logger.warn(`retry-engine message_sending for ${room} failed: ${message(err)}`);
+        return undefined;
+    }
+}
