@@ -39,7 +39,7 @@ const RULE_SOURCES: &[(Reason, &str)] = &[
     ),
     (
         Reason::Billing,
-        r"insufficient_quota|billing_hard_limit|billing_not_active|billing_error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account\b[^.\n]{0,40}?\bis not active",
+        r"insufficient_quota|billing_hard_limit|billing_not_active|billing[_ ]error|credit balance|insufficient (?:credits?|funds|balance)|(?:requires|purchase|buy|add) (?:more )?credits|out of credits|payment[ _]required|payment (?:method|failed|issue|is required)|exceeded your current quota,? please check your plan|plans? (?:&|and) billing|account\b[^.\n]{0,40}?\bis not active",
     ),
     (
         Reason::AuthPermanent,

@@ -26,7 +26,10 @@ static HEAD: LazyLock<Regex> = LazyLock::new(|| {
         r"|(?:api )?rate[ -]limit(?:ed| reached| exceeded| hit)|(?:\d{3} )?too many requests",
         r"|(?:the )?(?:ai |llm |model )?(?:service|provider|model) is (?:temporarily )?(?:overloaded|unavailable)",
         r"|service (?:temporarily )?unavailable|overloaded|quota exceeded|usage limit reached|request timed out|connection error",
+        r"|the model request (?:was rate[ -]limited|failed|timed out)|you(?:'ve| have)? exceeded your (?:current )?quota",
         r")(?:\*\*)?\s*(?:[.!:,(—–\-]|$))",
+        // OpenClaw's own copy: "⚠️ <provider> (<model>) returned a billing error — ...".
+        r"|^(?:⚠️|⚠)\s*[^\n]{1,80}? returned an? (?:billing|auth(?:entication)?|rate[ -]limit|quota|overload(?:ed)?|server|provider|api) error(?:\s*(?:[.!:,(—–\-]|$))",
     ))
     .expect("surfaced head pattern must compile")
 });
@@ -68,6 +71,10 @@ mod tests {
             "Error: 429 Too Many Requests",
             "❌ Request failed: overloaded_error",
             "LLM request failed.\n\nRequest timed out before a response was generated. Please try again, or increase `agents.defaults.timeoutSeconds` in your config.",
+            // Copy read off a real OpenClaw 2026.9.6 gateway.
+            "⚠️ The model request was rate-limited. Please try again in a few minutes.",
+            "⚠️ fake (fake-model) returned a billing error — check your provider account.",
+            "⚠️ You exceeded your current quota: daily usage limit reached.",
         ] {
             assert!(has_surfaced_shape(t), "{t}");
         }

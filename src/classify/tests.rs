@@ -261,6 +261,10 @@ fn surfaced_errors_positive() {
         "⚠️ Agent failed: Your credit balance is too low to access the Anthropic API.",
         "LLM request failed.\n\nRequest timed out before a response was generated. Please try again, or increase `agents.defaults.timeoutSeconds` in your config.",
         "Error 503: Service Unavailable",
+        // Copy read off a real OpenClaw 2026.9.6 gateway.
+        "⚠️ The model request was rate-limited. Please try again in a few minutes.",
+        "⚠️ fake (fake-model) returned a billing error — check your provider account.",
+        "⚠️ You exceeded your current quota: daily usage limit reached.",
     ] {
         assert!(c.is_surfaced_error(t), "{t}");
         let got = c.classify(&json!({"kind": "chat_text", "text": t}), NOW);
