@@ -81,9 +81,11 @@ async function outage(withPlugin) {
 }
 
 /** Provider calls summary: during the outage (before recover) and after. */
-function count(fake, recoveredAt) {
-  const during = fake.calls.filter((c) => c.at < recoveredAt)
-  const afterwards = fake.calls.filter((c) => c.at >= recoveredAt)
+/** Splits the provider calls at `recoveredIndex` (the call count when the provider recovered;
+ * by index, not by time: a call and the recovery can share a millisecond). */
+function count(fake, recoveredIndex) {
+  const during = fake.calls.slice(0, recoveredIndex)
+  const afterwards = fake.calls.slice(recoveredIndex)
   return {
     outageCalls: during.length,
     outage429s: during.filter((c) => c.status === 429).length,
@@ -112,12 +114,12 @@ describe('retry-engine plugin in a real OpenClaw gateway', { skip: available ? f
       assert.equal(fake.callCount, N, 'the gateway does not retry a long-window quota 429')
       // Recover when the plugin's first probe would already have failed (the next 30 s window + 3 s).
       await sleep(Math.ceil(Date.now() / WINDOW_MS) * WINDOW_MS + 3000 - Date.now())
-      const recoveredAt = Date.now()
+      const recoveredIndex = fake.calls.length
       fake.recover(RECOVERED)
       // Observe as long as the plugin needs to finish (one more window plus the release spread).
       await sleep(WINDOW_MS + 10_000)
       const done = await Promise.all(keys.map((k) => completed(client, k)))
-      results.without = { ...count(fake, recoveredAt), uncompleted: done.filter((d) => !d).length }
+      results.without = { ...count(fake, recoveredIndex), uncompleted: done.filter((d) => !d).length }
       assert.equal(results.without.recoveryCalls, 0, 'nothing resends the failed sessions')
       assert.equal(results.without.uncompleted, N)
     } finally {
@@ -158,7 +160,7 @@ describe('retry-engine plugin in a real OpenClaw gateway', { skip: available ? f
       assert.equal(probeCall.status, 429)
       const probeKey = sessionOf(probeCall)
       assert.ok(probeKey, 'the probe went into one of the parked sessions')
-      const recoveredAt = Date.now()
+      const recoveredIndex = fake.calls.length
       fake.recover(RECOVERED)
 
       // Next window: the probe succeeds, the rest are released; every session completes.
@@ -167,11 +169,11 @@ describe('retry-engine plugin in a real OpenClaw gateway', { skip: available ? f
         return s.pending?.length === 0 && s.counters.resolved >= N ? s : null
       }, 'every session resumed and resolved', WINDOW_MS + 60_000)
       const done = await Promise.all(keys.map((k) => completed(client, k)))
-      results.with = { ...count(fake, recoveredAt), uncompleted: done.filter((d) => !d).length }
+      results.with = { ...count(fake, recoveredIndex), uncompleted: done.filter((d) => !d).length }
 
       assert.equal(results.with.uncompleted, 0, 'every session completed')
       assert.equal(results.with.outageCalls, N + 1, 'during the outage: the N failures plus one probe, no retry storm')
-      const recovery = fake.calls.filter((c) => c.at >= recoveredAt)
+      const recovery = fake.calls.slice(recoveredIndex)
       assert.ok(recovery.every((c) => c.status === 200 && isResume(c)))
       assert.deepEqual(recovery.map(sessionOf).sort(), [...keys].sort(), 'one resend per session after recovery')
       assert.equal(recovery[0] && sessionOf(recovery[0]), probeKey, 'the same session probes again first')
