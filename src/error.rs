@@ -30,9 +30,6 @@ pub enum EngineError {
         /// The configured cap.
         cap: usize,
     },
-    /// No parked entry under that session key. Code `E_NOT_FOUND`.
-    #[error("no parked session with key {0:?}")]
-    NotFound(String),
     /// A method that needs `start()` was called before it. Code `E_NOT_STARTED`.
     #[error("the engine is not started; call `await engine.start()` first")]
     NotStarted,
@@ -82,7 +79,6 @@ impl EngineError {
             EngineError::InvalidOption { .. } => "E_INVALID_OPTION",
             EngineError::InvalidInput { .. } => "E_INVALID_INPUT",
             EngineError::QueueFull { .. } => "E_QUEUE_FULL",
-            EngineError::NotFound(_) => "E_NOT_FOUND",
             EngineError::NotStarted => "E_NOT_STARTED",
             EngineError::Closed => "E_CLOSED",
             EngineError::Io { .. } => "E_IO",
