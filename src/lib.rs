@@ -23,6 +23,8 @@ pub mod queue;
 pub mod reason;
 pub mod resender;
 pub mod scheduler;
+#[cfg(test)]
+mod test_support;
 pub mod window;
 
 #[doc(hidden)]

@@ -11,22 +11,11 @@ use super::durations::{
     parse_rfc3339, parse_seconds,
 };
 use super::*;
+use crate::test_support::{json_tree, proptest_config};
 use proptest::prelude::*;
 use serde_json::{json, Map};
 
 const NOW: i64 = 1_800_000_000_000;
-
-/// 256 cases (or `PROPTEST_CASES`), with shrinking bounded so a failure reports quickly.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        ..ProptestConfig::default()
-    }
-}
 
 fn classifier() -> Classifier {
     Classifier::new(ClassifierConfig {
@@ -107,13 +96,7 @@ fn json_value() -> impl Strategy<Value = Value> {
         any::<f64>().prop_map(Value::from),
         text().prop_map(Value::String),
     ];
-    leaf.prop_recursive(4, 64, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::vec((key(), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
+    json_tree(leaf, key, 64, 6)
 }
 
 /// Header names the classifier reads, mixed with arbitrary ones, in random letter case.
@@ -207,7 +190,7 @@ fn ordinary_opening() -> impl Strategy<Value = &'static str> {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config(512))]
 
     #[test]
     fn arbitrary_strings_classify(s in any::<String>(), now in now_ms()) {

@@ -9,20 +9,9 @@
 use super::frames::{ErrorShape, InboundFrame};
 use super::handshake::{classify_close, classify_connect_error, ConnectFailure};
 use super::redact::Scrubber;
+use crate::test_support::{json_tree, proptest_config};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
-
-/// 256 cases (or `PROPTEST_CASES`), with shrinking bounded so a failure reports quickly.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 512,
-        ..ProptestConfig::default()
-    }
-}
 
 /// Frame keys mixed with arbitrary ones.
 fn key() -> impl Strategy<Value = String> {
@@ -71,13 +60,7 @@ fn scalar() -> impl Strategy<Value = Value> {
 
 /// Arbitrary JSON values a few levels deep.
 fn json_value() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((key(), inner), 0..6)
-                .prop_map(|kv| Value::Object(kv.into_iter().collect::<Map<_, _>>())),
-        ]
-    })
+    json_tree(scalar(), key, 48, 5)
 }
 
 /// An error shape with arbitrary values.
@@ -125,7 +108,7 @@ fn failure_text(f: &ConnectFailure) -> String {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config(512))]
 
     #[test]
     fn arbitrary_text_never_panics(text in any::<String>()) {

@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::reason::Reason;
+use crate::test_support::proptest_config;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use std::fs::{self, OpenOptions};
@@ -15,18 +16,6 @@ use std::io::Write;
 use std::path::Path;
 
 const NOW: i64 = 5_000;
-
-/// 256 cases (or `PROPTEST_CASES`), with shrinking bounded so a failure reports quickly.
-fn config() -> ProptestConfig {
-    ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(256),
-        max_shrink_iters: 256,
-        ..ProptestConfig::default()
-    }
-}
 
 fn reason() -> impl Strategy<Value = Reason> {
     prop::sample::select(Reason::ALL.to_vec())
@@ -231,7 +220,7 @@ fn has_record_line(bytes: &[u8]) -> bool {
 }
 
 proptest! {
-    #![proptest_config(config())]
+    #![proptest_config(proptest_config(256))]
 
     #[test]
     fn any_journal_bytes_open_or_fail_with_e_io(journal in journal_bytes()) {
