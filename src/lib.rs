@@ -21,6 +21,7 @@ pub mod policy;
 pub mod profiles;
 pub mod queue;
 pub mod reason;
+pub mod redact;
 pub mod resender;
 pub mod scheduler;
 #[cfg(test)]
