@@ -98,6 +98,8 @@ const NOISE_KEYS: &[&str] = &[
     "connection",
     "options",
     "requestOptions",
+    "rawHeaders",
+    "rawTrailers",
 ];
 
 /// Fields read through the prototype chain of class instances (errors, responses).
