@@ -23,13 +23,23 @@ const MIN_SECRET_LEN: usize = 4;
 
 /// Credential shapes, each with its replacement; applied in order.
 const FORMAT_TABLE: &[(&str, &str)] = &[
-    (r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/=\-]{4,}", "Bearer ***"),
+    (
+        r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/=\-]{4,}",
+        "Bearer ***",
+    ),
     (r"(?-u:\b)sk-ant-[A-Za-z0-9_\-]{3,}", "sk-ant-***"),
     (r"(?-u:\b)(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
     (r"(?-u:\b)gsk_[A-Za-z0-9]{8,}", "gsk_***"),
     (r"(?-u:\b)xai-[A-Za-z0-9]{8,}", "xai-***"),
     (r"(?-u:\b)AIza[0-9A-Za-z_\-]{10,}", "AIza***"),
-    (r"(?-u:\b)(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}", "***"),
+    (
+        r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{3,}",
+        "eyJ***",
+    ),
+    (
+        r"(?-u:\b)(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}",
+        "***",
+    ),
     (
         r"(?i)(?-u:\b)([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@",
         "$1***@",
@@ -239,12 +249,13 @@ mod tests {
             "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
              url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl \
              groq gsk_abcdefgh12345678 xai xai-abcdefgh12345678 anthropic sk-ant-api03-xyzXYZ_1 \
-             proxy http://user:pa55word@proxy.local:8080/x";
+             proxy http://user:pa55word@proxy.local:8080/x jwt eyJhbGciOiJIUzI1NiJ9.payload.sig";
         let s = known_formats(text);
         for secret in [
             "abcDEF123",
             "eyJhbGci",
             "AIzaSyA1234567890",
+            "eyJhbGciOiJIUzI1NiJ9.payload",
             "hunter2",
             "ghp_abcdefghijkl",
             "gsk_abcdefgh12345678",
