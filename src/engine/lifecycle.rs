@@ -1,16 +1,17 @@
 //! `start()` and `close()`: opening the durable stores and running the scheduler.
 
-use super::{Engine, StoreQueue};
+use super::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
-use crate::queue::{QueueConfig, QueueStore};
 use crate::scheduler::{Scheduler, SchedulerHandle};
-use std::sync::{Arc, Mutex};
+use crate::state::file::{FileParked, QueueConfig, QueueStore};
+use crate::state::ParkedQueue;
+use std::sync::Arc;
 
 /// What `start()` brought up.
 pub(crate) struct Running {
-    pub store: Arc<Mutex<QueueStore>>,
+    pub store: Arc<dyn ParkedQueue>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
 }
@@ -52,12 +53,7 @@ impl Engine {
         qcfg.clock = self.clock.clone();
         let (store, report) = run_blocking(move || QueueStore::open(qcfg, now)).await?;
         for r in report.recoveries {
-            (self.events)(Event::RecoveredCorruptFile {
-                path: r.path.display().to_string(),
-                moved_to: r.moved_to.display().to_string(),
-                kept: r.kept,
-                dropped: r.dropped,
-            });
+            (self.events)(r.to_event());
         }
         if let Some(imp) = report.imported {
             (self.events)(Event::Imported {
@@ -73,9 +69,9 @@ impl Engine {
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
-        let store = Arc::new(Mutex::new(store));
+        let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
         let scheduler = Scheduler::spawn(
-            Arc::new(StoreQueue::new(store.clone())),
+            store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
