@@ -12,7 +12,9 @@
 //!    (not retryable), a 429 saying "daily" is `quota`, but a 503 saying "invalid api key" stays
 //!    `server_error`. An HTML error page under a transport status (408, 499, 5xx) is read by its
 //!    status alone; a bare leading `402` counts only with a billing or rate-limit wording.
-//! 4. Without a status, the first matching text rule ([`Tier::Text`], table order).
+//!    Generic wordings ([`Tier::Hint`]: `bad request`, `too many tokens`) never refine a status.
+//! 4. Without a status, the first matching text rule ([`Tier::Text`] or [`Tier::Hint`], table
+//!    order).
 //! 5. Nothing matched: `unknown` (rule `no-match`).
 //!
 //! Anthropic's `anthropic-ratelimit-unified-status: rejected` header turns a 429 or an unclear
@@ -107,7 +109,11 @@ fn by_status(
     };
     let html_page = is_transport_status(code) && HTML_PAGE.is_match(&view.text);
     match matched {
-        Some(rule) if !html_page && row.refined_by.contains(&rule.reason) => Verdict::of(rule),
+        Some(rule)
+            if !html_page && rule.tier == Tier::Text && row.refined_by.contains(&rule.reason) =>
+        {
+            Verdict::of(rule)
+        }
         _ => Verdict {
             reason: row.default,
             rule: Cow::Owned(format!("status-{code}")),

@@ -11,6 +11,9 @@ pub(crate) enum Tier {
     /// Wording: refines the HTTP status where that status's row allows the rule's reason
     /// (`status.rs`), and decides alone when there is no status.
     Text,
+    /// Generic wording (`bad request`, `invalid_request_error`, `too many tokens`): decides only
+    /// when there is no HTTP status; under a status the status's default wins.
+    Hint,
 }
 
 /// When a rule applies at all.
@@ -71,6 +74,14 @@ pub(crate) const fn under(
 ) -> Rule {
     Rule {
         scope: Scope::Status(status),
+        ..text(id, reason, pattern)
+    }
+}
+
+/// A generic-wording rule: decides only without a status.
+pub(crate) const fn hint(id: &'static str, reason: Reason, pattern: &'static str) -> Rule {
+    Rule {
+        tier: Tier::Hint,
         ..text(id, reason, pattern)
     }
 }

@@ -8,7 +8,7 @@
 //! short windows (`rate_limit`) and long ones (`quota`). Patterns are case-insensitive; `\b` is
 //! an ASCII word boundary.
 
-use super::rule::{checked, code, text, under, Rule};
+use super::rule::{checked, code, hint, text, under, Rule};
 use super::size_ceiling::requested_exceeds_stated_limit;
 use crate::reason::Reason::*;
 
@@ -300,21 +300,24 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "structured-server-error",
         ServerError,
-        r#""(?:type|code)"\s*:\s*"(?:server_error|upstream_error)"|an error occurred while processing"#,
+        r#""(?:type|code)"\s*:\s*"(?:server_error|upstream_error)"|\bupstream_error\b|an error occurred while processing"#,
     ),
     // ── Auth. ────────────────────────────────────────────────────────────────────────────
     text(
         "reauth-required",
         AuthPermanent,
-        r"\binvalid_grant\b|refresh_token_(?:reused|expired)|token_invalidated|invalid[_ ]refresh[_ ]token|could not be refreshed|(?:sign|log) in again|signing in again",
+        concat!(
+            r"(?:oauth token refresh failed|could not be refreshed)[\s\S]*(?:invalid_grant|refresh_token_(?:reused|expired)|token_invalidated|invalid[_ ]refresh[_ ]token",
+            r"|sign_in_again|sign(?:ing)? in again|log in again|expired or revoked|\brevoked\b)|(?:access token|authentication session) could not be refreshed",
+        ),
     ),
     text(
         "auth-permanent",
         AuthPermanent,
         concat!(
-            r"api[_ ]?key[_ ]?(?:revoked|deactivated|deleted)|key (?:has been |was )?(?:revoked|disabled|deactivated)|account_deactivated",
+            r"api[_ ]?key[_ ]?(?:revoked|deactivated|deleted)|\bkey (?:has been |was |is )?(?:revoked|disabled|deactivated)|account_deactivated",
             r"|account (?:has been |was |is )?(?:disabled|deactivated|suspended|banned|terminated)|not allowed for this organization",
-            r"|organi[sz]ation (?:has been |was |is )?(?:disabled|deactivated|suspended|banned|restricted)|\brevoked\b",
+            r"|organi[sz]ation (?:has been |was |is )?(?:disabled|deactivated|suspended|banned|restricted)|credentials? (?:has|have) been revoked",
             r"|access (?:has been )?terminated|access_terminated|permission[_ ]?error|permission_denied|not allowed to (?:access|use)",
             r"|does not have (?:access|permission)|accessdeniedexception|unsupported_country|region (?:is )?not supported|country, region, or territory",
         ),
@@ -328,7 +331,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|oauth token refresh failed|unauthori[sz]ed|unauthenticated|forbidden|access denied|insufficient permissions?|missing scopes?:",
             r"|\bexpired\b|expiredtokenexception|\b40[13]\b|no credentials found|no api[ -]?key|missing (?:api[ -]?key|authentication|credentials)",
             r"|api[ -]?key (?:is )?(?:missing|required|empty)|apikey is empty|invalid (?:client )?secret|invalid [^\n]{0,30}\bcredentials\b|\bfailed to (?:extract|parse|validate|decode)\b[\s\S]*\btoken\b",
-            r"|unrecognizedclientexception|security token included in the request is invalid|not logged in",
+            r"|unrecognizedclientexception|security token included in the request is invalid|not logged in|auth[_ ]profile[_ ]unavailable",
             r"|无权访问|认证失败|鉴权失败|密钥无效|apikey 无效|(?:当前\s*ak)[\s\S]*?(?:违规请求|禁止访问)",
         ),
     ),
@@ -347,7 +350,7 @@ pub(crate) const RULES: &[Rule] = &[
         "server-error",
         ServerError,
         concat!(
-            r"internal[ _]?server[ _]?error|status:\s*internal\b|internal_error|server_error|server error|the server had an error|internal error",
+            r"internal[ _]?server[ _]?error|status:\s*internal\b|internal_error|server_error|^\s*server error\b|\bserver error(?: occurred|:|'| \d{3})|the server had an error|internal error",
             r"|bad[ _]?gateway|gateway[ _-]?time-?out|upstream (?:connect )?error|upstream request timeout|service[_ ]?(?:temporarily[_ ])?unavailable",
             r"|unexpected error|temporar(?:y|ily)\b[^\n]{0,40}\b(?:failure|error|unable|unavailable)|backend error|internal database error",
             r"|request failed after repeated internal retries|internalserverexception|modelstreamerrorexception",
@@ -372,7 +375,7 @@ pub(crate) const RULES: &[Rule] = &[
         ),
     ),
     // ── Weaker wordings, only when nothing above matched. ────────────────────────────────
-    text(
+    hint(
         "context-overflow-loose",
         ContextOverflow,
         r"too many tokens|token limit exceeded|exceeds the limit of \d+|\b413\b",
@@ -384,10 +387,16 @@ pub(crate) const RULES: &[Rule] = &[
             r"string should match pattern|tool_use\.id|tool_use_id|invalid request format|tool call id was[\s\S]*must be",
             r"|does not support assistant message prefill|conversation must end with a user message",
             r"|agent harness [\s\S]* does not support [\s\S]*provider is not one of|rejected the request schema|is deprecated for this model",
-            r"|validationexception|invalid_request_error|invalid[ _]request|bad[ _]?request|malformed|invalid_argument|unprocessable",
+        ),
+    ),
+    hint(
+        "format-generic",
+        Format,
+        concat!(
+            r"validationexception|invalid_request_error|invalid[ _]request|bad[ _]?request|malformed|invalid_argument|unprocessable",
             r"|invalid (?:parameter|value|argument|schema|json|type|role)|validation (?:error|failed)|missing required|must be (?:a|an|one of|less|greater|at)\b",
             r"|unsupported value|not supported|unexpected (?:field|parameter)|invalid_type|serializationexception|param incorrect",
         ),
     ),
-    text("api-error", ServerError, r"\bapi_error\b"),
+    hint("api-error", ServerError, r"\bapi_error\b"),
 ];
