@@ -23,6 +23,7 @@ pub mod queue;
 pub mod reason;
 pub mod resender;
 pub mod scheduler;
+pub mod state;
 #[cfg(test)]
 mod test_support;
 pub mod window;
