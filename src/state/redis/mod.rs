@@ -12,6 +12,8 @@ pub use config::{redact_url, RedisConfig, DEFAULT_KEY_PREFIX};
 pub use coordinator::RedisCoordinator;
 
 #[cfg(test)]
+mod fleet_tests;
+#[cfg(test)]
 mod test_server;
 #[cfg(test)]
 mod tests;
