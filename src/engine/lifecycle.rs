@@ -6,6 +6,8 @@ use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::queue::{QueueConfig, QueueStore};
 use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::state::coordination::{Coordinator, Solo};
+use crate::state::redis::RedisCoordinator;
 use std::sync::{Arc, Mutex};
 
 /// What `start()` brought up.
@@ -13,6 +15,7 @@ pub(crate) struct Running {
     pub store: Arc<Mutex<QueueStore>>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
+    pub coordinator: Arc<dyn Coordinator>,
 }
 
 /// The engine's lifecycle.
@@ -74,18 +77,28 @@ impl Engine {
             (self.events)(r.to_event());
         }
         let store = Arc::new(Mutex::new(store));
-        let scheduler = Scheduler::spawn(
+        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
+            Some(redis) => Arc::new(RedisCoordinator::start(
+                redis.clone(),
+                self.clock.clone(),
+                self.events.clone(),
+            )?),
+            None => Arc::new(Solo),
+        };
+        let scheduler = Scheduler::spawn_coordinated(
             Arc::new(StoreQueue::new(store.clone())),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
             self.jitter.clone(),
             self.events.clone(),
+            coordinator.clone(),
         )?;
         *life = Life::Running(Arc::new(Running {
             store,
             scheduler,
             profiles: Arc::new(profiles),
+            coordinator,
         }));
         Ok(())
     }
@@ -97,6 +110,7 @@ impl Engine {
         let previous = std::mem::replace(&mut *life, Life::Closed);
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
+            running.coordinator.close().await;
         }
         self.gateway.close().await;
         Ok(())

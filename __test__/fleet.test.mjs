@@ -1,0 +1,181 @@
+// Fleet mode against a real redis-server (unix socket, temp dir): engines in separate processes
+// share one provider through `state.redis`. A local HTTP server plays the provider account and
+// counts every call. No timing is asserted; lags are printed as figures.
+import { test, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import http from 'node:http'
+import os from 'node:os'
+import path from 'node:path'
+import readline from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import { startRedis, redisAvailable } from './helpers/redis-server.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const FIXTURE = path.join(here, 'fixtures', 'fleet-engine.mjs')
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+const dirs = []
+const tmpDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-fleet-'))
+  dirs.push(dir)
+  return dir
+}
+after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+async function waitFor (predicate, what, timeoutMs = 30_000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(20)
+  }
+}
+
+/** The shared provider account: `down` answers 429; `hold(fn)` can keep a request open. */
+async function startProvider () {
+  const p = { down: true, calls: [], hold: null }
+  const server = http.createServer((req, res) => {
+    let body = ''
+    req.on('data', (c) => { body += c })
+    req.on('end', () => {
+      const call = { ...JSON.parse(body), ok: !p.down, at: Date.now() }
+      p.calls.push(call)
+      if (p.hold && p.hold(call)) return // never answered (the caller gets killed)
+      res.writeHead(p.down ? 429 : 200, { 'content-type': 'text/plain' })
+      res.end(p.down ? 'rate limited' : 'ok')
+    })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  p.url = `http://127.0.0.1:${server.address().port}/v1/call`
+  p.close = () => { server.closeAllConnections(); return new Promise((resolve) => server.close(resolve)) }
+  return p
+}
+
+/** Start one engine process; collects its events. */
+function startEngine (redisUrl, providerUrl, name, keys) {
+  const child = spawn(process.execPath, [FIXTURE, redisUrl, tmpDir(), providerUrl, name, ...keys], {
+    stdio: ['pipe', 'pipe', 'inherit']
+  })
+  const e = { name, keys, child, events: [], exited: false }
+  child.on('exit', () => { e.exited = true })
+  readline.createInterface({ input: child.stdout }).on('line', (line) => {
+    try { e.events.push(JSON.parse(line)) } catch { /* not ours */ }
+  })
+  e.send = (cmd) => child.stdin.write(cmd + '\n')
+  e.has = (type) => e.events.some((ev) => ev.type === type)
+  e.count = (type) => e.events.filter((ev) => ev.type === type).length
+  e.final = async () => {
+    e.send('exit')
+    await waitFor(() => e.has('final'), `${name} final`)
+    return e.events.find((ev) => ev.type === 'final')
+  }
+  return e
+}
+
+async function startFleet (redisUrl, provider, layout) {
+  const fleet = Object.entries(layout).map(([name, keys]) => startEngine(redisUrl, provider.url, name, keys))
+  await waitFor(() => fleet.every((e) => e.has('ready')), 'engines ready')
+  for (const e of fleet) e.send('go')
+  await waitFor(() => fleet.every((e) => e.has('parked-all')), 'sessions parked')
+  return fleet
+}
+
+const okCalls = (p) => p.calls.filter((c) => c.ok).map((c) => c.sessionKey).sort()
+const skip = !redisAvailable()
+
+test('3 engines in 3 processes: exactly 1 probe per window, every session resumed once', { skip }, async () => {
+  const redis = await startRedis()
+  const provider = await startProvider()
+  const fleet = await startFleet(redis.url, provider, { a: ['a1', 'a2'], b: ['b1', 'b2'], c: ['c1', 'c2'] })
+  try {
+    // Window 1: the provider is still down when the sessions fall due.
+    await waitFor(() => provider.calls.length >= 1, 'the first probe')
+    await sleep(500) // any other engine probing this window would have called by now
+    assert.equal(provider.calls.length, 1, JSON.stringify(provider.calls))
+    provider.down = false
+    // Window 2: one probe succeeds; every engine resends its own sessions once.
+    await waitFor(() => okCalls(provider).length === 6, 'all six sessions resumed')
+    await sleep(300)
+    assert.deepEqual(okCalls(provider), ['a1', 'a2', 'b1', 'b2', 'c1', 'c2'])
+    assert.equal(provider.calls.filter((c) => !c.ok).length, 1, 'one call in the down window')
+    const probes = fleet.flatMap((e) => e.events).filter((ev) => ev.type === 'resent' && ev.probe)
+    assert.equal(probes.length, 1, 'one good probe in the whole fleet')
+    const prober = probes[0].engine
+    for (const e of fleet) {
+      if (e.name !== prober) assert.ok(e.events.some((ev) => ev.type === 'fleet-outcome' && ev.ok), `${e.name} heard the outcome`)
+      assert.deepEqual((await e.final()).pending, [], `${e.name} has nothing left`)
+    }
+    const firstOk = provider.calls.find((c) => c.ok).at
+    const lastOk = provider.calls.filter((c) => c.ok).at(-1).at
+    console.log(`# fleet: 3 engines, resume lag after the good probe ${lastOk - firstOk} ms`)
+  } finally {
+    for (const e of fleet) e.child.kill('SIGKILL')
+    await provider.close()
+    await redis.close()
+  }
+})
+
+test('kill -9 of the lease holder mid-probe: another engine takes over the probe', { skip }, async () => {
+  const redis = await startRedis()
+  const provider = await startProvider()
+  provider.down = false
+  let victim = null
+  provider.hold = (call) => {
+    if (victim) return false
+    victim = call.engine
+    return true // the first probe never gets an answer: its engine is killed below
+  }
+  const fleet = await startFleet(redis.url, provider, { a: ['a1', 'a2'], b: ['b1', 'b2'], c: ['c1', 'c2'] })
+  try {
+    await waitFor(() => victim !== null, 'the first probe')
+    const killed = fleet.find((e) => e.name === victim)
+    killed.child.kill('SIGKILL')
+    const killedAt = Date.now()
+    await waitFor(() => killed.exited, 'the kill')
+    const survivors = fleet.filter((e) => e !== killed)
+    const theirs = survivors.flatMap((e) => e.keys).sort()
+    await waitFor(() => theirs.every((k) => okCalls(provider).includes(k)), 'the survivors resumed')
+    await sleep(300)
+    assert.deepEqual(okCalls(provider).filter((k) => theirs.includes(k)), theirs, 'each survivor session once')
+    const takeover = provider.calls[1]
+    assert.notEqual(takeover.engine, victim, 'the second probe came from a survivor')
+    for (const e of survivors) assert.deepEqual((await e.final()).pending, [])
+    console.log(`# fleet: takeover after kill -9 in ${takeover.at - killedAt} ms (lease TTL 1500 ms)`)
+  } finally {
+    for (const e of fleet) e.child.kill('SIGKILL')
+    await provider.close()
+    await redis.close()
+  }
+})
+
+test('Redis stopped mid-outage: degraded, local decisions, nothing lost, recovery', { skip }, async () => {
+  const redis = await startRedis()
+  const provider = await startProvider()
+  const fleet = await startFleet(redis.url, provider, { a: ['a1', 'a2'], b: ['b1', 'b2'] })
+  try {
+    await redis.stop()
+    await waitFor(() => fleet.every((e) => e.has('state-degraded')), 'state-degraded from both')
+    // Each engine now probes for itself (the provider is still down).
+    await waitFor(() => new Set(provider.calls.map((c) => c.engine)).size === 2, 'a probe from each engine')
+    for (const e of fleet) {
+      const degraded = e.events.find((ev) => ev.type === 'state-degraded')
+      assert.ok(!degraded.message.includes('password'), degraded.message)
+    }
+    await redis.restart()
+    await waitFor(() => fleet.every((e) => e.has('state-recovered')), 'state-recovered from both')
+    provider.down = false
+    await waitFor(() => okCalls(provider).length === 4, 'all four sessions resumed')
+    await sleep(300)
+    assert.deepEqual(okCalls(provider), ['a1', 'a2', 'b1', 'b2'], 'nothing lost, each once')
+    for (const e of fleet) {
+      assert.equal(e.count('state-degraded'), 1, `${e.name}: one degraded event`)
+      assert.deepEqual((await e.final()).pending, [])
+    }
+  } finally {
+    for (const e of fleet) e.child.kill('SIGKILL')
+    await provider.close()
+    await redis.close()
+  }
+})
