@@ -1,18 +1,19 @@
 //! `start()` and `close()`: opening the durable stores and running the scheduler.
 
-use super::{Engine, StoreQueue};
+use super::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
-use crate::queue::{QueueConfig, QueueStore};
 use crate::scheduler::{Scheduler, SchedulerHandle};
 use crate::state::coordination::{Coordinator, Solo};
+use crate::state::file::{FileParked, QueueConfig, QueueStore};
 use crate::state::redis::RedisCoordinator;
-use std::sync::{Arc, Mutex};
+use crate::state::ParkedQueue;
+use std::sync::Arc;
 
 /// What `start()` brought up.
 pub(crate) struct Running {
-    pub store: Arc<Mutex<QueueStore>>,
+    pub store: Arc<dyn ParkedQueue>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
     pub coordinator: Arc<dyn Coordinator>,
@@ -55,12 +56,7 @@ impl Engine {
         qcfg.clock = self.clock.clone();
         let (store, report) = run_blocking(move || QueueStore::open(qcfg, now)).await?;
         for r in report.recoveries {
-            (self.events)(Event::RecoveredCorruptFile {
-                path: r.path.display().to_string(),
-                moved_to: r.moved_to.display().to_string(),
-                kept: r.kept,
-                dropped: r.dropped,
-            });
+            (self.events)(r.to_event());
         }
         if let Some(imp) = report.imported {
             (self.events)(Event::Imported {
@@ -76,7 +72,7 @@ impl Engine {
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
-        let store = Arc::new(Mutex::new(store));
+        let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
         let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
             Some(redis) => Arc::new(RedisCoordinator::start(
                 redis.clone(),
@@ -86,7 +82,7 @@ impl Engine {
             None => Arc::new(Solo),
         };
         let scheduler = Scheduler::spawn_coordinated(
-            Arc::new(StoreQueue::new(store.clone())),
+            store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),

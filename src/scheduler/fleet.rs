@@ -14,10 +14,10 @@
 //! else here runs.
 
 use super::probe::GroupPhase;
-use super::queue::{QueueChange, SchedEntry, SchedStatus};
 use super::runner::{status_change, Runner};
 use crate::events::Event;
 use crate::state::coordination::{GroupOutcome, ProbeClaim};
+use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 
 impl Runner {
     /// Groups whose due entries must not be planned now: a local probe is out, or another
@@ -31,9 +31,9 @@ impl Runner {
     }
 
     /// Ask the fleet whether this engine probes `entry`'s group.
-    pub(super) async fn claim(&self, entry: &SchedEntry, now: i64) -> ProbeClaim {
+    pub(super) async fn claim(&self, entry: &ParkedEntry, now: i64) -> ProbeClaim {
         self.coordinator
-            .claim_probe(&entry.group, entry.status_since_ms, now)
+            .claim_probe(&entry.group, entry.last_failed_at_ms, now)
             .await
     }
 
@@ -73,10 +73,10 @@ impl Runner {
         let was_watched = self.watching.remove(&group).is_some();
         self.dirty = true;
         let now = self.now();
-        let entries: Vec<SchedEntry> = match self.store.all_entries().await {
+        let entries: Vec<ParkedEntry> = match self.store.all_entries().await {
             Ok(all) => all
                 .into_iter()
-                .filter(|e| e.group == group && e.status == SchedStatus::Parked)
+                .filter(|e| e.group == group && e.status == EntryStatus::Parked)
                 .filter(|e| !self.held.contains_key(&e.session_key))
                 .filter(|e| !self.pending.iter().any(|c| c.key() == e.session_key))
                 .collect(),
@@ -102,11 +102,11 @@ impl Runner {
     async fn release_on_fleet_ok(
         &mut self,
         group: &str,
-        entries: Vec<SchedEntry>,
+        entries: Vec<ParkedEntry>,
         now: i64,
     ) -> usize {
         let ahead = now + self.cfg.release_ahead_ms;
-        let members: Vec<SchedEntry> = entries
+        let members: Vec<ParkedEntry> = entries
             .into_iter()
             .filter(|e| e.retry_at_ms <= ahead && e.attempts < self.cfg.max_attempts)
             .collect();
@@ -120,7 +120,7 @@ impl Runner {
         }
         let mut changes = Vec::with_capacity(n);
         for entry in members {
-            changes.push(status_change(&entry.session_key, SchedStatus::Released));
+            changes.push(status_change(&entry.session_key, EntryStatus::Released));
             self.schedule_release(entry, now);
         }
         self.persist(changes).await;
@@ -129,7 +129,7 @@ impl Runner {
 
     async fn repark_on_fleet_failure(
         &mut self,
-        entries: Vec<SchedEntry>,
+        entries: Vec<ParkedEntry>,
         retry_at_ms: i64,
     ) -> usize {
         let changes: Vec<QueueChange> = entries
@@ -137,7 +137,7 @@ impl Runner {
             .filter(|e| e.retry_at_ms < retry_at_ms)
             .map(|e| QueueChange::SetStatus {
                 session_key: e.session_key,
-                status: SchedStatus::Parked,
+                status: EntryStatus::Parked,
                 retry_at_ms: Some(retry_at_ms),
             })
             .collect();

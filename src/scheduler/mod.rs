@@ -34,11 +34,9 @@
 mod config;
 mod fleet;
 mod handle;
-pub mod memory;
 mod outcome;
 mod plan;
 mod probe;
-mod queue;
 mod release;
 mod runner;
 mod store_calls;
@@ -50,7 +48,6 @@ pub use config::{ProbeConfirm, SchedulerConfig};
 pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
-pub use queue::{ParkedQueue, QueueChange, SchedEntry, SchedStatus};
 pub use release::ReleaseQueue;
 
 use crate::clock::SharedClock;
@@ -59,6 +56,7 @@ use crate::events::EventSink;
 use crate::jitter::Jitter;
 use crate::resender::Resender;
 use crate::state::coordination::{Coordinator, Solo};
+use crate::state::ParkedQueue;
 use std::sync::Arc;
 
 /// Entry point: [`Scheduler::spawn`].

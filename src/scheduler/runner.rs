@@ -6,7 +6,6 @@ use super::config::SchedulerConfig;
 use super::handle::Command;
 use super::plan::plan_batch;
 use super::probe::GroupTable;
-use super::queue::{QueueChange, SchedEntry, SchedStatus};
 use super::release::ReleaseQueue;
 use super::store_calls::StoreCalls;
 use crate::clock::SharedClock;
@@ -15,6 +14,7 @@ use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
 use crate::resender::{ResendRequest, Resender};
 use crate::state::coordination::{Coordinator, ProbeClaim};
+use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +42,7 @@ pub(super) enum Early {
 /// An entry the scheduler is working on.
 #[derive(Debug)]
 pub(super) struct Held {
-    pub(super) entry: SchedEntry,
+    pub(super) entry: ParkedEntry,
     pub(super) probe: bool,
     pub(super) stage: Stage,
     pub(super) early: Option<Early>,
@@ -140,10 +140,10 @@ impl Runner {
             Ok(all) => {
                 let changes: Vec<_> = all
                     .into_iter()
-                    .filter(|e| e.status != SchedStatus::Parked)
+                    .filter(|e| e.status != EntryStatus::Parked)
                     .map(|e| QueueChange::SetStatus {
                         session_key: e.session_key,
-                        status: SchedStatus::Parked,
+                        status: EntryStatus::Parked,
                         retry_at_ms: Some(e.retry_at_ms.min(now)),
                     })
                     .collect();
@@ -234,13 +234,13 @@ impl Runner {
                     continue;
                 }
             }
-            changes.push(status_change(&entry.session_key, SchedStatus::Probing));
+            changes.push(status_change(&entry.session_key, EntryStatus::Probing));
             self.groups.start_probe(&entry.group, &entry.session_key);
             self.probe_wait.push_back(entry.session_key.clone());
             self.hold(entry, true);
         }
         for entry in plan.join {
-            changes.push(status_change(&entry.session_key, SchedStatus::Released));
+            changes.push(status_change(&entry.session_key, EntryStatus::Released));
             self.groups.join_release(&entry.group, 1);
             self.schedule_release(entry, now);
         }
@@ -257,7 +257,7 @@ impl Runner {
         self.persist(changes).await;
     }
 
-    pub(super) fn hold(&mut self, entry: SchedEntry, probe: bool) {
+    pub(super) fn hold(&mut self, entry: ParkedEntry, probe: bool) {
         let held = Held {
             entry,
             probe,
@@ -268,7 +268,7 @@ impl Runner {
     }
 
     /// Queue a released entry to start at a random point in `[now, now + spread]`.
-    pub(super) fn schedule_release(&mut self, entry: SchedEntry, now: i64) {
+    pub(super) fn schedule_release(&mut self, entry: ParkedEntry, now: i64) {
         let start = now + self.jitter.up_to(self.cfg.release_spread_ms);
         self.release.push(entry.session_key.clone(), start);
         self.hold(entry, false);
@@ -371,14 +371,14 @@ impl Runner {
         let changes: Vec<_> = self
             .held
             .drain()
-            .map(|(key, _)| status_change(&key, SchedStatus::Parked))
+            .map(|(key, _)| status_change(&key, EntryStatus::Parked))
             .collect();
         self.store_retry_at = None;
         self.persist(changes).await;
     }
 }
 
-pub(super) fn status_change(key: &str, status: SchedStatus) -> QueueChange {
+pub(super) fn status_change(key: &str, status: EntryStatus) -> QueueChange {
     QueueChange::SetStatus {
         session_key: key.to_string(),
         status,

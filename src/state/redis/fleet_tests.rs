@@ -9,9 +9,10 @@ use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
 use crate::resender::{ResendFuture, ResendRequest, Resender};
-use crate::scheduler::memory::MemoryQueue;
-use crate::scheduler::{SchedEntry, Scheduler, SchedulerConfig, SchedulerHandle};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
 use crate::state::coordination::Coordinator;
+use crate::state::memory::MemoryQueue;
+use crate::state::ParkedEntry;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -61,13 +62,9 @@ fn member(url: &str, provider: &Arc<Provider>, keys: &[&str], due_ms: i64, seed:
     let now = clock.now_ms();
     let queue = Arc::new(MemoryQueue::new());
     for k in keys {
-        queue.insert(SchedEntry::parked(
-            *k,
-            "openai",
-            Reason::Quota,
-            now + due_ms,
-            now,
-        ));
+        queue.insert(
+            ParkedEntry::new(*k, Reason::Quota, now, now + due_ms, "429").in_group("openai"),
+        );
     }
     let events = RecordingSink::default();
     let cfg = RedisConfig {

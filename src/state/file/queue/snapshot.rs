@@ -3,8 +3,8 @@
 //!
 //! Reading a damaged snapshot salvages every entry that can still be read.
 
-use super::entry::ParkedEntry;
 use super::journal::FORMAT_VERSION;
+use crate::state::entry::{sort_entries, ParkedEntry};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{self, BufReader};
@@ -23,15 +23,6 @@ struct SnapshotIn {
     #[serde(default)]
     generation: u64,
     entries: Vec<ParkedEntry>,
-}
-
-/// Sort entries the way the snapshot and [`crate::queue::QueueStore::all`] list them: by
-/// `retry_at_ms`, then by session key.
-pub(crate) fn sort_entries<E: std::borrow::Borrow<ParkedEntry>>(entries: &mut [E]) {
-    entries.sort_by(|a, b| {
-        let (a, b) = (a.borrow(), b.borrow());
-        (a.retry_at_ms, &a.session_key).cmp(&(b.retry_at_ms, &b.session_key))
-    });
 }
 
 /// Serialise a snapshot of `entries` (in any order) as generation `generation`.

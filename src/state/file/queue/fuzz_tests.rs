@@ -8,6 +8,8 @@
 
 use super::*;
 use crate::reason::Reason;
+#[allow(unused_imports)]
+use crate::state::{EntryStatus, ImportReport, OpenReport, ParkedEntry, QueueOp, RecoveryReport};
 use crate::test_support::proptest_config;
 use proptest::prelude::*;
 use serde_json::{json, Value};

@@ -8,14 +8,14 @@
 //! update is lost between processes.
 
 use super::config::{QueueConfig, QueueFiles};
-use super::entry::{ParkedEntry, QueueOp};
 use super::import::{parse_old_queue, IMPORTED_FROM};
 use super::journal::{self, JournalRecord};
 use super::load::{apply_record, file_id, load, write_compacted, EntryMap, FileId, Loaded};
-use super::recovery::{ImportReport, OpenReport, RecoveryReport};
-use super::snapshot::sort_entries;
-use crate::durable::{ensure_dir, open_append, write_atomic, LockGuard};
 use crate::error::{EngineError, EngineResult};
+use crate::state::entry::sort_entries;
+use crate::state::entry::{ParkedEntry, QueueOp};
+use crate::state::file::durable::{ensure_dir, open_append, write_atomic, LockGuard};
+use crate::state::recovery::{ImportReport, OpenReport, RecoveryReport};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;

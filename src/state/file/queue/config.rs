@@ -10,7 +10,7 @@ pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
 /// Default minimum number of journal records before a compaction.
 pub const DEFAULT_COMPACT_MIN_RECORDS: usize = 1_000;
 
-/// Options of [`crate::queue::QueueStore`].
+/// Options of [`crate::state::file::QueueStore`].
 #[derive(Debug, Clone)]
 pub struct QueueConfig {
     /// The state directory (created 0700 if missing). No default.

@@ -51,7 +51,7 @@ fn writer_process() {
 fn spawn_writer(dir: &Path, prefix: &str, count: u64) -> Child {
     Command::new(std::env::current_exe().unwrap())
         .args([
-            "queue::tests::processes::writer_process",
+            "state::file::queue::tests::processes::writer_process",
             "--exact",
             "--ignored",
             "--nocapture",

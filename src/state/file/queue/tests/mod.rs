@@ -8,6 +8,8 @@ mod repair;
 
 use super::*;
 use crate::reason::Reason;
+#[allow(unused_imports)]
+use crate::state::{EntryStatus, ImportReport, OpenReport, ParkedEntry, QueueOp, RecoveryReport};
 use std::path::Path;
 
 pub(super) fn entry(key: &str, due: i64) -> ParkedEntry {

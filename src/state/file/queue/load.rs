@@ -2,12 +2,12 @@
 //! repaired them), repairing what is damaged.
 
 use super::config::QueueFiles;
-use super::entry::ParkedEntry;
 use super::journal::{self, JournalRecord, FORMAT_VERSION};
-use super::recovery::RecoveryReport;
 use super::snapshot::{self, SnapshotRead};
-use crate::durable::{link_aside, open_append, write_atomic};
 use crate::error::{EngineError, EngineResult};
+use crate::state::entry::ParkedEntry;
+use crate::state::file::durable::{link_aside, open_append, write_atomic};
+use crate::state::recovery::RecoveryReport;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
 use std::os::unix::fs::MetadataExt;

@@ -1,4 +1,5 @@
-//! One parked session as stored in the queue files, and the operations that change the queue.
+//! [`ParkedEntry`]: one parked session, the one entry type used end to end (engine, scheduler,
+//! every backend, the queue files), and [`QueueOp`], the changes a store applies.
 
 use crate::reason::Reason;
 use serde::{Deserialize, Serialize};
@@ -81,9 +82,24 @@ impl ParkedEntry {
             meta: serde_json::Value::Null,
         }
     }
+
+    /// This entry in probe group `group` (builder form, e.g. for tests).
+    pub fn in_group(mut self, group: impl Into<String>) -> ParkedEntry {
+        self.group = group.into();
+        self
+    }
 }
 
-/// One change to the queue, for [`crate::queue::QueueStore::apply`].
+/// Sort entries the way snapshots and listings show them: by `retry_at_ms`, then by session
+/// key.
+pub fn sort_entries<E: std::borrow::Borrow<ParkedEntry>>(entries: &mut [E]) {
+    entries.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
+        (a.retry_at_ms, &a.session_key).cmp(&(b.retry_at_ms, &b.session_key))
+    });
+}
+
+/// One change to the queue, for [`crate::state::file::QueueStore::apply`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueueOp {
     /// Insert or replace the entry under its session key.

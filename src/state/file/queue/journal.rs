@@ -9,7 +9,7 @@
 //! The header names the snapshot generation the journal continues; a compaction writes a new
 //! snapshot with the next generation and then replaces the journal with a bare header.
 
-use super::entry::{ParkedEntry, QueueOp};
+use crate::state::entry::{ParkedEntry, QueueOp};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead};
 

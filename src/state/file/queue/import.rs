@@ -3,8 +3,8 @@
 //! ms (ISO 8601 strings are accepted too). Its `attempts` counts retries already made (0 after
 //! the first failure), so an imported entry gets `attempts + 1` failed attempts.
 
-use super::entry::{EntryStatus, ParkedEntry};
 use crate::reason::Reason;
+use crate::state::entry::{EntryStatus, ParkedEntry};
 use serde_json::Value;
 
 /// `meta` of an imported entry.

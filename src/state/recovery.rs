@@ -1,9 +1,11 @@
-//! What opening (or re-reading) the queue had to repair, for the host to report.
+//! What opening (or re-reading) a store had to repair, for the host to report.
 
+use crate::events::Event;
 use std::path::PathBuf;
 
-/// A corrupt queue file that was repaired: the damaged bytes are kept at `moved_to`, every
-/// readable entry or record was kept. The engine turns it into `Event::RecoveredCorruptFile`.
+/// A corrupt state file that was repaired (queue, decisions or profiles): the damaged bytes are
+/// kept at `moved_to`, every readable entry or record was kept. The engine reports it as
+/// `Event::RecoveredCorruptFile` ([`RecoveryReport::to_event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecoveryReport {
     /// The file that was corrupt.
@@ -14,6 +16,18 @@ pub struct RecoveryReport {
     pub kept: usize,
     /// Entries, records or unreadable stretches that were lost.
     pub dropped: usize,
+}
+
+impl RecoveryReport {
+    /// The matching [`Event::RecoveredCorruptFile`].
+    pub fn to_event(&self) -> Event {
+        Event::RecoveredCorruptFile {
+            path: self.path.display().to_string(),
+            moved_to: self.moved_to.display().to_string(),
+            kept: self.kept,
+            dropped: self.dropped,
+        }
+    }
 }
 
 /// The result of importing an old plugin's `queue.json`.
@@ -31,7 +45,7 @@ pub struct ImportReport {
     pub problem: Option<String>,
 }
 
-/// What [`crate::queue::QueueStore::open`] found and did.
+/// What [`crate::state::file::QueueStore::open`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct OpenReport {
     /// Corrupt files repaired.

@@ -2,7 +2,7 @@
 //! ones by due time so "what is due" and "when is the next one due" cost O(log n + k), not a
 //! scan of the whole queue.
 
-use super::entry::{EntryStatus, ParkedEntry};
+use crate::state::entry::{EntryStatus, ParkedEntry};
 use std::collections::{BTreeSet, HashMap};
 
 /// Entries by session key plus a `(retry_at_ms, key)` index of those with status `Parked`.
