@@ -104,3 +104,30 @@ test('Redis stopped mid-outage: degraded, local decisions, nothing lost, recover
     await redis.close()
   }
 })
+
+test('plugin config: redisUrl/redisKeyPrefix become state.redis; a bad URL is refused without echoing it', async () => {
+  const { parseConfig } = await import('../plugin/dist/config.js')
+  const { engineOptions } = await import('../plugin/dist/engine-options.js')
+  const none = engineOptions(parseConfig({}), '/var/oc', {}, {})
+  assert.equal(none.state, undefined, 'no Redis unless configured')
+  const o = engineOptions(parseConfig({ redisUrl: 'rediss://fleet:s3cret@redis.internal:6380/2', redisKeyPrefix: 'team-a:' }), '/var/oc', {}, {})
+  assert.deepEqual(o.state, { redis: { url: 'rediss://fleet:s3cret@redis.internal:6380/2', keyPrefix: 'team-a:' } })
+  assert.throws(() => parseConfig({ redisUrl: 'http://u:s3cret@h' }), (e) => {
+    assert.match(e.message, /`redisUrl`: expected a redis:\/\//)
+    assert.ok(!e.message.includes('s3cret'), e.message)
+    return true
+  })
+})
+
+test('engine option state.redis: validated, never echoed, and absent means no Redis at all', async () => {
+  const { createRequire } = await import('node:module')
+  const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+  assert.throws(() => new RetryEngine({ state: { redis: { url: 'http://u:s3cret@h' } } }), (e) => {
+    assert.equal(e.code, 'E_INVALID_OPTION')
+    assert.match(e.message, /state\.redis\.url/)
+    assert.ok(!e.message.includes('s3cret'), e.message)
+    return true
+  })
+  assert.throws(() => new RetryEngine({ state: { redis: {} } }), /state\.redis\.url/)
+  assert.throws(() => new RetryEngine({ state: { redis: { url: 'redis://h', leaseTtlMs: 1 } } }), /state\.redis\.leaseTtlMs/)
+})
