@@ -5,7 +5,9 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::state::coordination::{Coordinator, Solo};
 use crate::state::file::{FileParked, QueueConfig, QueueStore};
+use crate::state::redis::RedisCoordinator;
 use crate::state::ParkedQueue;
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ pub(crate) struct Running {
     pub store: Arc<dyn ParkedQueue>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
+    pub coordinator: Arc<dyn Coordinator>,
 }
 
 /// The engine's lifecycle.
@@ -70,18 +73,28 @@ impl Engine {
             (self.events)(r.to_event());
         }
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
-        let scheduler = Scheduler::spawn(
+        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
+            Some(redis) => Arc::new(RedisCoordinator::start(
+                redis.clone(),
+                self.clock.clone(),
+                self.events.clone(),
+            )?),
+            None => Arc::new(Solo),
+        };
+        let scheduler = Scheduler::spawn_coordinated(
             store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
             self.jitter.clone(),
             self.events.clone(),
+            coordinator.clone(),
         )?;
         *life = Life::Running(Arc::new(Running {
             store,
             scheduler,
             profiles: Arc::new(profiles),
+            coordinator,
         }));
         Ok(())
     }
@@ -93,6 +106,7 @@ impl Engine {
         let previous = std::mem::replace(&mut *life, Life::Closed);
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
+            running.coordinator.close().await;
         }
         self.gateway.close().await;
         Ok(())
