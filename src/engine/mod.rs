@@ -6,12 +6,10 @@ mod config;
 mod lifecycle;
 mod parking;
 mod profiles;
-mod queue_adapter;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
 pub use parking::{ParkAction, ParkOutcome};
-pub use queue_adapter::StoreQueue;
 pub use stats::EngineStats;
 
 use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};
