@@ -213,7 +213,8 @@ impl Event {
             | Event::ResendFailed { message, .. }
             | Event::Abandoned { message, .. }
             | Event::Alert { message, .. }
-            | Event::GatewayDisconnected { message, .. } => f(message),
+            | Event::GatewayDisconnected { message, .. }
+            | Event::StateDegraded { message, .. } => f(message),
             Event::RecoveredCorruptFile { path, moved_to, .. } => {
                 f(path);
                 f(moved_to);
@@ -228,7 +229,9 @@ impl Event {
             | Event::BreakerOpened { .. }
             | Event::BreakerHalfOpen { .. }
             | Event::BreakerClosed { .. }
-            | Event::ProfileCooldown { .. } => {}
+            | Event::ProfileCooldown { .. }
+            | Event::StateRecovered { .. }
+            | Event::FleetOutcome { .. } => {}
         }
     }
 }
