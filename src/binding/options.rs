@@ -85,7 +85,12 @@ pub fn read(env: &Env, options: Unknown<'_>) -> napi::Result<Result<RawOptions, 
                 let f = unsafe { value.cast()? };
                 out.resend = Some(JsResender::from_function(f)?);
             }
-            _ => match input::read(js, raw_value, Mode::Options, Limits::default()) {
+            _ => match input::read(
+                js,
+                raw_value,
+                Mode::Options,
+                Limits::for_mode(Mode::Options),
+            ) {
                 Ok(Some(v)) => {
                     map.insert(name, v);
                 }

@@ -74,7 +74,7 @@ impl RetryEngine {
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
     #[napi(ts_args_type = "text: string")]
     pub fn is_surfaced_error(&self, env: Env, text: Unknown<'_>) -> napi::Result<bool> {
-        let text = ok_or_throw(&env, args::string(Js::new(env.raw()), raw(&text), "text"))?;
+        let text = ok_or_throw(&env, args::text(Js::new(env.raw()), raw(&text), "text"))?;
         Ok(self.engine.is_surfaced_error(&text))
     }
 
@@ -209,7 +209,7 @@ impl RetryEngine {
         let js = Js::new(env.raw());
         let r = (|| {
             let room = args::string(js, raw(&room_key), "roomKey")?;
-            let text = args::string(js, raw(&text), "text")?;
+            let text = args::text(js, raw(&text), "text")?;
             let now = args::now(js, raw(&now_ms))?;
             self.engine.check_message(&room, &text, now)
         })();
