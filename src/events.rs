@@ -220,6 +220,7 @@ impl Event {
             }
             Event::Imported { path, .. } => f(path),
             Event::GatewayConnected { url } => f(url),
+            Event::StateDegraded { message, .. } => f(message),
             Event::Parked { .. }
             | Event::Resent { .. }
             | Event::ProbeOk { .. }
@@ -228,7 +229,9 @@ impl Event {
             | Event::BreakerOpened { .. }
             | Event::BreakerHalfOpen { .. }
             | Event::BreakerClosed { .. }
-            | Event::ProfileCooldown { .. } => {}
+            | Event::ProfileCooldown { .. }
+            | Event::StateRecovered { .. }
+            | Event::FleetOutcome { .. } => {}
         }
     }
 }
