@@ -6,6 +6,10 @@ import { printTable } from './lib/table.mjs'
 
 // Reason::is_retryable (src/reason.rs): waiting and sending again can succeed.
 const RETRYABLE = new Set(['rate_limit', 'quota', 'overloaded', 'server_error', 'timeout', 'network', 'unknown'])
+/** A typical provider error line (OpenAI's per-minute 429), about 200 bytes. */
+export const SHORT_ERROR =
+  'Error: 429 Rate limit reached for gpt-4o in organization org-abc on requests per min (RPM): ' +
+  'Limit 500, Used 500, Requested 1. Please try again in 120ms. Visit https://platform.openai.com/account/rate-limits'
 export const isRetryableReason = (reason) => reason != null && RETRYABLE.has(reason)
 
 /**
@@ -60,6 +64,10 @@ export function benchClassify({ engine, old, ms }) {
   const ours = timeSync((i) => engine.classify(inputs[i % n]), { ms })
   const theirs = timeSync((i) => old.isRetriableError(strings[i % n]), { ms })
   const oursStr = timeSync((i) => engine.classify(strings[i % n] ?? ''), { ms })
+  // One ~200-byte provider error string, the common case (goal: <= 1.5 us per call).
+  const line = SHORT_ERROR
+  const oursLine = timeSync(() => engine.classify(line), { ms })
+  const theirsLine = timeSync(() => old.isRetriableError(line), { ms })
 
   const pct = (k) => `${k}/${n} (${Math.round((100 * k) / n)}%)`
   printTable(
@@ -68,6 +76,7 @@ export function benchClassify({ engine, old, ms }) {
     [
       ['throughput, corpus inputs as given (objects for HTTP cases)', fmtRate(ours.rate), fmtRate(theirs.rate) + ' (string form)', ratio(ours.rate, theirs.rate)],
       ['throughput, everyone on the string form', fmtRate(oursStr.rate), fmtRate(theirs.rate), ratio(oursStr.rate, theirs.rate)],
+      [`one ${line.length}-byte error string: time per call (goal <= 1.5 us)`, `${((1e9 / oursLine.rate) | 0).toLocaleString('en-US')} ns`, `${((1e9 / theirsLine.rate) | 0).toLocaleString('en-US')} ns`, ratio(oursLine.rate, theirsLine.rate)],
       ['mean time per call (inputs as given)', `${((1e9 / ours.rate) | 0).toLocaleString('en-US')} ns`, `${((1e9 / theirs.rate) | 0).toLocaleString('en-US')} ns`, ''],
       ['lines right: exact reason', pct(oursReason), 'n/a (yes/no only)', ''],
       ['lines right: exact reason + provider hint', pct(oursHint), 'n/a (no hints)', ''],
