@@ -221,7 +221,6 @@ impl Event {
             }
             Event::Imported { path, .. } => f(path),
             Event::GatewayConnected { url } => f(url),
-            Event::StateDegraded { message, .. } => f(message),
             Event::Parked { .. }
             | Event::Resent { .. }
             | Event::ProbeOk { .. }

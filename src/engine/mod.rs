@@ -124,7 +124,8 @@ impl Engine {
     /// The summary `message` never holds a configured secret or a known key format.
     pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
         let mut c = self.classifier.classify(input, self.at(now_ms));
-        self.redactor.scrub_in_place(&mut c.message);
+        // The summary's key formats are already masked by the classifier.
+        self.redactor.scrub_configured_in_place(&mut c.message);
         c
     }
 
