@@ -1,9 +1,9 @@
 //! Reading the constructor's options object: plain values go to the engine's normaliser;
 //! the `onEvent` and `resend` functions become threadsafe callbacks.
 
-use super::event_sink::JsEventSink;
+use super::event_sink::ListenerFn;
 use super::input::js_to_json;
-use super::js_resender::JsResender;
+use super::js_resender::{Controllers, JsResender};
 use crate::error::EngineError;
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, Unknown};
 use napi::{Env, ValueType};
@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 pub struct RawOptions {
     /// Everything but the functions, as JSON.
     pub json: Option<Value>,
-    /// `onEvent`, when given.
-    pub on_event: Option<JsEventSink>,
+    /// `onEvent`, when given (a listener for every event type).
+    pub on_event: Option<ListenerFn>,
     /// `resend`, when given.
     pub resend: Option<JsResender>,
 }
@@ -23,6 +23,7 @@ pub struct RawOptions {
 pub fn read(
     env: &Env,
     options: Option<Unknown<'_>>,
+    controllers: &Controllers,
 ) -> napi::Result<Result<RawOptions, EngineError>> {
     let mut out = RawOptions {
         json: None,
@@ -60,13 +61,13 @@ pub fn read(
             }
             "onEvent" => {
                 // SAFETY: checked to be a function above.
-                let f: Function<'_, Value, ()> = unsafe { value.cast()? };
-                out.on_event = Some(JsEventSink::from_function(f)?);
+                let f: Function<'_, Value, Unknown<'static>> = unsafe { value.cast()? };
+                out.on_event = Some(f.create_ref()?);
             }
             "resend" => {
                 // SAFETY: checked to be a function above.
                 let f = unsafe { value.cast()? };
-                out.resend = Some(JsResender::from_function(f)?);
+                out.resend = Some(JsResender::from_function(env, f, controllers)?);
             }
             _ => {
                 match js_to_json(env, value) {

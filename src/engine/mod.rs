@@ -3,6 +3,7 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod drain;
 mod lifecycle;
 mod parking;
 mod profiles;
@@ -41,6 +42,7 @@ pub struct Engine {
     guard: Mutex<MessageGuard>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    drain: Arc<drain::Drain>,
     life: tokio::sync::Mutex<Life>,
 }
 
@@ -79,6 +81,9 @@ impl Engine {
             events.clone(),
         )?;
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -90,6 +95,7 @@ impl Engine {
             guard: Mutex::new(guard),
             gateway,
             resender,
+            drain,
             life: tokio::sync::Mutex::new(Life::Idle),
         })
     }
