@@ -534,6 +534,11 @@ export declare class RetryEngine {
   /** Counts and per-key states for UIs and listings. */
   stats(): Promise<EngineStats>
   /**
+   * Prometheus metrics in the OpenMetrics text format: counters of parks, resends, probes,
+   * abandons, breaker transitions..., parked entries by status, the resume-lag histogram.
+   */
+  metrics(): Promise<string>
+  /**
    * Send a message into a session through the gateway (`chat.send`); resolves to the ack.
    * The third argument is the idempotency key, or `{ idempotencyKey?, signal? }`.
    */

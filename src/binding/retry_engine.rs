@@ -490,6 +490,14 @@ impl RetryEngine {
         promise(env, async move { engine.stats().await })
     }
 
+    /// Prometheus metrics in the OpenMetrics text format: counters of parks, resends, probes,
+    /// abandons, breaker transitions..., parked entries by status, the resume-lag histogram.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn metrics<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.metrics().await })
+    }
+
     /// Send a message into a session through the gateway (`chat.send`); resolves to the ack.
     /// The third argument is the idempotency key, or `{ idempotencyKey?, signal? }`.
     #[napi(

@@ -22,6 +22,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
 use crate::resender::Resender;
@@ -43,6 +44,7 @@ pub struct Engine {
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
     drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
     life: tokio::sync::Mutex<Life>,
 }
 
@@ -69,6 +71,8 @@ impl Engine {
         resender: Option<Arc<dyn Resender>>,
     ) -> EngineResult<Self> {
         let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -96,6 +100,7 @@ impl Engine {
             gateway,
             resender,
             drain,
+            metrics,
             life: tokio::sync::Mutex::new(Life::Idle),
         })
     }
