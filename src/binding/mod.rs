@@ -2,11 +2,13 @@
 //! [`crate::engine::Engine`] and turns `EngineError`s into JS errors with `err.code`.
 
 mod abort;
+mod args;
 mod convert;
 mod errors;
 mod event_sink;
 mod guards;
 mod input;
+mod js;
 mod js_resender;
 mod liveness;
 mod options;

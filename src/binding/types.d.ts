@@ -69,6 +69,11 @@ export interface Classification {
   resetAtMs?: number
   /** Short, secret-free summary. */
   message: string
+  /**
+   * Id of the rule that decided `reason`: a built-in rule id (`rate-limit`, `status-429`, …),
+   * `custom:<index>` for a custom pattern, `no-match` for `unknown`; `null` when `reason` is `null`.
+   */
+  rule: string | null
 }
 
 export interface Decision {
@@ -272,6 +277,9 @@ export type EngineEvent = EventBase & (
   | { type: 'gateway_disconnected'; code: number | null; message: string; terminal: boolean }
   | { type: 'profile_cooldown'; profileId: string; reason: Reason; untilMs: number; disabled: boolean }
   | { type: 'listener_error'; eventType: string; message: string }
+  | { type: 'state_degraded'; backend: 'redis'; message: string }
+  | { type: 'state_recovered'; backend: 'redis'; degradedMs: number; caughtUp: number }
+  | { type: 'fleet_outcome'; group: string; ok: boolean; entries: number; retryAtMs: number | null }
 )
 
 /** The `type` of an event. */
@@ -281,7 +289,7 @@ export type EngineEventType = EngineEvent['type']
 export type LegacyEventType =
   | 'resend-failed' | 'probe-ok' | 'probe-failed' | 'recovered-corrupt-file' | 'breaker-opened'
   | 'breaker-half-open' | 'breaker-closed' | 'gateway-connected' | 'gateway-disconnected'
-  | 'profile-cooldown' | 'listener-error'
+  | 'profile-cooldown' | 'listener-error' | 'state-degraded' | 'state-recovered' | 'fleet-outcome'
 
 /** What `resend` receives. */
 export interface ResendRequest {
@@ -416,6 +424,22 @@ export interface RetryEngineOptions {
     billingMaxMs?: number
     /** Default [30000, 60000, 300000]. */
     authCooldownsMs?: number[]
+  }
+  /** Shared state for several engines (gateways) on one provider account. Default: none. */
+  state?: {
+    /** Share probe leases and group outcomes through Redis; parked sessions stay local. */
+    redis?: {
+      /** `redis://[user:password@]host:port/db`, `rediss://…` (TLS) or `redis+unix:///path.sock`. Required. Never logged. */
+      url: string
+      /** Prefix of every key and channel. Default `openclaw-retry-engine:`. */
+      keyPrefix?: string
+      /** Probe lease lifetime, renewed every third while held; a dead prober is replaced within it. Default 15000. */
+      leaseTtlMs?: number
+      /** Polled fallback and reconnect interval. Default 1000. */
+      pollMs?: number
+      /** Longest wait for one Redis call before deciding locally. Default 1000. */
+      timeoutMs?: number
+    }
   }
   /** Receives every event: shorthand for `engine.on('*', listener)`. Never keeps Node alive. */
   onEvent?: (event: EngineEvent) => unknown

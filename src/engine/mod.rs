@@ -7,12 +7,10 @@ mod drain;
 mod lifecycle;
 mod parking;
 mod profiles;
-mod queue_adapter;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
 pub use parking::{ParkAction, ParkOutcome};
-pub use queue_adapter::StoreQueue;
 pub use stats::EngineStats;
 
 use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};
@@ -25,6 +23,7 @@ use crate::jitter::Jitter;
 use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
+use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
 use crate::resender::Resender;
 use crate::window::{effective_reset, Window};
 use lifecycle::Life;
@@ -45,6 +44,7 @@ pub struct Engine {
     resender: Arc<dyn Resender>,
     drain: Arc<drain::Drain>,
     metrics: Arc<Metrics>,
+    redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
 }
 
@@ -71,6 +71,15 @@ impl Engine {
         resender: Option<Arc<dyn Resender>>,
     ) -> EngineResult<Self> {
         let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let redactor = Arc::new(Redactor::new(
+            [
+                cfg.gateway.token.as_deref(),
+                cfg.gateway.password.as_deref(),
+            ]
+            .into_iter()
+            .flatten(),
+        ));
+        let events = scrubbing_sink(events, redactor.clone());
         let metrics = Arc::new(Metrics::new());
         let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
@@ -85,6 +94,8 @@ impl Engine {
             events.clone(),
         )?;
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let resender: Arc<dyn Resender> =
+            Arc::new(ScrubbedResender::new(resender, redactor.clone()));
         let drain = Arc::new(drain::Drain::default());
         let resender: Arc<dyn Resender> =
             Arc::new(drain::DrainingResender::new(resender, drain.clone()));
@@ -101,6 +112,7 @@ impl Engine {
             resender,
             drain,
             metrics,
+            redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
         })
     }
@@ -120,8 +132,16 @@ impl Engine {
     }
 
     /// Classify a failure input (string, error-like object, HTTP response, `agent_end` event).
+    /// The summary `message` never holds a configured secret or a known key format.
     pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
-        self.classifier.classify(input, self.at(now_ms))
+        let mut c = self.classifier.classify(input, self.at(now_ms));
+        self.redactor.scrub_in_place(&mut c.message);
+        c
+    }
+
+    /// The redactor of this engine's configured secrets (and known key formats).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
@@ -131,7 +151,7 @@ impl Engine {
 
     /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
     fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
-        let c = self.classifier.classify(input, now_ms);
+        let c = self.classify(input, Some(now_ms));
         let reason = c.reason.ok_or_else(|| {
             EngineError::input(
                 "input",
