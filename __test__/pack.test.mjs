@@ -98,7 +98,8 @@ describe('packed packages install and work in an empty project', { timeout: 90_0
   test('the tarballs hold the right files, the binary only in the platform package', () => {
     assert.deepEqual(
       [...packed.root.files].sort(),
-      ['README.md', 'index.d.ts', 'index.js', 'package.json'].concat(
+      ['CHANGELOG.md', 'LICENSE', 'README.md', 'index.d.ts', 'index.js', 'package.json',
+        'examples/openai-sdk.mjs', 'examples/openclaw-plugin.mjs', 'examples/quickstart.mjs'].concat(
         existsSync(join(ROOT, 'plugin')) ? packed.root.files.filter((f) => f.startsWith('plugin/')) : [],
       ).sort(),
     )
