@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { ROOT, packLocal } from '../scripts/pack-local.mjs'
+import { strictTsconfig } from './fixtures/strict-tsconfig.mjs'
 
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
 const PKG = 'openclaw-retry-engine'
@@ -46,18 +47,7 @@ function node (file) {
 
 function tsc (files) {
   const config = join(project, `tsconfig.${files.length}.${Date.now()}.json`)
-  writeFileSync(config, JSON.stringify({
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      target: 'es2022',
-      module: 'nodenext',
-      moduleResolution: 'nodenext',
-      skipLibCheck: false,
-      types: [],
-    },
-    files,
-  }))
+  writeFileSync(config, strictTsconfig(files))
   const r = spawnSync(process.execPath, [TSC, '-p', config], { cwd: project, env: childEnv, encoding: 'utf8', timeout: 120_000 })
   return { status: r.status, output: `${r.stdout}${r.stderr}` }
 }
