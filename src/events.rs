@@ -223,6 +223,7 @@ impl Event {
             }
             Event::Imported { path, .. } => f(path),
             Event::GatewayConnected { url } => f(url),
+            Event::StateDegraded { message, .. } => f(message),
             Event::Parked { .. }
             | Event::Resent { .. }
             | Event::ProbeOk { .. }
