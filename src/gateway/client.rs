@@ -5,7 +5,7 @@ use super::config::GatewayConfig;
 use super::connection::{CallOutcome, Connection};
 use super::connector::{ConnectError, Connector};
 use super::device::DeviceIdentity;
-use super::reconnect::startup_retry_delay_ms;
+use super::reconnect::{startup_retry_delay_ms, ReconnectSchedule};
 use super::redact::Scrubber;
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
@@ -36,8 +36,9 @@ pub struct GatewayClient {
 struct Inner {
     cfg: RwLock<GatewayConfig>,
     clock: SharedClock,
-    jitter: Jitter,
     events: EventSink,
+    /// Survives connect series; reset only when a request is answered.
+    schedule: Mutex<ReconnectSchedule>,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     /// Set after the gateway rejected the credentials; calls fail fast until reset.
     auth_failure: Mutex<Option<String>>,
@@ -83,7 +84,7 @@ impl GatewayClient {
             inner: Arc::new(Inner {
                 cfg: RwLock::new(cfg),
                 clock,
-                jitter,
+                schedule: Mutex::new(ReconnectSchedule::new(jitter)),
                 events,
                 conn: tokio::sync::Mutex::new(None),
                 auth_failure: Mutex::new(None),
@@ -203,10 +204,15 @@ impl GatewayClient {
     async fn call(&self, method: &str, params: &Value) -> Result<Value, CallFailure> {
         let conn = self.connection().await.map_err(CallFailure::Engine)?;
         let timeout_ms = read(&self.inner.cfg).request_timeout_ms;
-        match conn
+        let outcome = conn
             .call(method, params, Duration::from_millis(timeout_ms))
-            .await
-        {
+            .await;
+        match &outcome {
+            CallOutcome::Answered(_) => lock(&self.inner.schedule).healthy(),
+            CallOutcome::Dropped(_) => lock(&self.inner.schedule).dropped(),
+            CallOutcome::TimedOut => {}
+        }
+        match outcome {
             CallOutcome::Answered(res) if res.ok => Ok(res.payload.unwrap_or(Value::Null)),
             CallOutcome::Answered(res) => {
                 let scrubber = self.scrubber();
@@ -241,8 +247,13 @@ impl GatewayClient {
         if let Some(conn) = slot.as_ref().filter(|c| c.is_usable()) {
             return Ok(conn.clone());
         }
-        let restart_expected = slot.as_ref().is_some_and(|c| c.shutdown_announced());
-        *slot = None;
+        if let Some(dead) = slot.take() {
+            let mut schedule = lock(&self.inner.schedule);
+            schedule.dropped();
+            if dead.shutdown_announced() {
+                schedule.restart_expected();
+            }
+        }
         let cfg = read(&self.inner.cfg).clone();
         let identity = self.identity(&cfg)?;
         let scrubber = self.scrubber();
@@ -250,11 +261,10 @@ impl GatewayClient {
             cfg: &cfg,
             identity: identity.as_ref(),
             clock: &self.inner.clock,
-            jitter: &self.inner.jitter,
             events: &self.inner.events,
             scrubber: &scrubber,
             cancelled: &self.inner.closed,
-            restart_expected,
+            schedule: &self.inner.schedule,
         };
         match connector.connect().await {
             Ok(conn) if self.inner.closed.load(Ordering::SeqCst) => {

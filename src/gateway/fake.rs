@@ -34,6 +34,9 @@ pub struct FakeScript {
     /// On the first connection, the n-th request after `connect` (1-based) is not answered:
     /// the gateway sends `event shutdown` and closes 1012 instead.
     pub shutdown_on_request: Option<usize>,
+    /// Every connection completes the handshake, then closes (1011) on its first request
+    /// without answering it: a broken gateway that must not cause a reconnect storm.
+    pub close_on_every_request: bool,
     /// How many `chat.send` requests (over all connections) are answered like a gateway that
     /// drains for a restart: `UNAVAILABLE` `chat.send unavailable during gateway restart`,
     /// `retryable: true`, `retryAfterMs` [`FakeScript::startup_retry_after_ms`]; not run.
@@ -53,6 +56,7 @@ impl Default for FakeScript {
             startup_rejections: 0,
             startup_retry_after_ms: 500,
             shutdown_on_request: None,
+            close_on_every_request: false,
             draining_chat_sends: 0,
             silent_methods: Vec::new(),
             verify_device: false,
@@ -207,7 +211,9 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                 .requests
                 .push((conn_no, method.clone(), params.clone()));
             served += 1;
-            if conn_no == 1 && s.script.shutdown_on_request == Some(served) {
+            if s.script.close_on_every_request {
+                Some(Err(Value::Null))
+            } else if conn_no == 1 && s.script.shutdown_on_request == Some(served) {
                 None
             } else if s.script.silent_methods.contains(&method) {
                 continue;
@@ -232,6 +238,10 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
             let _ = close(&mut ws, 1012, "service restart").await;
             return;
         };
+        if payload == Err(Value::Null) {
+            let _ = close(&mut ws, 1011, "internal error").await;
+            return;
+        }
         let res = match payload {
             Ok(p) => json!({"type":"res","id":id,"ok":true,"payload":p}),
             Err(e) => json!({"type":"res","id":id,"ok":false,"error":e}),

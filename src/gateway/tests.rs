@@ -270,6 +270,37 @@ async fn shutdown_mid_batch_reconnects_and_resends_with_the_same_key() {
 }
 
 #[tokio::test]
+async fn a_gateway_that_drops_every_request_sees_backed_off_reconnects_not_a_storm() {
+    let gw = fake(FakeScript {
+        close_on_every_request: true,
+        ..Default::default()
+    })
+    .await;
+    // Each handshake succeeds and each request is dropped: the schedule must not reset on
+    // the handshake, so within a 10 s budget the client connects at ~0, 1, 3, 7 s.
+    let (client, _) = client_for(gw.url(), |c| c.connect_budget_ms = 10_000);
+    let e = client.chat_send("s", "m", "k").await.unwrap_err();
+    assert!(matches!(e, EngineError::GatewayUnavailable(_)), "{e}");
+    let r = gw.record();
+    assert!((2..=5).contains(&r.accepts), "{} connections", r.accepts);
+    assert_eq!(r.requests.len(), r.accepts, "one send per connection");
+    assert!(r
+        .requests
+        .iter()
+        .all(|(_, _, p)| p["idempotencyKey"] == "k"));
+    // The next call keeps backing off (the next step is past its budget) instead of
+    // starting over at once; a generic request is never resent.
+    let before = gw.record().accepts;
+    client
+        .request("cron.list", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    let r = gw.record();
+    assert!(r.accepts <= before + 1, "{} connections", r.accepts);
+    assert_eq!(r.requests.len(), r.accepts);
+}
+
+#[tokio::test]
 async fn shutdown_during_a_generic_request_fails_it_retryably_then_recovers() {
     let gw = fake(FakeScript {
         shutdown_on_request: Some(2),
