@@ -1,7 +1,7 @@
 //! A [`Resender`] backed by a JS callback `(request) => Promise<void>`.
 
 use crate::error::EngineError;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 use napi::bindgen_prelude::{Either, Function, Null, Promise};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::Status;
@@ -58,7 +58,9 @@ impl Resender for JsResender {
                     .await
                     .map_err(|e| EngineError::ResendFailed(e.reason.clone()))?;
             }
-            Ok(())
+            // The callback reports no run id; a probe is then confirmed by a `resolve` whose
+            // runId is the request's idempotency key (what the gateway uses as runId).
+            Ok(ResendOutcome::Sent { run_id: None })
         })
     }
 }

@@ -270,16 +270,30 @@ impl RetryEngine {
         })
     }
 
-    /// A session succeeded: clear its state and remove its parked entry (confirms a probe).
-    /// Resolves to whether it was parked.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    /// A session succeeded: clear its state and remove its parked entry, durably, whatever
+    /// stage its resume is in. `evidence.runId` (the run that succeeded) confirms a probe when
+    /// it is the run of our own resend. Resolves to whether it was parked.
+    #[napi(
+        ts_args_type = "sessionKey: string, evidence?: { runId?: string }",
+        ts_return_type = "Promise<boolean>"
+    )]
     pub fn resolve<'env>(
         &self,
         env: &'env Env,
         session_key: String,
+        evidence: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let run_id = match evidence {
+            Some(e) => input_json(env, e)?
+                .get("runId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            None => None,
+        };
         let engine = self.engine.clone();
-        promise(env, async move { engine.resolve(&session_key).await })
+        promise(env, async move {
+            engine.resolve(&session_key, run_id.as_deref()).await
+        })
     }
 
     /// Remove a parked session without resending it; resolves to the removed entry or null.

@@ -185,6 +185,7 @@ export type EngineEvent =
   | { type: 'probe-ok'; sessionKey: string; group: string; released: number }
   | { type: 'probe-failed'; sessionKey: string; group: string; reparked: number; retryAtMs: number }
   | { type: 'resolved'; sessionKey: string }
+  | { type: 'superseded'; sessionKey: string; why: string }
   | { type: 'abandoned'; sessionKey: string; reason: Reason; attempts: number; message: string }
   | { type: 'recovered-corrupt-file'; path: string; movedTo: string; kept: number; dropped: number }
   | { type: 'imported'; path: string; count: number }

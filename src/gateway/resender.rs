@@ -1,7 +1,7 @@
 //! [`GatewayResender`]: resends parked sessions through `chat.send` on the gateway.
 
 use super::client::GatewayClient;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 
 /// A [`Resender`] that sends `req.message` into `req.session_key` with `req.idempotency_key`
 /// through a shared [`GatewayClient`] (one connection for a whole batch).
@@ -28,7 +28,7 @@ impl Resender for GatewayResender {
             self.client
                 .chat_send(&req.session_key, &req.message, &req.idempotency_key)
                 .await
-                .map(|_ack| ())
+                .map(|ack| ResendOutcome::Sent { run_id: ack.run_id })
         })
     }
 }

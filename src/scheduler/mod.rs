@@ -77,7 +77,9 @@ impl Scheduler {
     ) -> EngineResult<SchedulerHandle> {
         cfg.validate()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let resolutions = handle::Resolutions::default();
         let runner = runner::Runner {
+            resolutions: resolutions.clone(),
             store: store_calls::StoreCalls(queue),
             resender,
             cfg,
@@ -99,6 +101,7 @@ impl Scheduler {
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {
             tx,
+            resolutions,
             join: std::sync::Mutex::new(Some(join)),
         })
     }

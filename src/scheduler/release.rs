@@ -30,6 +30,11 @@ impl ReleaseQueue {
         self.heap.pop().map(|Reverse((_, _, k))| k)
     }
 
+    /// Forget `key` (its entry was resolved or failed before it started).
+    pub fn remove(&mut self, key: &str) {
+        self.heap.retain(|Reverse((_, _, k))| k != key);
+    }
+
     /// Remove and return every queued key (shutdown).
     pub fn drain(&mut self) -> Vec<String> {
         self.heap.drain().map(|Reverse((_, _, k))| k).collect()
@@ -61,6 +66,8 @@ mod tests {
         assert_eq!(q.pop_ready(10).as_deref(), Some("a"));
         assert_eq!(q.pop_ready(25).as_deref(), Some("b"));
         assert_eq!(q.len(), 1);
+        q.push("d".into(), 30);
+        q.remove("d");
         assert_eq!(q.drain(), vec!["c".to_string()]);
         assert!(q.is_empty());
     }

@@ -3,7 +3,7 @@
 //! interval, and only this loop plans batches, so two batches never overlap.
 
 use super::config::SchedulerConfig;
-use super::handle::Command;
+use super::handle::{Command, Resolutions};
 use super::plan::plan_batch;
 use super::probe::GroupTable;
 use super::queue::{QueueChange, SchedEntry, SchedStatus};
@@ -13,7 +13,7 @@ use crate::clock::SharedClock;
 use crate::error::EngineResult;
 use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
-use crate::resender::{ResendRequest, Resender};
+use crate::resender::{ResendOutcome, ResendRequest, Resender};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +31,16 @@ pub(super) enum Stage {
     Awaiting { deadline_ms: i64 },
 }
 
-/// A `resolved`/`failed` that arrived while the resend was still in flight.
+/// A `failed` that arrived while the resend was still in flight (a `resolved` waits in
+/// [`Resolutions`] instead).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Early {
-    Resolved,
     Failed(Option<i64>, String),
 }
+
+/// What a resend task returns: `None` when it did not send because the session was resolved
+/// before the send started.
+pub(super) type SendResult = Option<EngineResult<ResendOutcome>>;
 
 /// An entry the scheduler is working on.
 #[derive(Debug)]
@@ -45,6 +49,12 @@ pub(super) struct Held {
     pub(super) probe: bool,
     pub(super) stage: Stage,
     pub(super) early: Option<Early>,
+    /// The idempotency key of its resend (empty until sent).
+    pub(super) idempotency_key: String,
+    /// The run id the resend's ack reported, if any.
+    pub(super) run_id: Option<String>,
+    /// Whether its resend was accepted.
+    pub(super) acked: bool,
 }
 
 pub(super) struct Runner {
@@ -55,11 +65,12 @@ pub(super) struct Runner {
     pub(super) jitter: Jitter,
     pub(super) events: EventSink,
     pub(super) rx: UnboundedReceiver<Command>,
+    pub(super) resolutions: Resolutions,
     pub(super) groups: GroupTable,
     pub(super) held: HashMap<String, Held>,
     pub(super) probe_wait: VecDeque<String>,
     pub(super) release: ReleaseQueue,
-    pub(super) inflight: JoinSet<(String, EngineResult<()>)>,
+    pub(super) inflight: JoinSet<(String, SendResult)>,
     pub(super) inflight_keys: HashMap<Id, String>,
     /// Cached earliest due time; recomputed when `dirty`.
     pub(super) next_due: Option<i64>,
@@ -71,7 +82,7 @@ pub(super) struct Runner {
 
 enum Wake {
     Command(Option<Command>),
-    Sent(Result<(Id, (String, EngineResult<()>)), tokio::task::JoinError>),
+    Sent(Result<(Id, (String, SendResult)), tokio::task::JoinError>),
     Timer,
 }
 
@@ -101,7 +112,9 @@ impl Runner {
             match woke {
                 Wake::Command(None) | Wake::Command(Some(Command::Shutdown)) => break,
                 Wake::Command(Some(Command::Notify)) => self.dirty = true,
-                Wake::Command(Some(Command::Resolved(key))) => self.on_resolved(key).await,
+                Wake::Command(Some(Command::Resolved(key) | Command::Forget(key))) => {
+                    self.on_resolved(key).await
+                }
                 Wake::Command(Some(Command::Failed {
                     key,
                     retry_at_ms,
@@ -114,8 +127,8 @@ impl Runner {
                 Wake::Sent(Err(join_err)) => {
                     if let Some(key) = self.inflight_keys.remove(&join_err.id()) {
                         let msg = format!("resender task ended abnormally: {join_err}");
-                        self.on_sent(key, Err(crate::error::EngineError::ResendFailed(msg)))
-                            .await;
+                        let failed = Err(crate::error::EngineError::ResendFailed(msg));
+                        self.on_sent(key, Some(failed)).await;
                     }
                 }
                 Wake::Timer => {}
@@ -234,6 +247,9 @@ impl Runner {
             probe,
             stage: Stage::Queued,
             early: None,
+            idempotency_key: String::new(),
+            run_id: None,
+            acked: false,
         };
         self.held.insert(held.entry.session_key.clone(), held);
     }
@@ -279,11 +295,17 @@ impl Runner {
             attempts: attempt,
             meta: e.meta.clone(),
         };
+        held.idempotency_key = req.idempotency_key.clone();
         let resender = self.resender.clone();
+        let resolutions = self.resolutions.clone();
         let task_key = key.clone();
         let handle = self.inflight.spawn(async move {
+            // Resolve wins: a resolution acknowledged before this point is never resent.
+            if resolutions.contains(&task_key) {
+                return (task_key, None);
+            }
             let result = resender.resend(req).await;
-            (task_key, result)
+            (task_key, Some(result))
         });
         self.inflight_keys.insert(handle.id(), key);
     }

@@ -5,5 +5,6 @@ mod fake;
 mod groups;
 mod lifecycle;
 mod release;
+mod stages;
 mod store_errors;
 mod timing;
