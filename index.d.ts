@@ -185,6 +185,7 @@ export type EngineEvent =
   | { type: 'probe-ok'; sessionKey: string; group: string; released: number }
   | { type: 'probe-failed'; sessionKey: string; group: string; reparked: number; retryAtMs: number }
   | { type: 'resolved'; sessionKey: string }
+  | { type: 'superseded'; sessionKey: string; why: string }
   | { type: 'abandoned'; sessionKey: string; reason: Reason; attempts: number; message: string }
   | { type: 'recovered-corrupt-file'; path: string; movedTo: string; kept: number; dropped: number }
   | { type: 'imported'; path: string; count: number }
@@ -408,10 +409,11 @@ export declare class RetryEngine {
    */
   park(sessionKey: string, input: FailureInput, meta?: ParkMeta): Promise<ParkOutcome>
   /**
-   * A session succeeded: clear its state and remove its parked entry (confirms a probe).
-   * Resolves to whether it was parked.
+   * A session succeeded: clear its state and remove its parked entry, durably, whatever
+   * stage its resume is in. `evidence.runId` (the run that succeeded) confirms a probe when
+   * it is the run of our own resend. Resolves to whether it was parked.
    */
-  resolve(sessionKey: string): Promise<boolean>
+  resolve(sessionKey: string, evidence?: { runId?: string }): Promise<boolean>
   /** Remove a parked session without resending it; resolves to the removed entry or null. */
   unpark(sessionKey: string): Promise<ParkedEntry | null>
   /** The parked entry of a session, or null. */

@@ -43,7 +43,9 @@ export async function onAgentEnd(rt, event, ctx = {}) {
         const c = rt.engine.classify(event);
         const isCron = ctx.trigger === 'cron';
         if (c.reason === null) {
-            if (await rt.engine.resolve(sessionKey))
+            // The run id is the evidence that confirms a probe: only our own resend's run does.
+            const runId = event.runId ?? ctx.runId;
+            if (await rt.engine.resolve(sessionKey, runId ? { runId } : undefined))
                 rt.counters.resolved += 1;
             if (isCron)
                 rt.engine.recordSuccess(`cron:${cronJobId(ctx) ?? sessionKey}`);
