@@ -32,6 +32,13 @@ pub enum ResendOutcome {
         /// The started run's id, if the resender knows it.
         run_id: Option<String>,
     },
+    /// Not sent: the failed run itself is still running (the gateway retries it). The entry
+    /// waits (no attempt counted) and is checked again shortly; the run's own success
+    /// resolves it.
+    StillRunning {
+        /// What was seen (secret-free).
+        why: String,
+    },
     /// Not sent: the session moved on since it failed (a later user message, a successful
     /// reply, or a run in flight). The entry is dropped with a `superseded` event.
     Superseded {

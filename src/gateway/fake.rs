@@ -41,6 +41,8 @@ pub struct FakeScript {
     /// drains for a restart: `UNAVAILABLE` `chat.send unavailable during gateway restart`,
     /// `retryable: true`, `retryAfterMs` [`FakeScript::startup_retry_after_ms`]; not run.
     pub draining_chat_sends: usize,
+    /// `chat.history` answers by session key (others get `{messages: []}`).
+    pub histories: HashMap<String, Value>,
     /// Methods that are never answered.
     pub silent_methods: Vec<String>,
     /// Require a device identity and verify its v3 signature.
@@ -58,6 +60,7 @@ impl Default for FakeScript {
             shutdown_on_request: None,
             close_on_every_request: false,
             draining_chat_sends: 0,
+            histories: HashMap::new(),
             silent_methods: Vec::new(),
             verify_device: false,
             challenge_ts: Some(1_700_000_000_000),
@@ -225,6 +228,10 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                     "details":{"method":"chat.send","reason":"gateway-restart"}})))
             } else if method == "chat.send" {
                 Some(chat_ack(&mut s, &params))
+            } else if method == "chat.history" {
+                let key = params["sessionKey"].as_str().unwrap_or_default();
+                let empty = json!({"sessionKey": key, "messages": []});
+                Some(Ok(s.script.histories.get(key).cloned().unwrap_or(empty)))
             } else {
                 Some(Ok(json!({"method": method, "params": params})))
             }
@@ -332,7 +339,7 @@ fn device_signature_ok(params: &Value, nonce: &str) -> bool {
 }
 
 fn chat_ack(s: &mut Shared, params: &Value) -> Result<Value, Value> {
-    let (Some(key), Some(session)) = (
+    let (Some(key), Some(_session)) = (
         params["idempotencyKey"].as_str(),
         params["sessionKey"].as_str(),
     ) else {
@@ -345,7 +352,8 @@ fn chat_ack(s: &mut Shared, params: &Value) -> Result<Value, Value> {
         2 => "in_flight",
         _ => "ok",
     };
-    Ok(json!({"runId": format!("run-{session}-{key}"), "status": status}))
+    // Like OpenClaw 2026.9.6: the runId is the idempotency key.
+    Ok(json!({"runId": key, "status": status}))
 }
 
 fn event(name: &str, payload: Value) -> Value {

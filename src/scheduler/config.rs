@@ -49,6 +49,9 @@ pub struct SchedulerConfig {
     pub resume_message: String,
     /// Wait before retrying after the queue store returned an error. Default 1_000.
     pub store_retry_ms: i64,
+    /// When compare-and-send finds the failed run still running (the gateway retries it
+    /// itself), check again after this many ms, counting no attempt. Default 5_000.
+    pub still_running_recheck_ms: i64,
 }
 
 impl Default for SchedulerConfig {
@@ -64,6 +67,7 @@ impl Default for SchedulerConfig {
             max_attempts: 5,
             resume_message: "Continue where you left off.".to_string(),
             store_retry_ms: 1_000,
+            still_running_recheck_ms: 5_000,
         }
     }
 }
@@ -88,6 +92,10 @@ impl SchedulerConfig {
             ("scheduler.reprobeBackoffMs", self.reprobe_backoff_ms),
             ("scheduler.maxReprobeBackoffMs", self.max_reprobe_backoff_ms),
             ("scheduler.storeRetryMs", self.store_retry_ms),
+            (
+                "scheduler.stillRunningRecheckMs",
+                self.still_running_recheck_ms,
+            ),
         ];
         for (field, v) in positive {
             if v <= 0 {

@@ -41,6 +41,7 @@ impl Runner {
         match result {
             Some(Ok(ResendOutcome::Sent { .. })) => self.on_ack(key, probe, now).await,
             Some(Ok(ResendOutcome::Superseded { why })) => self.superseded(key, why).await,
+            Some(Ok(ResendOutcome::StillRunning { .. })) => self.still_running(key, now).await,
             Some(Err(e)) => {
                 let error = e.to_string();
                 self.emit(Event::ResendFailed {
@@ -163,6 +164,25 @@ impl Runner {
             session_key: key,
             why,
         });
+    }
+
+    /// The failed run is still running (the gateway retries it): nothing was sent; the entry
+    /// waits and is checked again after `still_running_recheck_ms`, with no attempt counted.
+    /// The run's own success resolves it; its final failure re-parks it through `park`.
+    async fn still_running(&mut self, key: String, now: i64) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        if held.probe {
+            self.groups.probe_cancelled(&held.entry.group);
+        }
+        let recheck = now + self.cfg.still_running_recheck_ms;
+        self.persist(vec![QueueChange::SetStatus {
+            session_key: key,
+            status: SchedStatus::Parked,
+            retry_at_ms: Some(recheck.max(held.entry.retry_at_ms)),
+        }])
+        .await;
     }
 
     /// `failed(key, retry_at, error)` from the engine: the session failed again.

@@ -25,6 +25,8 @@ pub enum Reply {
     Err(u64, &'static str),
     /// After `ms`, report the session moved on (not sent).
     Superseded(u64),
+    /// After `ms`, report the failed run is still running (not sent).
+    StillRunning(u64),
     /// Never answer.
     Hang,
 }
@@ -122,6 +124,12 @@ impl Resender for FakeResender {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     Ok(ResendOutcome::Superseded {
                         why: "a later user message".into(),
+                    })
+                }
+                Reply::StillRunning(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(ResendOutcome::StillRunning {
+                        why: "the gateway retries it".into(),
                     })
                 }
                 Reply::Hang => std::future::pending().await,

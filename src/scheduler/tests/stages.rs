@@ -264,3 +264,30 @@ async fn a_superseded_probe_is_dropped_unsent_and_the_group_probes_again() {
     assert_eq!(probe_oks(&h), 0);
     h.handle.shutdown().await;
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_whose_run_is_still_running_waits_without_an_attempt_and_is_checked_again() {
+    let entries = vec![entry("p", "g", 1_000, 40)];
+    let h = Harness::start(resolve_mode(), entries, |_, i| {
+        if i == 0 {
+            Reply::StillRunning(0)
+        } else {
+            Reply::Hang
+        }
+    });
+    h.run_until(1_500).await;
+    let p = h.queue.get("p").unwrap();
+    assert_eq!(
+        (p.status, p.attempts, p.retry_at_ms),
+        (SchedStatus::Parked, 1, T0 + 6_000)
+    );
+    assert_eq!(h.count(|e| matches!(e, Event::ProbeFailed { .. })), 0);
+    h.run_until(6_500).await;
+    assert_eq!(h.resender.keys(), vec!["p", "p"], "checked again after 5 s");
+    // The gateway's own retry then succeeds (not our resend): resolved, nothing released.
+    h.resolve("p", Some("run-1"));
+    h.run_until(7_000).await;
+    h.handle.shutdown().await;
+    assert!(h.queue.get("p").is_none());
+    assert_eq!(probe_oks(&h), 0);
+}
