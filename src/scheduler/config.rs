@@ -24,7 +24,8 @@ pub struct SchedulerConfig {
     /// How resends are confirmed. Default [`ProbeConfirm::Ack`].
     pub confirm: ProbeConfirm,
     /// After a probe succeeds, each other entry of its group gets a random start delay in
-    /// `[0, release_spread_ms]`. Default 5_000.
+    /// `[0, release_spread_ms]`, on top of the adaptive release rate. Default 0: release at
+    /// once, paced by `max_concurrent` and the rate.
     pub release_spread_ms: i64,
     /// When a probe succeeds, parked entries of its group due within this many ms are released
     /// with it (their due times differ from the probe's only by jitter, so each need not probe
@@ -58,7 +59,7 @@ impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             confirm: ProbeConfirm::Ack,
-            release_spread_ms: 5_000,
+            release_spread_ms: 0,
             release_ahead_ms: 60_000,
             max_concurrent: 4,
             reprobe_backoff_ms: 60_000,

@@ -27,6 +27,9 @@ impl Runner {
         if let Some(Ok(ResendOutcome::Sent { run_id })) = &result {
             held.run_id = run_id.clone();
             held.acked = true;
+            if !probe {
+                self.release.pace(&group).accepted();
+            }
             self.emit(Event::Resent {
                 session_key: key.clone(),
                 attempts: attempt,
@@ -51,7 +54,7 @@ impl Runner {
                 if probe {
                     self.probe_failed(key, None, error, now).await;
                 } else {
-                    self.entry_failed(key, None, error, now).await;
+                    self.release_refused(key, None, error, now).await;
                 }
             }
             // Not sent and its resolution already taken: drop it like a resolved entry.
@@ -209,8 +212,42 @@ impl Runner {
             Stage::Awaiting { .. } if held.probe => {
                 self.probe_failed(key, retry_at, error, now).await
             }
-            Stage::Awaiting { .. } => self.entry_failed(key, retry_at, error, now).await,
+            Stage::Awaiting { .. } => self.release_refused(key, retry_at, error, now).await,
         }
+    }
+
+    /// A released resend failed (a 429, a refused send): the group's release rate halves and
+    /// the releases of the group that have not started go back to wait for the same retry
+    /// time (then probe again), instead of running into the limit one after another.
+    async fn release_refused(
+        &mut self,
+        key: String,
+        retry_at: Option<i64>,
+        error: String,
+        now: i64,
+    ) {
+        let Some(group) = self.held.get(&key).map(|h| h.entry.group.clone()) else {
+            return;
+        };
+        self.release.pace(&group).refused(now);
+        let next = retry_at
+            .filter(|at| *at > now)
+            .unwrap_or(now + self.cfg.reprobe_backoff_ms);
+        let waiting = self.release.take_group(&group);
+        let mut changes = Vec::new();
+        for k in waiting {
+            if self.held.remove(&k).is_none() {
+                continue;
+            }
+            self.groups.release_done(&group);
+            changes.push(QueueChange::SetStatus {
+                session_key: k,
+                status: SchedStatus::Parked,
+                retry_at_ms: Some(next),
+            });
+        }
+        self.persist(changes).await;
+        self.entry_failed(key, Some(next), error, now).await;
     }
 
     /// Resolve-mode deadlines that passed count as failures.
@@ -276,6 +313,9 @@ impl Runner {
             self.emit(abandoned(&entry, entry.attempts, entry.last_error.clone()));
         }
         self.groups.probe_ok(&group, members.len());
+        self.release
+            .pace(&group)
+            .probe_ok(self.cfg.max_concurrent, now);
         for entry in members {
             changes.push(status_change(&entry.session_key, SchedStatus::Released));
             self.schedule_release(entry, now);

@@ -7,7 +7,7 @@ use super::handle::{Command, Resolutions};
 use super::plan::plan_batch;
 use super::probe::GroupTable;
 use super::queue::{QueueChange, SchedEntry, SchedStatus};
-use super::release::ReleaseQueue;
+use super::release::GroupReleases;
 use super::store_calls::StoreCalls;
 use crate::clock::SharedClock;
 use crate::error::EngineResult;
@@ -69,7 +69,7 @@ pub(super) struct Runner {
     pub(super) groups: GroupTable,
     pub(super) held: HashMap<String, Held>,
     pub(super) probe_wait: VecDeque<String>,
-    pub(super) release: ReleaseQueue,
+    pub(super) release: GroupReleases,
     pub(super) inflight: JoinSet<(String, SendResult)>,
     pub(super) inflight_keys: HashMap<Id, String>,
     /// Cached earliest due time; recomputed when `dirty`.
@@ -254,10 +254,12 @@ impl Runner {
         self.held.insert(held.entry.session_key.clone(), held);
     }
 
-    /// Queue a released entry to start at a random point in `[now, now + spread]`.
+    /// Queue a released entry to start after a random delay in `[0, release_spread_ms]`
+    /// (default 0); its group's pace decides when it actually starts.
     pub(super) fn schedule_release(&mut self, entry: SchedEntry, now: i64) {
         let start = now + self.jitter.up_to(self.cfg.release_spread_ms);
-        self.release.push(entry.session_key.clone(), start);
+        self.release
+            .push(&entry.group, entry.session_key.clone(), start);
         self.hold(entry, false);
     }
 

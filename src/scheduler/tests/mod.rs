@@ -1,6 +1,7 @@
 //! Scheduler tests on paused tokio time with [`super::memory::MemoryQueue`] and a scripted
 //! fake resender.
 
+mod adaptive;
 mod fake;
 mod groups;
 mod lifecycle;
