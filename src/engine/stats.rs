@@ -5,7 +5,7 @@ use super::{locked, Engine};
 use crate::breaker::BreakerState;
 use crate::error::EngineResult;
 use crate::policy::KeyState;
-use crate::queue::ParkedEntry;
+use crate::state::ParkedEntry;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ impl Engine {
         let entries: Vec<ParkedEntry> = match self.running().await {
             Ok(r) => {
                 let store = r.store.clone();
-                run_blocking(move || locked(&store).all()).await?
+                run_blocking(move || store.all_entries()).await?
             }
             Err(_) => Vec::new(),
         };

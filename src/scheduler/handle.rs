@@ -1,5 +1,6 @@
 //! [`SchedulerHandle`]: how the engine talks to the running scheduler task.
 
+use crate::state::coordination::GroupOutcome;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
@@ -53,6 +54,11 @@ pub(crate) enum Command {
         key: String,
         retry_at_ms: Option<i64>,
         error: String,
+    },
+    /// Another engine of the fleet published `outcome` for `group`.
+    GroupOutcome {
+        group: String,
+        outcome: GroupOutcome,
     },
     Shutdown,
 }

@@ -4,7 +4,8 @@
 
 use super::fake::{entry, Harness, Reply, T0};
 use crate::events::Event;
-use crate::scheduler::{ProbeConfirm, SchedStatus, SchedulerConfig};
+use crate::scheduler::{ProbeConfirm, SchedulerConfig};
+use crate::state::EntryStatus;
 
 fn resolve_mode() -> SchedulerConfig {
     SchedulerConfig {
@@ -23,7 +24,7 @@ fn probe_oks(h: &Harness) -> usize {
 }
 
 /// `p` probes group `g` at +1 s (acked at once); `m1..m3` wait for it.
-fn group() -> Vec<crate::scheduler::SchedEntry> {
+fn group() -> Vec<crate::state::ParkedEntry> {
     vec![
         entry("p", "g", 1_000, 40),
         entry("m1", "g", 1_000, 30),
@@ -52,11 +53,11 @@ async fn resolved_while_queued_for_release_is_never_sent() {
     h.run_until(30_000).await;
     for k in &queued {
         assert_eq!(sent(&h, k), 0, "{k} was resent after its resolve");
-        assert!(h.queue.get(k).is_none());
+        assert!(h.queue.entry(k).is_none());
     }
     h.handle.shutdown().await;
     for k in &queued {
-        assert!(h.queue.get(k).is_none(), "{k} came back at shutdown");
+        assert!(h.queue.entry(k).is_none(), "{k} came back at shutdown");
     }
 }
 
@@ -78,15 +79,15 @@ async fn resolved_while_queued_as_a_probe_is_not_sent_and_another_entry_probes()
     });
     h.run_until(1_500).await;
     assert_eq!(h.resender.keys(), vec!["hang"]);
-    assert_eq!(h.queue.get("p").unwrap().status, SchedStatus::Probing);
+    assert_eq!(h.queue.entry("p").unwrap().status, EntryStatus::Probing);
     h.resolve("p", None);
     h.run_until(2_000).await;
     h.handle.shutdown().await;
     assert_eq!(sent(&h, "p"), 0);
-    assert!(h.queue.get("p").is_none());
+    assert!(h.queue.entry("p").is_none());
     assert_eq!(probe_oks(&h), 0, "no probe verdict without our own resend");
     for k in ["m1", "m2", "m3"] {
-        assert_eq!(h.queue.get(k).unwrap().status, SchedStatus::Parked, "{k}");
+        assert_eq!(h.queue.entry(k).unwrap().status, EntryStatus::Parked, "{k}");
     }
 }
 
@@ -103,18 +104,18 @@ async fn resolved_while_sending_is_not_reparked_when_the_send_fails() {
     h.resolve("p", None);
     h.run_until(5_000).await;
     assert!(
-        h.queue.get("p").is_none(),
+        h.queue.entry("p").is_none(),
         "resolve wins over the failed send"
     );
     assert_eq!(h.count(|e| matches!(e, Event::ProbeFailed { .. })), 0);
     for k in ["m1", "m2", "m3"] {
-        assert_eq!(h.queue.get(k).unwrap().retry_at_ms, T0 + 1_000, "{k}");
+        assert_eq!(h.queue.entry(k).unwrap().retry_at_ms, T0 + 1_000, "{k}");
     }
     // The group probes again with its next entry, not as a release.
     assert_eq!(h.resender.keys(), vec!["p", "m1"]);
     assert_eq!(probe_oks(&h), 0);
     h.handle.shutdown().await;
-    assert!(h.queue.get("p").is_none());
+    assert!(h.queue.entry("p").is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -136,7 +137,7 @@ async fn an_unrelated_success_while_awaiting_does_not_release_the_group() {
     h.resolve("p", Some("the-gateway-s-own-run"));
     h.run_until(2_000).await;
     assert_eq!(probe_oks(&h), 0);
-    assert!(h.queue.get("p").is_none());
+    assert!(h.queue.entry("p").is_none());
     assert_eq!(h.resender.keys(), vec!["p", "m1"], "m1 probes; no release");
     assert_eq!(h.count(|e| matches!(e, Event::Resolved { .. })), 1);
     h.handle.shutdown().await;
@@ -149,14 +150,14 @@ async fn resolved_while_awaiting_after_release_leaves_for_good() {
     h.confirm("p");
     h.run_until(15_000).await;
     assert_eq!(
-        h.queue.get("m1").unwrap().status,
-        SchedStatus::AwaitingResult
+        h.queue.entry("m1").unwrap().status,
+        EntryStatus::AwaitingResult
     );
     h.resolve("m1", Some("resume:m1:2"));
     h.handle.failed("m1", None, "late failure report");
     h.run_until(16_000).await;
     h.handle.shutdown().await;
-    assert!(h.queue.get("m1").is_none());
+    assert!(h.queue.entry("m1").is_none());
     assert_eq!(sent(&h, "m1"), 1);
 }
 
@@ -180,10 +181,10 @@ async fn failed_while_queued_for_release_goes_back_unsent_to_its_retry_time() {
     h.run_until(30_000).await;
     for k in &queued {
         assert_eq!(sent(&h, k), 0, "{k}");
-        let e = h.queue.get(k).unwrap();
+        let e = h.queue.entry(k).unwrap();
         assert_eq!(
             (e.status, e.retry_at_ms, e.attempts),
-            (SchedStatus::Parked, T0 + 900_000, 2)
+            (EntryStatus::Parked, T0 + 900_000, 2)
         );
     }
     h.handle.shutdown().await;
@@ -195,13 +196,13 @@ async fn failed_while_sending_is_applied_at_the_ack() {
     h.run_until(1_500).await;
     h.handle.failed("p", Some(T0 + 500_000), "429 again");
     h.run_until(4_000).await;
-    let p = h.queue.get("p").unwrap();
+    let p = h.queue.entry("p").unwrap();
     assert_eq!(
         (p.status, p.retry_at_ms, p.attempts),
-        (SchedStatus::Parked, T0 + 500_000, 2)
+        (EntryStatus::Parked, T0 + 500_000, 2)
     );
     assert_eq!(h.count(|e| matches!(e, Event::ProbeFailed { .. })), 1);
-    assert_eq!(h.queue.get("m1").unwrap().retry_at_ms, T0 + 500_000);
+    assert_eq!(h.queue.entry("m1").unwrap().retry_at_ms, T0 + 500_000);
     h.handle.shutdown().await;
 }
 
@@ -230,14 +231,14 @@ async fn shutdown_in_every_stage_parks_held_entries_again_and_keeps_resolved_one
     h.run_until(2_000).await;
     h.handle.shutdown().await;
     for k in ["p", "h1", "q1"] {
-        let e = h.queue.get(k).unwrap();
+        let e = h.queue.entry(k).unwrap();
         assert_eq!(
             (e.status, e.retry_at_ms),
-            (SchedStatus::Parked, T0 + 1_000),
+            (EntryStatus::Parked, T0 + 1_000),
             "{k}"
         );
     }
-    assert!(h.queue.get("gone").is_none());
+    assert!(h.queue.entry("gone").is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -250,7 +251,7 @@ async fn a_superseded_probe_is_dropped_unsent_and_the_group_probes_again() {
         }
     });
     h.run_until(1_500).await;
-    assert!(h.queue.get("p").is_none());
+    assert!(h.queue.entry("p").is_none());
     assert!(h.events().contains(&Event::Superseded {
         session_key: "p".into(),
         why: "a later user message".into()
@@ -276,10 +277,10 @@ async fn a_probe_whose_run_is_still_running_waits_without_an_attempt_and_is_chec
         }
     });
     h.run_until(1_500).await;
-    let p = h.queue.get("p").unwrap();
+    let p = h.queue.entry("p").unwrap();
     assert_eq!(
         (p.status, p.attempts, p.retry_at_ms),
-        (SchedStatus::Parked, 1, T0 + 6_000)
+        (EntryStatus::Parked, 1, T0 + 6_000)
     );
     assert_eq!(h.count(|e| matches!(e, Event::ProbeFailed { .. })), 0);
     h.run_until(6_500).await;
@@ -288,6 +289,6 @@ async fn a_probe_whose_run_is_still_running_waits_without_an_attempt_and_is_chec
     h.resolve("p", Some("run-1"));
     h.run_until(7_000).await;
     h.handle.shutdown().await;
-    assert!(h.queue.get("p").is_none());
+    assert!(h.queue.entry("p").is_none());
     assert_eq!(probe_oks(&h), 0);
 }
