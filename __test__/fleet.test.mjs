@@ -131,3 +131,35 @@ test('engine option state.redis: validated, never echoed, and absent means no Re
   assert.throws(() => new RetryEngine({ state: { redis: {} } }), /state\.redis\.url/)
   assert.throws(() => new RetryEngine({ state: { redis: { url: 'redis://h', leaseTtlMs: 1 } } }), /state\.redis\.leaseTtlMs/)
 })
+
+test('auth profiles: a cooldown or disable learned by one engine applies to every engine', { skip }, async () => {
+  const { createRequire } = await import('node:module')
+  const fs = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+  const redis = await startRedis()
+  const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-fleet-prof-')))
+  const [a, b] = dirs.map((stateDir) => new RetryEngine({ stateDir, state: { redis: { url: redis.url, keyPrefix: 'prof-test:' } } }))
+  try {
+    await a.start()
+    await b.start()
+    const ids = ['key-1', 'key-2']
+    const first = (await a.pickProfile('openai', ids)).profileId
+    const second = (await b.pickProfile('openai', ids)).profileId
+    assert.notEqual(first, second, 'least-recently-used rotation is fleet-wide')
+    const marked = await a.markProfile(first, { status: 429, headers: { 'retry-after': '120' }, body: 'rate limited' })
+    assert.equal(marked.rotate, true)
+    for (let i = 0; i < 3; i++) assert.equal((await b.pickProfile('openai', ids)).profileId, second, 'B skips the profile A cooled down')
+    await b.markProfile(second, { reason: 'billing' })
+    const none = await a.pickProfile('openai', ids)
+    assert.equal(none.profileId, null, 'A sees B\'s billing disable')
+    const listed = await a.profiles('openai')
+    assert.deepEqual(listed.map((p) => p.status).sort(), ['cooldown', 'disabled'].sort())
+  } finally {
+    await a.close()
+    await b.close()
+    await redis.close()
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+  }
+})

@@ -6,6 +6,7 @@ mod config;
 mod lifecycle;
 mod parking;
 mod profiles;
+mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};

@@ -18,6 +18,7 @@
 use super::config::RedisConfig;
 use super::health::Health;
 use super::message::{fields, parse, OutcomeMessage};
+use super::profiles::RedisProfiles;
 use super::scripts::{CLAIM, FINISH, RENEW};
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
@@ -25,6 +26,7 @@ use crate::events::EventSink;
 use crate::state::coordination::{
     BoxFuture, Coordinator, GroupOutcome, OutcomeListener, ProbeClaim,
 };
+use crate::state::ProfileUsageStore;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
@@ -46,7 +48,7 @@ struct Inner {
     client: redis::Client,
     conn: ConnectionManager,
     clock: SharedClock,
-    health: Health,
+    health: Arc<Health>,
     listener: Mutex<Option<OutcomeListener>>,
     renewals: Mutex<HashMap<String, JoinHandle<()>>>,
     subscriber: Mutex<Option<JoinHandle<()>>>,
@@ -90,7 +92,7 @@ impl RedisCoordinator {
             client,
             conn,
             clock,
-            health: Health::new(events),
+            health: Arc::new(Health::new(events)),
             listener: Mutex::new(None),
             renewals: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
@@ -103,6 +105,18 @@ impl RedisCoordinator {
     /// This engine's id as written into leases and messages.
     pub fn engine_id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Auth-profile usage in the same Redis, sharing this coordinator's health (one
+    /// `state-degraded` per outage); `local` is the fallback while Redis is away.
+    pub fn profiles(&self, local: Arc<dyn ProfileUsageStore>) -> RedisProfiles {
+        RedisProfiles::new(
+            self.inner.cfg.clone(),
+            self.inner.client.clone(),
+            local,
+            self.inner.health.clone(),
+            self.inner.clock.clone(),
+        )
     }
 
     /// Whether the last Redis call failed (the engine is deciding locally).
