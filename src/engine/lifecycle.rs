@@ -78,6 +78,10 @@ impl Engine {
         }
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
         let coordinator = shared.coordinator;
+        if self.cfg.state.redis.is_some() {
+            let loaded = coordinator.load_decisions().await;
+            self.fleet.link(coordinator.clone(), loaded);
+        }
         let scheduler = Scheduler::spawn_coordinated(
             store.clone(),
             self.resender.clone(),
@@ -104,6 +108,7 @@ impl Engine {
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
             running.coordinator.close().await;
+            self.fleet.unlink();
         }
         self.gateway.close().await;
         Ok(())

@@ -4,6 +4,7 @@
 
 mod config;
 mod coordinator;
+mod decision_message;
 mod health;
 mod message;
 mod profiles;
