@@ -31,6 +31,11 @@ export interface Classification {
   resetAtMs?: number
   /** Short, secret-free summary. */
   message: string
+  /**
+   * Id of the rule that decided `reason`: a built-in rule id (`rate-limit`, `status-429`, …),
+   * `custom:<index>` for a custom pattern, `no-match` for `unknown`; `null` when `reason` is `null`.
+   */
+  rule: string | null
 }
 
 export interface Decision {

@@ -205,6 +205,37 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// Apply `f` to every free-text field (messages, paths, URLs), e.g. to scrub secrets.
+    pub fn scrub_text(&mut self, mut f: impl FnMut(&mut String)) {
+        match self {
+            Event::Rejected { message, .. }
+            | Event::ResendFailed { message, .. }
+            | Event::Abandoned { message, .. }
+            | Event::Alert { message, .. }
+            | Event::GatewayDisconnected { message, .. } => f(message),
+            Event::RecoveredCorruptFile { path, moved_to, .. } => {
+                f(path);
+                f(moved_to);
+            }
+            Event::Imported { path, .. } => f(path),
+            Event::GatewayConnected { url } => f(url),
+            Event::StateDegraded { message, .. } => f(message),
+            Event::Parked { .. }
+            | Event::Resent { .. }
+            | Event::ProbeOk { .. }
+            | Event::ProbeFailed { .. }
+            | Event::Resolved { .. }
+            | Event::BreakerOpened { .. }
+            | Event::BreakerHalfOpen { .. }
+            | Event::BreakerClosed { .. }
+            | Event::ProfileCooldown { .. }
+            | Event::StateRecovered { .. }
+            | Event::FleetOutcome { .. } => {}
+        }
+    }
+}
+
 /// Where events go. Must not block.
 pub type EventSink = Arc<dyn Fn(Event) + Send + Sync>;
 
