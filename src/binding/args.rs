@@ -157,3 +157,18 @@ pub fn opt_object(js: Js, v: sys::napi_value, name: &str, mode: Mode) -> EngineR
         )),
     }
 }
+
+/// An argument read with napi calls that may run JS (getters, Proxy traps): a throw becomes
+/// `E_INVALID_INPUT` naming `name` (the pending exception is cleared), never a napi code.
+pub fn readable<T>(js: Js, r: napi::Result<EngineResult<T>>, name: &str) -> EngineResult<T> {
+    match r {
+        Ok(x) => x,
+        Err(_) => {
+            js.clear_exception();
+            Err(EngineError::input(
+                name,
+                "could not be read (a getter or Proxy trap threw)",
+            ))
+        }
+    }
+}

@@ -128,15 +128,26 @@ impl RetryEngine {
     pub fn on<'env>(
         &self,
         env: &'env Env,
-        event_type: String,
-        listener: Function<'_, Value, Unknown<'static>>,
+        event_type: Unknown<'_>,
+        listener: Unknown<'_>,
     ) -> napi::Result<Function<'env, (), bool>> {
+        let js = Js::new(env.raw());
+        let event_type = ok_or_throw(env, args::string(js, raw(&event_type), "type"))?;
         if event_type.trim().is_empty() {
             return Err(to_napi(
                 env,
                 &EngineError::input("type", "expected an event type or '*'"),
             ));
         }
+        if js.kind(raw(&listener)) != super::js::Kind::Function {
+            let got = js.kind(raw(&listener)).name();
+            return Err(to_napi(
+                env,
+                &EngineError::input("listener", format!("expected a function, got {got}")),
+            ));
+        }
+        // SAFETY: checked to be a function just above.
+        let listener: Function<'_, Value, Unknown<'static>> = unsafe { listener.cast()? };
         let id = self.hub.add(&event_type, listener.create_ref()?);
         let hub = self.hub.clone();
         env.create_function_from_closure("unsubscribe", move |_| Ok(hub.remove(id)))
@@ -397,7 +408,8 @@ impl RetryEngine {
         this: This<'env>,
         opts: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let signal = match signal_of(env, opts, "opts")? {
+        let signal = match args::readable(Js::new(env.raw()), signal_of(env, opts, "opts"), "opts")
+        {
             Ok(s) => s,
             Err(e) => return rejected(env, &e),
         };
@@ -433,7 +445,7 @@ impl RetryEngine {
         env: &'env Env,
         opts: Option<Unknown<'_>>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let grace = match close_timeout(env, opts)? {
+        let grace = match args::readable(Js::new(env.raw()), close_timeout(env, opts), "opts") {
             Ok(g) => g,
             Err(e) => return rejected(env, &e),
         };
@@ -601,7 +613,7 @@ impl RetryEngine {
             Ok(a) => a,
             Err(e) => return rejected(env, &e),
         };
-        let (idempotency_key, signal) = match send_options(env, opts)? {
+        let (idempotency_key, signal) = match args::readable(js, send_options(env, opts), "opts") {
             Ok(v) => v,
             Err(e) => return rejected(env, &e),
         };
@@ -648,7 +660,7 @@ impl RetryEngine {
             Ok(a) => a,
             Err(e) => return rejected(env, &e),
         };
-        let signal = match signal_of(env, Some(opts), "opts")? {
+        let signal = match args::readable(js, signal_of(env, Some(opts), "opts"), "opts") {
             Ok(s) => s,
             Err(e) => return rejected(env, &e),
         };
