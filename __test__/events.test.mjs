@@ -74,7 +74,8 @@ test('old kebab-case type names subscribe to the same events', async () => {
 test('on() rejects a missing type or a non-function listener with a coded error', () => {
   const engine = new RetryEngine({ stateDir: tmpDir() })
   assert.throws(() => engine.on('', () => {}), { code: 'E_INVALID_INPUT' })
-  assert.throws(() => engine.on('alert', 42))
+  assert.throws(() => engine.on('alert', 42), { code: 'E_INVALID_INPUT', message: /listener/ })
+  assert.throws(() => engine.on(7, () => {}), { code: 'E_INVALID_INPUT', message: /type/ })
 })
 
 test('a throwing or rejecting listener is reported as listener_error, the call still succeeds', async () => {

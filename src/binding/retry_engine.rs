@@ -128,15 +128,23 @@ impl RetryEngine {
     pub fn on<'env>(
         &self,
         env: &'env Env,
-        event_type: String,
-        listener: Function<'_, Value, Unknown<'static>>,
+        event_type: Unknown<'_>,
+        listener: Unknown<'_>,
     ) -> napi::Result<Function<'env, (), bool>> {
-        if event_type.trim().is_empty() {
-            return Err(to_napi(
-                env,
-                &EngineError::input("type", "expected an event type or '*'"),
-            ));
+        let event_type = args::string(Js::new(env.raw()), raw(&event_type), "type").and_then(|t| {
+            match t.trim() {
+                "" => Err(EngineError::input("type", "expected an event type or '*'")),
+                _ => Ok(t),
+            }
+        });
+        let event_type = ok_or_throw(env, event_type)?;
+        let ty = listener.get_type()?;
+        if ty != napi::ValueType::Function {
+            let e = EngineError::input("listener", format!("expected a function, got {ty}"));
+            return Err(to_napi(env, &e));
         }
+        // SAFETY: checked to be a function above.
+        let listener: Function<'_, Value, Unknown<'static>> = unsafe { listener.cast()? };
         let id = self.hub.add(&event_type, listener.create_ref()?);
         let hub = self.hub.clone();
         env.create_function_from_closure("unsubscribe", move |_| Ok(hub.remove(id)))
