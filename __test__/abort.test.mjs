@@ -14,7 +14,19 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+const { RetryEngine: Engine } = createRequire(import.meta.url)('../index.js')
+// A started engine keeps Node alive until close(): close every engine after the file, so a
+// failed assertion cannot leave one holding the test process.
+const engines = []
+class RetryEngine extends Engine {
+  constructor (options) {
+    super(options)
+    engines.push(this)
+  }
+}
+after(async () => {
+  await Promise.all(engines.map((e) => e.close({ timeoutMs: 0 }).catch(() => {})))
+})
 const SOON = { status: 429, headers: { 'retry-after': '1' }, body: 'rate limited' }
 // Budgets far beyond the kill guard: only cancellation can end a call in this test file.
 const NEVER = { requestTimeoutMs: 600_000, connectBudgetMs: 600_000 }
@@ -123,7 +135,7 @@ test('the resend callback gets a signal that close({ timeoutMs: 0 }) aborts; the
   })
   await engine.start()
   await engine.park('agent:main:e', SOON)
-  for (let i = 0; i < 1000 && !closing; i++) await new Promise((r) => setTimeout(r, 10))
+  for (let i = 0; i < 6000 && !closing; i++) await new Promise((r) => setTimeout(r, 10))
   assert.ok(closing, 'the resend ran')
   await closing
   assert.deepEqual(seen, { aborted: false, key: 'agent:main:e', idempotencyKey: 'resume:agent:main:e:2', abortedLater: true })
@@ -153,7 +165,7 @@ test('close({ timeoutMs }) lets an in-flight resend finish first (its signal is 
   })
   await engine.start()
   await engine.park('agent:main:f', SOON)
-  for (let i = 0; i < 1000 && !finish; i++) await new Promise((r) => setTimeout(r, 10))
+  for (let i = 0; i < 6000 && !finish; i++) await new Promise((r) => setTimeout(r, 10))
   assert.ok(finish, 'the resend ran')
   const closed = engine.close({ timeoutMs: 600_000 }).then(() => order.push('closed'))
   await new Promise((r) => setTimeout(r, 50))
