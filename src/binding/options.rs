@@ -90,7 +90,12 @@ pub fn read(
                 let f = unsafe { value.cast()? };
                 out.resend = Some(JsResender::from_function(env, f, controllers)?);
             }
-            _ => match input::read(js, raw_value, Mode::Options, Limits::default()) {
+            _ => match input::read(
+                js,
+                raw_value,
+                Mode::Options,
+                Limits::for_mode(Mode::Options),
+            ) {
                 Ok(Some(v)) => {
                     map.insert(name, v);
                 }
