@@ -224,7 +224,8 @@ impl Event {
             | Event::ResendFailed { message, .. }
             | Event::Abandoned { message, .. }
             | Event::Alert { message, .. }
-            | Event::GatewayDisconnected { message, .. } => f(message),
+            | Event::GatewayDisconnected { message, .. }
+            | Event::StateDegraded { message, .. } => f(message),
             Event::RecoveredCorruptFile { path, moved_to, .. } => {
                 f(path);
                 f(moved_to);
