@@ -7,7 +7,19 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+const { RetryEngine: Engine } = createRequire(import.meta.url)('../index.js')
+// A started engine keeps Node alive until close(): close every engine after the file, so a
+// failed assertion cannot leave one holding the test process.
+const engines = []
+class RetryEngine extends Engine {
+  constructor (options) {
+    super(options)
+    engines.push(this)
+  }
+}
+after(async () => {
+  await Promise.all(engines.map((e) => e.close({ timeoutMs: 0 }).catch(() => {})))
+})
 const dirs = []
 const tmpDir = () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-metrics-'))
@@ -58,7 +70,7 @@ test('metrics() counts parks, resends, probes, alerts and breaker transitions, g
   engine.breakerRecord('cron:nightly', false)
   assert.equal(await resent, 'agent:main:soon')
   let m
-  for (let i = 0; i < 500; i++) {
+  for (let i = 0; i < 6000; i++) {
     m = parse(await engine.metrics())
     if (m.samples['retry_engine_probes_total{group="anthropic",outcome="ok"}'] === 1) break
     await new Promise((r) => setTimeout(r, 10))

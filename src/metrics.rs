@@ -21,6 +21,10 @@ use std::sync::{Arc, Mutex};
 /// Most distinct values of an open-ended label (`group`, `key_class`); later ones are `other`.
 pub const MAX_LABEL_VALUES: usize = 64;
 
+/// Most parked sessions whose due time is remembered for the lag histogram (sessions removed
+/// without an event, e.g. by `unpark`, are forgotten only when this many are tracked).
+const MAX_TRACKED_DUE: usize = 200_000;
+
 /// Buckets of `retry_engine_resume_lag_seconds`: 100 ms to a day.
 const LAG_BUCKETS: [f64; 12] = [
     0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
@@ -256,6 +260,9 @@ impl Metrics {
                 ..
             } => {
                 self.parks.get_or_create(&reason_label(reason)).inc();
+                if mem.due.len() >= MAX_TRACKED_DUE && !mem.due.contains_key(session_key) {
+                    mem.due.clear();
+                }
                 mem.due.insert(session_key.clone(), *retry_at_ms);
             }
             Event::Rejected { code, .. } => {
