@@ -155,6 +155,7 @@ impl Scheduler {
             lease,
             lease_held: false,
             lease_retry_at: None,
+            peer_check_at: 0,
         };
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {

@@ -62,6 +62,10 @@ pub(super) struct Held {
 /// over within this long of the holder's death (the OS drops a dead process's `flock`).
 pub const LEASE_RETRY_MS: i64 = 500;
 
+/// How often the lease holder re-reads the next due time, to see entries that other engines
+/// on the same state dir parked (their `notify` does not reach this process) (ms).
+pub const PEER_CHECK_MS: i64 = 1_000;
+
 /// The one-resender-per-state-dir lease a scheduler must hold to plan and send.
 pub struct ResendLease {
     /// Where the lease lives (a `flock` file in the state dir, or a shared store).
@@ -103,6 +107,8 @@ pub(super) struct Runner {
     pub(super) lease: Option<ResendLease>,
     pub(super) lease_held: bool,
     pub(super) lease_retry_at: Option<i64>,
+    /// When the lease holder next re-reads the queue for other engines' parks.
+    pub(super) peer_check_at: i64,
     /// Who probes each group when several engines share it (`Solo` alone).
     pub(super) coordinator: Arc<dyn Coordinator>,
     /// Groups another engine is probing, with when to claim them again (`fleet.rs`).
@@ -223,6 +229,10 @@ impl Runner {
         let now = self.now();
         if !self.holds_lease(now).await {
             return;
+        }
+        if self.lease.is_some() && now >= self.peer_check_at {
+            self.dirty = true;
+            self.peer_check_at = now + PEER_CHECK_MS;
         }
         if self.store_retry_at.is_some_and(|at| at <= now) {
             self.store_retry_at = None;
@@ -404,6 +414,9 @@ impl Runner {
         };
         if self.lease_retry_at.is_some() {
             return self.lease_retry_at;
+        }
+        if self.lease.is_some() {
+            consider(Some(self.peer_check_at));
         }
         if self.store_retry_at.is_some() {
             consider(self.store_retry_at);
