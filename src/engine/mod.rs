@@ -3,9 +3,12 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod drain;
+mod fleet_link;
 mod lifecycle;
 mod parking;
 mod profiles;
+mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
@@ -19,6 +22,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
 use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
@@ -40,8 +44,11 @@ pub struct Engine {
     guard: Mutex<MessageGuard>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
+    fleet: fleet_link::FleetLink,
 }
 
 impl std::fmt::Debug for Engine {
@@ -76,6 +83,8 @@ impl Engine {
             .flatten(),
         ));
         let events = scrubbing_sink(events, redactor.clone());
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -90,6 +99,9 @@ impl Engine {
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
         let resender: Arc<dyn Resender> =
             Arc::new(ScrubbedResender::new(resender, redactor.clone()));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -101,8 +113,11 @@ impl Engine {
             guard: Mutex::new(guard),
             gateway,
             resender,
+            drain,
+            metrics,
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
+            fleet: Default::default(),
         })
     }
 
@@ -167,31 +182,41 @@ impl Engine {
         check_key("key", key)?;
         let now = self.at(now_ms);
         let (_, failure) = self.failure_of(input, now)?;
-        Ok(locked(&self.policy).record_failure(key, &failure, now))
+        self.apply_fleet_mail();
+        let decision = locked(&self.policy).record_failure(key, &failure, now);
+        self.share_policy(key);
+        Ok(decision)
     }
 
     /// Record a success of `key`: clears its failure streak, cooldown and disable.
     pub fn record_success(&self, key: &str) -> EngineResult<()> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         locked(&self.policy).record_success(key);
+        self.share_policy(key);
         Ok(())
     }
 
     /// The policy state of `key`, or `None` when it has no failures on record.
     pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.policy).state(key, self.at(now_ms)))
     }
 
     /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
     pub fn reset(&self, key: &str) -> EngineResult<bool> {
         check_key("key", key)?;
-        Ok(locked(&self.policy).reset(key))
+        self.apply_fleet_mail();
+        let existed = locked(&self.policy).reset(key);
+        self.share_policy(key);
+        Ok(existed)
     }
 
     /// Ask the breaker of `key` for permission to call.
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).try_acquire(key, self.at(now_ms)))
     }
 
@@ -199,18 +224,23 @@ impl Engine {
     pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
         check_key("key", key)?;
         let now = self.at(now_ms);
-        let mut b = locked(&self.breakers);
-        if ok {
-            b.record_success(key, now)
-        } else {
-            b.record_failure(key, now)
+        self.apply_fleet_mail();
+        {
+            let mut b = locked(&self.breakers);
+            if ok {
+                b.record_success(key, now)
+            } else {
+                b.record_failure(key, now)
+            }
         }
+        self.share_breaker(key);
         Ok(())
     }
 
     /// The breaker state of `key` (closed when unknown).
     pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).state(key, self.at(now_ms)))
     }
 

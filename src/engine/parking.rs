@@ -109,7 +109,7 @@ impl Engine {
             );
             (self.events)(Event::Rejected {
                 session_key: key.clone(),
-                code: "NOT_RETRYABLE".into(),
+                code: "E_NOT_RETRYABLE".into(),
                 message: why.clone(),
             });
             if existing.is_some() {
