@@ -206,7 +206,7 @@ test('resolve mode: a success that is not our resend resolves the probe but rele
     await sleep(300)
     assert.equal(r.calls.length, 2, 'one new probe, no release')
     assert.notEqual(r.calls[1].req.sessionKey, probeKey)
-    assert.equal(events.filter((e) => e.type === 'probe-ok').length, 0)
+    assert.equal(events.filter((e) => e.type === 'probe_ok').length, 0)
   })
 })
 
