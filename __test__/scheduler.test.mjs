@@ -206,7 +206,7 @@ test('resolve mode: a success that is not our resend resolves the probe but rele
     await sleep(300)
     assert.equal(r.calls.length, 2, 'one new probe, no release')
     assert.notEqual(r.calls[1].req.sessionKey, probeKey)
-    assert.equal(events.filter((e) => e.type === 'probe-ok').length, 0)
+    assert.equal(events.filter((e) => e.type === 'probe_ok').length, 0)
   })
 })
 
@@ -234,5 +234,35 @@ test('close() while resends are in flight returns and nothing is lost', async ()
     assert.deepEqual(pending.map((e) => e.sessionKey).sort(), keys)
   } finally {
     await second.close()
+  }
+})
+
+test('two started engines on one state dir: only the lease holder resends; the other takes over on close', async () => {
+  const stateDir = tmpDir()
+  const ra = recorder()
+  const rb = recorder()
+  const a = new RetryEngine({ stateDir, seed: 3, resend: ra.resend })
+  const b = new RetryEngine({ stateDir, seed: 4, resend: rb.resend })
+  try {
+    await a.start()
+    await waitFor(async () => (await a.stats()).isResender, 'engine a to take the lease')
+    await b.start()
+    const [sa, sb] = [await a.stats(), await b.stats()]
+    assert.equal(sb.isResender, false)
+    assert.equal(sb.resenderHolder, sa.resenderHolder)
+    assert.match(sa.resenderHolder, /^pid \d+ engine [0-9a-f]{8}$/)
+    // Parked through the standby: the holder resends it, once.
+    for (let i = 0; i < 3; i++) await b.park(`two-${i}`, SOON, { provider: 'openai' })
+    await waitFor(() => ra.calls.length === 3, 'the holder to resend all three')
+    await sleep(300)
+    assert.equal(rb.calls.length, 0, 'the standby sent nothing')
+    await a.close()
+    await waitFor(async () => (await b.stats()).isResender, 'the standby to take the lease')
+    await b.park('after-takeover', SOON, { provider: 'openai' })
+    await waitFor(() => rb.calls.length === 1, 'the new holder to resend')
+    assert.equal(ra.calls.length, 3)
+  } finally {
+    await a.close()
+    await b.close()
   }
 })

@@ -208,6 +208,10 @@ export interface EngineStats {
   breakers: number
   keys: Record<string, KeyState>
   breakerStates: Record<string, BreakerState>
+  /** Who holds the state dir's resender lease (`pid N engine ID`); only the holder resends. */
+  resenderHolder: string | null
+  /** Whether this engine holds it. */
+  isResender: boolean
 }
 
 export interface ChatAck {

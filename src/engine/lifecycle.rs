@@ -4,9 +4,9 @@ use super::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
-use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::scheduler::{ResendLease, Scheduler, SchedulerHandle};
 use crate::state::coordination::Coordinator;
-use crate::state::file::{FileParked, QueueConfig, QueueStore};
+use crate::state::file::{FileLeases, FileParked, QueueConfig, QueueStore};
 use crate::state::ParkedQueue;
 use std::sync::Arc;
 
@@ -16,6 +16,9 @@ pub(crate) struct Running {
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
     pub coordinator: Arc<dyn Coordinator>,
+    /// The state dir's leases (the one resender per dir) and this engine's holder id.
+    pub leases: Arc<FileLeases>,
+    pub holder: String,
 }
 
 /// The engine's lifecycle.
@@ -82,20 +85,32 @@ impl Engine {
             let loaded = coordinator.load_decisions().await;
             self.fleet.link(coordinator.clone(), loaded);
         }
-        let scheduler = Scheduler::spawn_coordinated(
+        let leases = Arc::new(FileLeases::new(&self.cfg.state_dir)?);
+        let holder = format!(
+            "pid {} engine {}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let parts = (
             store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
             self.jitter.clone(),
             self.events.clone(),
-            coordinator.clone(),
-        )?;
+        );
+        let lease = ResendLease {
+            store: leases.clone(),
+            holder: holder.clone(),
+        };
+        let scheduler = Scheduler::spawn_leased(parts, coordinator.clone(), Some(lease))?;
         *life = Life::Running(Arc::new(Running {
             store,
             scheduler,
             profiles: Arc::new(profiles),
             coordinator,
+            leases,
+            holder,
         }));
         Ok(())
     }

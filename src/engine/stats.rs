@@ -5,7 +5,7 @@ use super::{locked, Engine};
 use crate::breaker::BreakerState;
 use crate::error::EngineResult;
 use crate::policy::KeyState;
-use crate::state::ParkedEntry;
+use crate::state::{ParkedEntry, RESENDER_LEASE};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -35,6 +35,10 @@ pub struct EngineStats {
     pub keys: BTreeMap<String, KeyState>,
     /// Breaker state per key.
     pub breaker_states: BTreeMap<String, BreakerState>,
+    /// Who holds the state dir's resender lease (only the holder resends), if anyone.
+    pub resender_holder: Option<String>,
+    /// Whether this engine holds it.
+    pub is_resender: bool,
 }
 
 fn count(it: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
@@ -56,12 +60,16 @@ impl Engine {
     /// Counts and per-key states for UIs.
     pub async fn stats(&self) -> EngineResult<EngineStats> {
         let now = self.clock.now_ms();
-        let entries: Vec<ParkedEntry> = match self.running().await {
+        let (entries, resender_holder, is_resender) = match self.running().await {
             Ok(r) => {
                 let store = r.store.clone();
-                run_blocking(move || store.all_entries()).await?
+                let entries: Vec<ParkedEntry> = run_blocking(move || store.all_entries()).await?;
+                let leases = r.leases.clone();
+                let holder = run_blocking(move || leases.holder(RESENDER_LEASE)).await?;
+                let mine = holder.as_deref() == Some(r.holder.as_str());
+                (entries, holder, mine)
             }
-            Err(_) => Vec::new(),
+            Err(_) => (Vec::new(), None, false),
         };
         let keys: BTreeMap<String, KeyState> =
             locked(&self.policy).states(now).into_iter().collect();
@@ -79,6 +87,8 @@ impl Engine {
             breakers: breaker_states.len(),
             keys,
             breaker_states,
+            resender_holder,
+            is_resender,
         })
     }
 }

@@ -54,6 +54,17 @@ pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
 pub use release::{GroupReleases, ReleaseQueue};
+pub use runner::{ResendLease, LEASE_RETRY_MS};
+
+/// What every scheduler needs: the queue, the resender, its config, clock, jitter and events.
+pub type SchedulerParts = (
+    Arc<dyn ParkedQueue>,
+    Arc<dyn Resender>,
+    SchedulerConfig,
+    SharedClock,
+    Jitter,
+    EventSink,
+);
 
 use crate::clock::SharedClock;
 use crate::error::EngineResult;
@@ -96,6 +107,20 @@ impl Scheduler {
         events: EventSink,
         coordinator: Arc<dyn Coordinator>,
     ) -> EngineResult<SchedulerHandle> {
+        let parts = (queue, resender, cfg, clock, jitter, events);
+        Self::spawn_leased(parts, coordinator, None)
+    }
+
+    /// [`Scheduler::spawn_coordinated`] that plans and sends only while it holds `lease`
+    /// (one resender per state dir): until then it tries again every
+    /// [`LEASE_RETRY_MS`](runner::LEASE_RETRY_MS) and leaves the queue alone; interrupted work
+    /// is recovered when the lease is taken, not before.
+    pub fn spawn_leased(
+        parts: SchedulerParts,
+        coordinator: Arc<dyn Coordinator>,
+        lease: Option<ResendLease>,
+    ) -> EngineResult<SchedulerHandle> {
+        let (queue, resender, cfg, clock, jitter, events) = parts;
         cfg.validate()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let resolutions = handle::Resolutions::default();
@@ -127,6 +152,10 @@ impl Scheduler {
             store_retry_at: None,
             coordinator,
             watching: Default::default(),
+            lease,
+            lease_held: false,
+            lease_retry_at: None,
+            peer_check_at: 0,
         };
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {

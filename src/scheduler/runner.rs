@@ -14,7 +14,7 @@ use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
 use crate::resender::{ResendOutcome, ResendRequest, Resender};
 use crate::state::coordination::{Coordinator, ProbeClaim};
-use crate::state::{EntryStatus, ParkedEntry, QueueChange};
+use crate::state::{EntryStatus, LeaseStore, ParkedEntry, QueueChange, RESENDER_LEASE};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +58,30 @@ pub(super) struct Held {
     pub(super) acked: bool,
 }
 
+/// How often a scheduler without the resender lease tries to take it (ms): a standby takes
+/// over within this long of the holder's death (the OS drops a dead process's `flock`).
+pub const LEASE_RETRY_MS: i64 = 500;
+
+/// How often the lease holder re-reads the next due time, to see entries that other engines
+/// on the same state dir parked (their `notify` does not reach this process) (ms).
+pub const PEER_CHECK_MS: i64 = 1_000;
+
+/// The one-resender-per-state-dir lease a scheduler must hold to plan and send.
+pub struct ResendLease {
+    /// Where the lease lives (a `flock` file in the state dir, or a shared store).
+    pub store: Arc<dyn LeaseStore>,
+    /// This engine's id, shown by `stats()` of every engine on the dir.
+    pub holder: String,
+}
+
+impl std::fmt::Debug for ResendLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResendLease")
+            .field("holder", &self.holder)
+            .finish_non_exhaustive()
+    }
+}
+
 pub(super) struct Runner {
     pub(super) store: StoreCalls,
     pub(super) resender: Arc<dyn Resender>,
@@ -79,6 +103,12 @@ pub(super) struct Runner {
     /// Store writes not yet applied (the store failed); retried at `store_retry_at`.
     pub(super) pending: Vec<QueueChange>,
     pub(super) store_retry_at: Option<i64>,
+    /// `None`: always the resender (tests, hosts without a state dir).
+    pub(super) lease: Option<ResendLease>,
+    pub(super) lease_held: bool,
+    pub(super) lease_retry_at: Option<i64>,
+    /// When the lease holder next re-reads the queue for other engines' parks.
+    pub(super) peer_check_at: i64,
     /// Who probes each group when several engines share it (`Solo` alone).
     pub(super) coordinator: Arc<dyn Coordinator>,
     /// Groups another engine is probing, with when to claim them again (`fleet.rs`).
@@ -101,7 +131,9 @@ impl Runner {
     }
 
     pub(super) async fn run(mut self) {
-        self.recover().await;
+        if self.lease.is_none() {
+            self.recover().await;
+        }
         loop {
             self.tick().await;
             let wake = self.next_wake();
@@ -167,9 +199,41 @@ impl Runner {
         self.dirty = true;
     }
 
+    /// Whether this scheduler may plan and send: it holds the resender lease (taking it now if
+    /// it is free; the first time, interrupted work is recovered), or needs none.
+    async fn holds_lease(&mut self, now: i64) -> bool {
+        let Some(lease) = &self.lease else {
+            return true;
+        };
+        if self.lease_held {
+            return true;
+        }
+        let (store, holder) = (lease.store.clone(), lease.holder.clone());
+        let got = tokio::task::spawn_blocking(move || {
+            store.try_acquire(RESENDER_LEASE, &holder, now, LEASE_RETRY_MS)
+        })
+        .await;
+        if matches!(got, Ok(Ok(true))) {
+            self.lease_held = true;
+            self.lease_retry_at = None;
+            self.recover().await;
+            true
+        } else {
+            self.lease_retry_at = Some(now + LEASE_RETRY_MS);
+            false
+        }
+    }
+
     /// Everything due at `now`: store retries, deadlines, the due batch, ready sends.
     async fn tick(&mut self) {
         let now = self.now();
+        if !self.holds_lease(now).await {
+            return;
+        }
+        if self.lease.is_some() && now >= self.peer_check_at {
+            self.dirty = true;
+            self.peer_check_at = now + PEER_CHECK_MS;
+        }
         if self.store_retry_at.is_some_and(|at| at <= now) {
             self.store_retry_at = None;
             if self.pending.is_empty() {
@@ -348,6 +412,12 @@ impl Runner {
                 wake = Some(wake.map_or(at, |w| w.min(at)));
             }
         };
+        if self.lease_retry_at.is_some() {
+            return self.lease_retry_at;
+        }
+        if self.lease.is_some() {
+            consider(Some(self.peer_check_at));
+        }
         if self.store_retry_at.is_some() {
             consider(self.store_retry_at);
         } else {
@@ -399,6 +469,9 @@ impl Runner {
             .collect();
         self.store_retry_at = None;
         self.persist(changes).await;
+        if let (Some(lease), true) = (&self.lease, self.lease_held) {
+            let _ = lease.store.release(RESENDER_LEASE, &lease.holder);
+        }
     }
 }
 

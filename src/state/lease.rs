@@ -5,6 +5,10 @@
 
 use crate::error::EngineResult;
 
+/// The lease a started engine needs before it resends anything from its state dir (one
+/// resender per state dir; a second started engine parks and resolves but waits for it).
+pub const RESENDER_LEASE: &str = "resender";
+
 /// Named leases with an expiry.
 pub trait LeaseStore: Send + Sync + 'static {
     /// Hold lease `name` for `holder` until `now_ms + ttl_ms`. `true` when `holder` holds it

@@ -37,7 +37,7 @@ pub use decisions::{
     DecisionChange, DecisionRecord, DecisionState, DecisionStore, DecisionTable, LoadedDecisions,
 };
 pub use entry::{sort_entries, EntryStatus, ParkedEntry, QueueOp};
-pub use lease::LeaseStore;
+pub use lease::{LeaseStore, RESENDER_LEASE};
 pub use parked::{ParkedQueue, QueueChange};
 pub use profiles::{ProfileUsage, ProfileUsageStore};
 pub use recovery::{ImportReport, OpenReport, RecoveryReport};

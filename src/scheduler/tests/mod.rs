@@ -4,6 +4,7 @@
 mod adaptive;
 mod fake;
 mod groups;
+mod lease;
 mod lifecycle;
 mod release;
 mod stages;

@@ -5,12 +5,15 @@
 //! - [`queue`]: the park queue (`queue.journal` + `queue.json`), behind [`FileParked`].
 //! - [`profiles`]: profile usage (`profiles.json`), [`FileProfiles`].
 //! - [`durable`]: atomic writes, lock files, keeping damaged files aside.
+//! - [`lease`]: `flock` leases, e.g. the one resender per state dir, [`FileLeases`].
 
 pub mod durable;
+pub mod lease;
 mod parked;
 pub mod profiles;
 pub mod queue;
 
+pub use lease::{FileLeases, RESENDER_LEASE};
 pub use parked::FileParked;
 pub use profiles::FileProfiles;
 pub use queue::{QueueConfig, QueueFiles, QueueStore};
