@@ -218,6 +218,25 @@ impl RetryEngine {
         Ok(self.engine.evict_idle(now) as u32)
     }
 
+    /// Every policy, breaker and guard record (what a restart keeps), for hosts that keep
+    /// state elsewhere. Works before `start()` too.
+    #[napi(ts_return_type = "DecisionState")]
+    pub fn export_state<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        to_js(env, Ok(self.engine.export_state()))
+    }
+
+    /// Put records from `exportState()` back, replacing the same keys (saved to the state
+    /// directory once started). Returns how many records were imported. Throws
+    /// `E_INVALID_INPUT` on a malformed state (nothing is imported then).
+    #[napi(ts_args_type = "state: DecisionState")]
+    pub fn import_state(&self, env: Env, state: Unknown<'_>) -> napi::Result<u32> {
+        let v = input_json(&env, state)?;
+        let parsed =
+            crate::state::DecisionState::from_json(v).map_err(|e| EngineError::input("state", e));
+        let state = ok_or_throw(&env, parsed)?;
+        Ok(self.engine.import_state(state) as u32)
+    }
+
     /// Open the state directory (import an old queue once, recover damaged files) and start
     /// the resume scheduler.
     #[napi(ts_return_type = "Promise<void>")]

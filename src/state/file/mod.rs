@@ -3,14 +3,19 @@
 //! lock files.
 //!
 //! - [`queue`]: the park queue (`queue.journal` + `queue.json`), behind [`FileParked`].
+//! - [`decisions`]: policy, breaker and guard state (`decisions.journal` + `decisions.json`),
+//!   [`FileDecisions`].
 //! - [`profiles`]: profile usage (`profiles.json`), [`FileProfiles`].
 //! - [`durable`]: atomic writes, lock files, keeping damaged files aside.
 
+pub mod decisions;
 pub mod durable;
+mod lines;
 mod parked;
 pub mod profiles;
 pub mod queue;
 
+pub use decisions::FileDecisions;
 pub use parked::FileParked;
 pub use profiles::FileProfiles;
 pub use queue::{QueueConfig, QueueFiles, QueueStore};
