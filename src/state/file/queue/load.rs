@@ -88,12 +88,17 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let snapshot_read =
         snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
     let snapshot_missing = snapshot_read.is_none();
+    let mut old_format = false;
     let (snap_gen, mut entries, snap_damage) = match snapshot_read {
         None => (0, EntryMap::default(), None),
         Some(SnapshotRead::Sound {
+            version,
             generation,
             entries,
-        }) => (generation, to_map(entries), None),
+        }) => {
+            old_format = version < FORMAT_VERSION;
+            (generation, to_map(entries), None)
+        }
         Some(SnapshotRead::Damaged {
             generation,
             entries,
@@ -112,7 +117,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let (journal_missing, scan) = match File::open(&files.journal) {
         Ok(f) => (
             false,
-            journal::scan_reader(BufReader::with_capacity(1 << 16, f), true)
+            journal::scan_reader(BufReader::with_capacity(1 << 16, f))
                 .map_err(|e| EngineError::io(&files.journal, e))?,
         ),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
@@ -122,6 +127,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         if version > FORMAT_VERSION {
             return Err(unsupported(&files.journal, version));
         }
+        old_format |= version < FORMAT_VERSION;
     }
     let journal_gen = scan.header.map_or(snap_gen, |(_, g)| g);
     // A journal one generation behind the snapshot is left over from a compaction cut short by
@@ -159,8 +165,8 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         generation = generation.saturating_add(1); // a tampered file may claim the last one
         write_compacted(files, generation, entries.values())?;
         journal_records = 0;
-    } else if journal_missing || stale || scan.header.is_none() {
-        if journal_records > 0 || snapshot_missing {
+    } else if journal_missing || stale || scan.header.is_none() || old_format {
+        if journal_records > 0 || snapshot_missing || old_format {
             // records without a header line, or no snapshot yet: write a new generation
             generation = generation.saturating_add(1);
             write_compacted(files, generation, entries.values())?;

@@ -200,7 +200,7 @@ impl QueueStore {
         self.journal
             .read_exact_at(&mut buf, self.offset)
             .map_err(|e| EngineError::io(path, e))?;
-        let scan = journal::scan(&buf, false);
+        let scan = journal::scan(&buf);
         if scan.bad_lines > 0 {
             return self.reload();
         }
