@@ -49,6 +49,8 @@ impl Engine {
             Life::Idle => {}
         }
         let now = self.clock.now_ms();
+        let dir = self.cfg.state_dir.clone();
+        run_blocking(move || crate::state::file::dir::prepare(&dir)).await?;
         let mut qcfg = QueueConfig::new(self.cfg.state_dir.clone());
         qcfg.max_entries = self.cfg.queue.max_entries;
         qcfg.import_path = self.cfg.queue.import_path.clone();

@@ -19,7 +19,6 @@ pub struct ProfileUsage {
     pub profiles: BTreeMap<String, ProfileStats>,
 }
 
-
 /// Where profile usage lives. One call is one transaction: `op` sees the current usage
 /// (every other writer's updates included) and returns whether it changed it; a changed usage
 /// is durable before `transact` returns, and no concurrent update is lost (the file backend

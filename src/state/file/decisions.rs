@@ -13,7 +13,7 @@
 //! {"op":"del","table":"policy","key":"cron:nightly","crc":"…"}
 //! ```
 
-use super::durable::{link_aside, open_append, write_atomic, LockGuard};
+use super::durable::{link_aside, open_append, open_read, write_atomic, LockGuard};
 use super::lines::{self, Headed};
 use crate::error::{EngineError, EngineResult};
 use crate::state::decisions::{
@@ -21,7 +21,6 @@ use crate::state::decisions::{
 };
 use crate::state::recovery::RecoveryReport;
 use serde::{Deserialize, Serialize};
-use std::fs::File;
 use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -130,7 +129,7 @@ impl FileDecisions {
     }
 
     fn scan(path: &Path) -> EngineResult<Option<lines::LineScan<Line>>> {
-        let file = match File::open(path) {
+        let file = match open_read(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(EngineError::io(path, e)),

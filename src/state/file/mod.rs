@@ -6,9 +6,12 @@
 //! - [`decisions`]: policy, breaker and guard state (`decisions.journal` + `decisions.json`),
 //!   [`FileDecisions`].
 //! - [`profiles`]: profile usage (`profiles.json`), [`FileProfiles`].
-//! - [`durable`]: atomic writes, lock files, keeping damaged files aside.
+//! - [`durable`]: atomic writes, lock files, keeping damaged files aside, `O_NOFOLLOW` opens.
+//! - [`dir`]: the checks and tidying of the directory at `start()` (owner, modes, links,
+//!   temp files of dead processes).
 
 pub mod decisions;
+pub mod dir;
 pub mod durable;
 mod lines;
 mod parked;

@@ -5,7 +5,7 @@
 //! process ever writes a stale copy. A damaged file is moved aside and its readable profiles
 //! are kept.
 
-use super::durable::{move_aside, write_atomic, LockGuard};
+use super::durable::{move_aside, read_file, write_atomic, LockGuard};
 use super::lines::{self, Headed};
 use crate::error::{EngineError, EngineResult};
 use crate::profiles::profile::validate_id;
@@ -46,7 +46,7 @@ impl FileProfiles {
     /// Read the file (missing = empty). A damaged file is moved aside and its readable part
     /// written back at once, so nothing salvaged is lost if the operation then fails.
     fn load(&self, now_ms: i64) -> EngineResult<(ProfileUsage, Option<RecoveryReport>)> {
-        let bytes = match std::fs::read(&self.path) {
+        let bytes = match read_file(&self.path) {
             Ok(b) => b,
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 return Ok((ProfileUsage::default(), None))

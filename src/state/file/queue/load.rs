@@ -6,7 +6,7 @@ use super::journal::{self, JournalRecord, FORMAT_VERSION};
 use super::snapshot::{self, SnapshotRead};
 use crate::error::{EngineError, EngineResult};
 use crate::state::entry::ParkedEntry;
-use crate::state::file::durable::{link_aside, open_append, write_atomic};
+use crate::state::file::durable::{link_aside, open_append, open_read, write_atomic};
 use crate::state::recovery::RecoveryReport;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
@@ -48,7 +48,7 @@ pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
 }
 
 pub(crate) fn file_id(path: &Path) -> EngineResult<Option<FileId>> {
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(m) => Ok(Some((m.dev(), m.ino()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(EngineError::io(path, e)),
@@ -114,7 +114,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         Some(SnapshotRead::Unsupported(v)) => return Err(unsupported(&files.snapshot, v)),
     };
 
-    let (journal_missing, scan) = match File::open(&files.journal) {
+    let (journal_missing, scan) = match open_read(&files.journal) {
         Ok(f) => (
             false,
             journal::scan_reader(BufReader::with_capacity(1 << 16, f))

@@ -8,8 +8,8 @@
 
 use super::journal::{self, JournalRecord, FORMAT_VERSION};
 use crate::state::entry::{sort_entries, ParkedEntry};
+use crate::state::file::durable::open_read;
 use serde::Deserialize;
-use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
@@ -64,7 +64,7 @@ pub(crate) enum SnapshotRead {
 /// Read the snapshot at `path` (`None` if there is none), streaming it so a large snapshot is
 /// never held in memory whole (a damaged format-1 snapshot is read whole for salvage).
 pub(crate) fn read(path: &Path) -> io::Result<Option<SnapshotRead>> {
-    let file = match File::open(path) {
+    let file = match open_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),

@@ -182,7 +182,7 @@ impl QueueStore {
     /// Read what other processes appended since our last read (the caller holds the lock).
     fn catch_up(&mut self) -> EngineResult<()> {
         let path = &self.files.journal;
-        let meta = match fs::metadata(path) {
+        let meta = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.reload(),
             Err(e) => return Err(EngineError::io(path, e)),
