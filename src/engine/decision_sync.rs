@@ -37,7 +37,9 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Restore `records` into `store` (oldest activity first, so the LRU order survives); with
-/// `only_missing`, keys already present are kept. Returns how many were put.
+/// `only_missing` (records loaded at `start()`), keys already present are kept and nothing
+/// is marked changed; otherwise (an import) every key put is marked changed, to be written.
+/// Returns how many were put.
 fn restore_into<V: IdleSince + Clone>(
     store: &mut KeyedStore<V>,
     records: BTreeMap<String, V>,
@@ -52,6 +54,9 @@ fn restore_into<V: IdleSince + Clone>(
     let n = recs.len();
     for (k, r) in recs {
         store.restore(&k, r);
+        if !only_missing {
+            store.mark_changed(&k);
+        }
     }
     n
 }
@@ -125,7 +130,8 @@ impl Tables {
         n
     }
 
-    /// Turn change tracking on, marking keys decided before `start()` as changed.
+    /// Turn change tracking on, marking keys decided before `start()` as changed (call it
+    /// before restoring the stored records).
     fn track(&self) {
         track(locked(&self.policy).records_mut());
         self.breakers(false, track);
@@ -180,8 +186,8 @@ impl DecisionSync {
         for r in &loaded.recoveries {
             events(r.to_event());
         }
-        tables.restore(loaded.state, true);
         tables.track();
+        tables.restore(loaded.state, true);
         locked(&tables.policy).evict_idle(now_ms);
         locked(&tables.breakers).evict_idle(now_ms);
         locked(&tables.guard).evict_idle(now_ms);

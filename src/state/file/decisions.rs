@@ -1,8 +1,8 @@
 //! [`FileDecisions`]: decision state in the state directory, as checksummed JSON lines.
 //!
 //! `decisions.journal` gets one line per change, fsynced before [`DecisionStore::write`]
-//! returns; once it holds more than `max(1000, 2 × records)` lines it is folded into the
-//! snapshot `decisions.json` (same line format: a header, then one `put` per record) and
+//! returns; at `load` (every start) and once it holds more than `max(1000, 2 × records)`
+//! lines it is folded into the snapshot `decisions.json` (same line format: a header, then one `put` per record) and
 //! started again. Every write takes `decisions.lock` and appends through a freshly opened
 //! handle, so several processes sharing the directory never write into a replaced file. A
 //! damaged line is skipped and counted, every other one kept; the damaged file is kept aside.
@@ -109,6 +109,7 @@ struct Read {
     generation: u64,
     snapshot_damage: Option<(usize, usize)>,
     journal_damage: Option<(usize, usize)>,
+    journal_records: usize,
     torn_tail: bool,
 }
 
@@ -172,12 +173,14 @@ impl FileDecisions {
             }
         }
         let mut journal_damage = None;
+        let mut journal_records = 0;
         let mut torn_tail = false;
         if let Some(scan) = Self::scan(&self.journal)? {
             if let Some((_, g)) = scan.header {
                 generation = generation.max(g);
             }
             let kept = scan.records.len();
+            journal_records = kept;
             for change in scan.records.into_iter().filter_map(Line::into_change) {
                 state.apply(change);
             }
@@ -191,6 +194,7 @@ impl FileDecisions {
             generation,
             snapshot_damage,
             journal_damage,
+            journal_records,
             torn_tail,
         })
     }
@@ -246,9 +250,10 @@ impl DecisionStore for FileDecisions {
             }
         }
         let fresh = !self.journal.exists() || !self.snapshot.exists();
-        if !recoveries.is_empty() || read.torn_tail || fresh {
-            // Damage, a torn unacknowledged tail or a missing file: write every readable
-            // record back as a new generation.
+        if !recoveries.is_empty() || read.torn_tail || fresh || read.journal_records > 0 {
+            // Fold the journal into the snapshot at every start (the store is small and was
+            // just read whole), and write every readable record back after damage, a torn
+            // unacknowledged tail or a missing file.
             self.compact_locked(&read.state, read.generation.saturating_add(1))?;
         } else {
             self.records.store(read.state.len(), Ordering::Relaxed);
