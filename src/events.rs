@@ -179,6 +179,71 @@ pub enum Event {
         /// Whether it is disabled (billing/auth) rather than cooling down.
         disabled: bool,
     },
+    /// The shared state backend (Redis) cannot be reached: the engine decides locally (each
+    /// engine probes for itself) until it is back. Nothing parked is affected.
+    #[serde(rename_all = "camelCase")]
+    StateDegraded {
+        /// The backend, `"redis"`.
+        backend: String,
+        /// Why (secret-free; the URL's password is never shown).
+        message: String,
+    },
+    /// The shared state backend is reachable again; outcomes learned meanwhile were published.
+    #[serde(rename_all = "camelCase")]
+    StateRecovered {
+        /// The backend, `"redis"`.
+        backend: String,
+        /// How long it was degraded (ms).
+        degraded_ms: i64,
+        /// Group outcomes published on recovery.
+        caught_up: usize,
+    },
+    /// Another engine of the fleet published a probe outcome for a group this engine has
+    /// entries in; they were released or re-parked on it.
+    #[serde(rename_all = "camelCase")]
+    FleetOutcome {
+        /// The provider/budget group.
+        group: String,
+        /// Whether the other engine's probe succeeded.
+        ok: bool,
+        /// Entries of this engine released (ok) or re-parked (failed).
+        entries: usize,
+        /// When the group is due again after a failed probe (epoch ms).
+        retry_at_ms: Option<i64>,
+    },
+}
+
+impl Event {
+    /// Apply `f` to every free-text field (messages, paths, URLs), e.g. to scrub secrets.
+    pub fn scrub_text(&mut self, mut f: impl FnMut(&mut String)) {
+        match self {
+            Event::Rejected { message, .. }
+            | Event::ResendFailed { message, .. }
+            | Event::Abandoned { message, .. }
+            | Event::Alert { message, .. }
+            | Event::GatewayDisconnected { message, .. } => f(message),
+            Event::RecoveredCorruptFile { path, moved_to, .. } => {
+                f(path);
+                f(moved_to);
+            }
+            Event::Imported { path, .. } => f(path),
+            Event::GatewayConnected { url } => f(url),
+            Event::StateDegraded { message, .. } | Event::StateWriteFailed { message, .. } => {
+                f(message)
+            }
+            Event::Parked { .. }
+            | Event::Resent { .. }
+            | Event::ProbeOk { .. }
+            | Event::ProbeFailed { .. }
+            | Event::Resolved { .. }
+            | Event::BreakerOpened { .. }
+            | Event::BreakerHalfOpen { .. }
+            | Event::BreakerClosed { .. }
+            | Event::ProfileCooldown { .. }
+            | Event::StateRecovered { .. }
+            | Event::FleetOutcome { .. } => {}
+        }
+    }
 }
 
 /// Where events go. Must not block.

@@ -19,6 +19,7 @@ pub mod options;
 pub mod policy;
 pub mod profiles;
 pub mod reason;
+pub mod redact;
 pub mod resender;
 pub mod scheduler;
 pub mod state;

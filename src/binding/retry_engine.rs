@@ -1,10 +1,12 @@
 //! The `RetryEngine` JS class: argument conversion and nothing else; all behaviour is in
 //! [`crate::engine::Engine`].
 
-use super::convert::{now_arg, promise, to_js};
+use super::args::{self, raw};
+use super::convert::{promise, settle, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::JsEventSink;
-use super::input::js_to_json;
+use super::input::{self, Limits, Mode};
+use super::js::Js;
 use super::js_resender::JsResender;
 use super::options;
 use crate::clock::SystemClock;
@@ -29,15 +31,6 @@ pub struct RetryEngine {
     resend: Option<JsResender>,
 }
 
-fn input_json(env: &Env, input: Unknown<'_>) -> napi::Result<Value> {
-    js_to_json(env, input).map_err(|e| {
-        to_napi(
-            env,
-            &EngineError::input("input", format!("could not be read: {}", e.reason)),
-        )
-    })
-}
-
 fn ok_or_throw<T>(env: &Env, r: EngineResult<T>) -> napi::Result<T> {
     r.map_err(|e| to_napi(env, &e))
 }
@@ -47,7 +40,7 @@ impl RetryEngine {
     /// Create an engine. Every option is optional; see `RetryEngineOptions` for defaults.
     /// Throws `E_INVALID_OPTION` naming the field on a wrong type or range.
     #[napi(constructor, ts_args_type = "options?: RetryEngineOptions")]
-    pub fn new(env: Env, options: Option<Unknown<'_>>) -> napi::Result<Self> {
+    pub fn new(env: Env, options: Unknown<'_>) -> napi::Result<Self> {
         let raw = ok_or_throw(&env, options::read(&env, options)?)?;
         let cfg = ok_or_throw(&env, parse_options(raw.json.as_ref()))?;
         let sink = raw.on_event.as_ref().map_or_else(null_sink, |s| s.sink());
@@ -74,14 +67,15 @@ impl RetryEngine {
         env: &'env Env,
         input: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let v = input_json(env, input)?;
-        to_js(env, Ok(self.engine.classify(&v, None)))
+        let v = args::failure(Js::new(env.raw()), raw(&input));
+        to_js_direct(env, Ok(self.engine.classify(&v, None)))
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
-    #[napi]
-    pub fn is_surfaced_error(&self, text: String) -> bool {
-        self.engine.is_surfaced_error(&text)
+    #[napi(ts_args_type = "text: string")]
+    pub fn is_surfaced_error(&self, env: Env, text: Unknown<'_>) -> napi::Result<bool> {
+        let text = ok_or_throw(&env, args::string(Js::new(env.raw()), raw(&text), "text"))?;
+        Ok(self.engine.is_surfaced_error(&text))
     }
 
     /// Record a failure of `key` (a session, cron job, room, profile...) and get the decision.
@@ -92,89 +86,134 @@ impl RetryEngine {
     pub fn record_failure<'env>(
         &self,
         env: &'env Env,
-        key: String,
+        key: Unknown<'_>,
         input: Unknown<'_>,
-        now_ms: Option<f64>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let v = input_json(env, input)?;
-        let r = now_arg(now_ms).and_then(|now| self.engine.record_failure(&key, &v, now));
-        to_js(env, r)
+        let js = Js::new(env.raw());
+        let r = (|| {
+            let key = args::string(js, raw(&key), "key")?;
+            let now = args::now(js, raw(&now_ms))?;
+            let v = args::failure(js, raw(&input));
+            self.engine.record_failure(&key, &v, now)
+        })();
+        to_js_direct(env, r)
     }
 
     /// Record a success of `key`: clears its streak, cooldown and disable.
-    #[napi]
-    pub fn record_success(&self, env: Env, key: String) -> napi::Result<()> {
-        ok_or_throw(&env, self.engine.record_success(&key))
+    #[napi(ts_args_type = "key: string")]
+    pub fn record_success(&self, env: Env, key: Unknown<'_>) -> napi::Result<()> {
+        let js = Js::new(env.raw());
+        let r = args::string(js, raw(&key), "key").and_then(|k| self.engine.record_success(&k));
+        ok_or_throw(&env, r)
     }
 
     /// The policy state of `key`, or `null` when it has no failures on record.
-    #[napi(ts_return_type = "KeyState | null")]
+    #[napi(
+        ts_args_type = "key: string, nowMs?: number | undefined | null",
+        ts_return_type = "KeyState | null"
+    )]
     pub fn state<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        now_ms: Option<f64>,
+        key: Unknown<'_>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let r = now_arg(now_ms).and_then(|now| self.engine.state(&key, now));
-        to_js(env, r)
+        let js = Js::new(env.raw());
+        let r = args::string(js, raw(&key), "key").and_then(|key| {
+            let now = args::now(js, raw(&now_ms))?;
+            self.engine.state(&key, now)
+        });
+        to_js_direct(env, r)
     }
 
     /// Forget `key`'s policy state (re-enables it). Returns whether it existed.
-    #[napi]
-    pub fn reset(&self, env: Env, key: String) -> napi::Result<bool> {
-        ok_or_throw(&env, self.engine.reset(&key))
+    #[napi(ts_args_type = "key: string")]
+    pub fn reset(&self, env: Env, key: Unknown<'_>) -> napi::Result<bool> {
+        let js = Js::new(env.raw());
+        let r = args::string(js, raw(&key), "key").and_then(|k| self.engine.reset(&k));
+        ok_or_throw(&env, r)
     }
 
     /// Ask the circuit breaker of `key` for permission: `allowed`, `probe` (half-open, you
     /// are the one probe) or `rejected` with `retryAtMs`.
-    #[napi(ts_return_type = "Permit")]
+    #[napi(
+        ts_args_type = "key: string, nowMs?: number | undefined | null",
+        ts_return_type = "Permit"
+    )]
     pub fn breaker_acquire<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        now_ms: Option<f64>,
+        key: Unknown<'_>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let r = now_arg(now_ms).and_then(|now| self.engine.breaker_acquire(&key, now));
-        to_js(env, r)
+        let js = Js::new(env.raw());
+        let r = args::string(js, raw(&key), "key").and_then(|key| {
+            let now = args::now(js, raw(&now_ms))?;
+            self.engine.breaker_acquire(&key, now)
+        });
+        to_js_direct(env, r)
     }
 
     /// Report the outcome of a call the breaker allowed.
-    #[napi]
+    #[napi(ts_args_type = "key: string, ok: boolean, nowMs?: number | undefined | null")]
     pub fn breaker_record(
         &self,
         env: Env,
-        key: String,
-        ok: bool,
-        now_ms: Option<f64>,
+        key: Unknown<'_>,
+        ok: Unknown<'_>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<()> {
-        let r = now_arg(now_ms).and_then(|now| self.engine.breaker_record(&key, ok, now));
+        let js = Js::new(env.raw());
+        let r = (|| {
+            let key = args::string(js, raw(&key), "key")?;
+            let ok = args::boolean(js, raw(&ok), "ok")?;
+            let now = args::now(js, raw(&now_ms))?;
+            self.engine.breaker_record(&key, ok, now)
+        })();
         ok_or_throw(&env, r)
     }
 
     /// The breaker state of `key` (`closed` when unknown).
-    #[napi(ts_return_type = "BreakerState")]
+    #[napi(
+        ts_args_type = "key: string, nowMs?: number | undefined | null",
+        ts_return_type = "BreakerState"
+    )]
     pub fn breaker_state<'env>(
         &self,
         env: &'env Env,
-        key: String,
-        now_ms: Option<f64>,
+        key: Unknown<'_>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let r = now_arg(now_ms).and_then(|now| self.engine.breaker_state(&key, now));
-        to_js(env, r)
+        let js = Js::new(env.raw());
+        let r = args::string(js, raw(&key), "key").and_then(|key| {
+            let now = args::now(js, raw(&now_ms))?;
+            self.engine.breaker_state(&key, now)
+        });
+        to_js_direct(env, r)
     }
 
     /// For OpenClaw's `message_sending` hook: `{cancel: true}` for repeated surfaced error
     /// messages in a room; ordinary replies always pass.
-    #[napi(ts_return_type = "MessageVerdict")]
+    #[napi(
+        ts_args_type = "roomKey: string, text: string, nowMs?: number | undefined | null",
+        ts_return_type = "MessageVerdict"
+    )]
     pub fn check_message<'env>(
         &self,
         env: &'env Env,
-        room_key: String,
-        text: String,
-        now_ms: Option<f64>,
+        room_key: Unknown<'_>,
+        text: Unknown<'_>,
+        now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let r = now_arg(now_ms).and_then(|now| self.engine.check_message(&room_key, &text, now));
-        to_js(env, r)
+        let js = Js::new(env.raw());
+        let r = (|| {
+            let room = args::string(js, raw(&room_key), "roomKey")?;
+            let text = args::string(js, raw(&text), "text")?;
+            let now = args::now(js, raw(&now_ms))?;
+            self.engine.check_message(&room, &text, now)
+        })();
+        to_js_direct(env, r)
     }
 
     /// Next reset (epoch ms) of a fixed budget window (`30s`, `5m`, `5h`, `1d`, `7d`, `30d`,
@@ -184,27 +223,40 @@ impl RetryEngine {
     pub fn next_reset(
         &self,
         env: Env,
-        window: String,
-        now_ms: Option<f64>,
-        opts: Option<Unknown<'_>>,
+        window: Unknown<'_>,
+        now_ms: Unknown<'_>,
+        opts: Unknown<'_>,
     ) -> napi::Result<f64> {
-        let opts = match opts {
-            Some(o) => input_json(&env, o)?,
-            None => Value::Null,
-        };
+        let js = Js::new(env.raw());
         let r = (|| {
-            let now = now_arg(now_ms)?;
+            let window = args::string(js, raw(&window), "window")?;
+            let now = args::now(js, raw(&now_ms))?;
+            let opts = args::opt_object(js, raw(&opts), "opts", Mode::Params)?;
             let offset = match opts.get("utcOffsetMinutes") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_i64().ok_or_else(|| {
-                    EngineError::input("opts.utcOffsetMinutes", "expected an integer")
-                })? as i32),
+                Some(v) => Some(
+                    v.as_i64()
+                        .filter(|m| i32::try_from(*m).is_ok())
+                        .ok_or_else(|| {
+                            EngineError::input(
+                                "opts.utcOffsetMinutes",
+                                "expected an integer number of minutes",
+                            )
+                        })? as i32,
+                ),
             };
             let explicit = match opts.get("explicitResetMs") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_f64().ok_or_else(|| {
-                    EngineError::input("opts.explicitResetMs", "expected epoch milliseconds")
-                })? as i64),
+                Some(v) => Some(
+                    v.as_f64()
+                        .filter(|ms| ms.is_finite() && (0.0..=8.64e15).contains(ms))
+                        .ok_or_else(|| {
+                            EngineError::input(
+                                "opts.explicitResetMs",
+                                "expected epoch milliseconds",
+                            )
+                        })? as i64,
+                ),
             };
             self.engine.next_reset(&window, now, offset, explicit)
         })();
@@ -212,9 +264,9 @@ impl RetryEngine {
     }
 
     /// Drop idle policy keys, breakers and rooms in every state. Returns how many.
-    #[napi]
-    pub fn evict_idle(&self, env: Env, now_ms: Option<f64>) -> napi::Result<u32> {
-        let now = ok_or_throw(&env, now_arg(now_ms))?;
+    #[napi(ts_args_type = "nowMs?: number | undefined | null")]
+    pub fn evict_idle(&self, env: Env, now_ms: Unknown<'_>) -> napi::Result<u32> {
+        let now = ok_or_throw(&env, args::now(Js::new(env.raw()), raw(&now_ms)))?;
         Ok(self.engine.evict_idle(now) as u32)
     }
 
@@ -230,9 +282,22 @@ impl RetryEngine {
     /// `E_INVALID_INPUT` on a malformed state (nothing is imported then).
     #[napi(ts_args_type = "state: DecisionState")]
     pub fn import_state(&self, env: Env, state: Unknown<'_>) -> napi::Result<u32> {
-        let v = input_json(&env, state)?;
-        let parsed =
-            crate::state::DecisionState::from_json(v).map_err(|e| EngineError::input("state", e));
+        // An exported state holds one object per key: read it with room for every key the
+        // tables can hold (the policy's and breakers' `maxKeys`).
+        let limits = Limits {
+            max_nodes: 64_000_000,
+            max_keys: 8_000_000,
+            max_total_bytes: 1 << 30,
+            ..Limits::default()
+        };
+        let parsed = match input::read(Js::new(env.raw()), raw(&state), Mode::Params, limits) {
+            Ok(v) => crate::state::DecisionState::from_json(v.unwrap_or(Value::Null))
+                .map_err(|e| EngineError::input("state", e)),
+            Err(p) => Err(EngineError::input(
+                format!("state.{}", p.path).trim_end_matches('.'),
+                p.message,
+            )),
+        };
         let state = ok_or_throw(&env, parsed)?;
         Ok(self.engine.import_state(state) as u32)
     }
@@ -274,53 +339,66 @@ impl RetryEngine {
     pub fn park<'env>(
         &self,
         env: &'env Env,
-        session_key: String,
+        session_key: Unknown<'_>,
         input: Unknown<'_>,
-        meta: Option<Unknown<'_>>,
+        meta: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let input = input_json(env, input)?;
-        let meta = match meta {
-            Some(m) => input_json(env, m)?,
-            None => Value::Null,
-        };
+        let js = Js::new(env.raw());
+        let a = (|| {
+            let key = args::string(js, raw(&session_key), "sessionKey")?;
+            let meta = args::opt_object(js, raw(&meta), "meta", Mode::Meta)?;
+            Ok((key, args::failure(js, raw(&input)), meta))
+        })();
         let engine = self.engine.clone();
-        promise(env, async move {
-            engine.park(&session_key, &input, meta, None).await
+        settle(env, a, move |(key, input, meta)| async move {
+            engine.park(&key, &input, meta, None).await
         })
     }
 
     /// A session succeeded: clear its state and remove its parked entry (confirms a probe).
     /// Resolves to whether it was parked.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(
+        ts_args_type = "sessionKey: string",
+        ts_return_type = "Promise<boolean>"
+    )]
     pub fn resolve<'env>(
         &self,
         env: &'env Env,
-        session_key: String,
+        session_key: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let a = args::string(Js::new(env.raw()), raw(&session_key), "sessionKey");
         let engine = self.engine.clone();
-        promise(env, async move { engine.resolve(&session_key).await })
+        settle(env, a, move |key| async move { engine.resolve(&key).await })
     }
 
     /// Remove a parked session without resending it; resolves to the removed entry or null.
-    #[napi(ts_return_type = "Promise<ParkedEntry | null>")]
+    #[napi(
+        ts_args_type = "sessionKey: string",
+        ts_return_type = "Promise<ParkedEntry | null>"
+    )]
     pub fn unpark<'env>(
         &self,
         env: &'env Env,
-        session_key: String,
+        session_key: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let a = args::string(Js::new(env.raw()), raw(&session_key), "sessionKey");
         let engine = self.engine.clone();
-        promise(env, async move { engine.unpark(&session_key).await })
+        settle(env, a, move |key| async move { engine.unpark(&key).await })
     }
 
     /// The parked entry of a session, or null.
-    #[napi(ts_return_type = "Promise<ParkedEntry | null>")]
+    #[napi(
+        ts_args_type = "sessionKey: string",
+        ts_return_type = "Promise<ParkedEntry | null>"
+    )]
     pub fn get<'env>(
         &self,
         env: &'env Env,
-        session_key: String,
+        session_key: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let a = args::string(Js::new(env.raw()), raw(&session_key), "sessionKey");
         let engine = self.engine.clone();
-        promise(env, async move { engine.get(&session_key).await })
+        settle(env, a, move |key| async move { engine.get(&key).await })
     }
 
     /// Every parked entry, earliest due first.
@@ -338,19 +416,28 @@ impl RetryEngine {
     }
 
     /// Send a message into a session through the gateway (`chat.send`); resolves to the ack.
-    #[napi(ts_return_type = "Promise<ChatAck>")]
+    #[napi(
+        ts_args_type = "sessionKey: string, message: string, idempotencyKey?: string | undefined | null",
+        ts_return_type = "Promise<ChatAck>"
+    )]
     pub fn send_to_session<'env>(
         &self,
         env: &'env Env,
-        session_key: String,
-        message: String,
-        idempotency_key: Option<String>,
+        session_key: Unknown<'_>,
+        message: Unknown<'_>,
+        idempotency_key: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let js = Js::new(env.raw());
+        let a = (|| {
+            Ok((
+                args::string(js, raw(&session_key), "sessionKey")?,
+                args::string(js, raw(&message), "message")?,
+                args::opt_string(js, raw(&idempotency_key), "idempotencyKey")?,
+            ))
+        })();
         let engine = self.engine.clone();
-        promise(env, async move {
-            engine
-                .send_to_session(&session_key, &message, idempotency_key)
-                .await
+        settle(env, a, move |(key, message, idem)| async move {
+            engine.send_to_session(&key, &message, idem).await
         })
     }
 
@@ -362,30 +449,48 @@ impl RetryEngine {
     pub fn gateway_request<'env>(
         &self,
         env: &'env Env,
-        method: String,
-        params: Option<Unknown<'_>>,
+        method: Unknown<'_>,
+        params: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let params = match params {
-            Some(p) => input_json(env, p)?,
-            None => Value::Object(Default::default()),
-        };
+        let js = Js::new(env.raw());
+        let a = (|| {
+            let method = args::string(js, raw(&method), "method")?;
+            if method.trim().is_empty() {
+                return Err(EngineError::input("method", "expected a non-empty string"));
+            }
+            let params = match args::opt_object(js, raw(&params), "params", Mode::Params)? {
+                Value::Null => Value::Object(Default::default()),
+                p => p,
+            };
+            Ok((method, params))
+        })();
         let engine = self.engine.clone();
-        promise(env, async move {
+        settle(env, a, move |(method, params)| async move {
             engine.gateway().request(&method, params).await
         })
     }
 
     /// The next usable auth profile of `provider` (round robin by last use, skipping cooled-
     /// down and disabled ones); `candidates` limits and registers the set.
-    #[napi(ts_return_type = "Promise<PickResult>")]
+    #[napi(
+        ts_args_type = "provider: string, candidates?: Array<string> | undefined | null",
+        ts_return_type = "Promise<PickResult>"
+    )]
     pub fn pick_profile<'env>(
         &self,
         env: &'env Env,
-        provider: String,
-        candidates: Option<Vec<String>>,
+        provider: Unknown<'_>,
+        candidates: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let js = Js::new(env.raw());
+        let a = (|| {
+            Ok((
+                args::string(js, raw(&provider), "provider")?,
+                args::opt_string_list(js, raw(&candidates), "candidates")?,
+            ))
+        })();
         let engine = self.engine.clone();
-        promise(env, async move {
+        settle(env, a, move |(provider, candidates)| async move {
             engine.pick_profile(&provider, candidates).await
         })
     }
@@ -399,38 +504,56 @@ impl RetryEngine {
     pub fn mark_profile<'env>(
         &self,
         env: &'env Env,
-        profile_id: String,
+        profile_id: Unknown<'_>,
         outcome: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let outcome = input_json(env, outcome)?;
+        let js = Js::new(env.raw());
+        let a = args::string(js, raw(&profile_id), "profileId")
+            .map(|id| (id, args::failure(js, raw(&outcome))));
         let engine = self.engine.clone();
-        promise(env, async move {
-            engine.mark_profile(&profile_id, &outcome).await
+        settle(env, a, move |(id, outcome)| async move {
+            engine.mark_profile(&id, &outcome).await
         })
     }
 
     /// Register an auth profile under a provider; resolves to whether it was new.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(
+        ts_args_type = "profileId: string, provider: string",
+        ts_return_type = "Promise<boolean>"
+    )]
     pub fn register_profile<'env>(
         &self,
         env: &'env Env,
-        profile_id: String,
-        provider: String,
+        profile_id: Unknown<'_>,
+        provider: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let js = Js::new(env.raw());
+        let a = (|| {
+            Ok((
+                args::string(js, raw(&profile_id), "profileId")?,
+                args::string(js, raw(&provider), "provider")?,
+            ))
+        })();
         let engine = self.engine.clone();
-        promise(env, async move {
-            engine.register_profile(&profile_id, &provider).await
+        settle(env, a, move |(id, provider)| async move {
+            engine.register_profile(&id, &provider).await
         })
     }
 
     /// Every auth profile (of `provider`, when given) with status and usage stats.
-    #[napi(ts_return_type = "Promise<ProfileView[]>")]
+    #[napi(
+        ts_args_type = "provider?: string | undefined | null",
+        ts_return_type = "Promise<ProfileView[]>"
+    )]
     pub fn profiles<'env>(
         &self,
         env: &'env Env,
-        provider: Option<String>,
+        provider: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let a = args::opt_string(Js::new(env.raw()), raw(&provider), "provider");
         let engine = self.engine.clone();
-        promise(env, async move { engine.profiles(provider).await })
+        settle(env, a, move |provider| async move {
+            engine.profiles(provider).await
+        })
     }
 }

@@ -31,6 +31,11 @@ export interface Classification {
   resetAtMs?: number
   /** Short, secret-free summary. */
   message: string
+  /**
+   * Id of the rule that decided `reason`: a built-in rule id (`rate-limit`, `status-429`, …),
+   * `custom:<index>` for a custom pattern, `no-match` for `unknown`; `null` when `reason` is `null`.
+   */
+  rule: string | null
 }
 
 export interface Decision {
@@ -232,6 +237,9 @@ export type EngineEvent =
   | { type: 'gateway-connected'; url: string }
   | { type: 'gateway-disconnected'; code: number | null; message: string; terminal: boolean }
   | { type: 'profile-cooldown'; profileId: string; reason: Reason; untilMs: number; disabled: boolean }
+  | { type: 'state-degraded'; backend: 'redis'; message: string }
+  | { type: 'state-recovered'; backend: 'redis'; degradedMs: number; caughtUp: number }
+  | { type: 'fleet-outcome'; group: string; ok: boolean; entries: number; retryAtMs: number | null }
 
 /** What `resend` receives. */
 export interface ResendRequest {
@@ -364,6 +372,22 @@ export interface RetryEngineOptions {
     billingMaxMs?: number
     /** Default [30000, 60000, 300000]. */
     authCooldownsMs?: number[]
+  }
+  /** Shared state for several engines (gateways) on one provider account. Default: none. */
+  state?: {
+    /** Share probe leases and group outcomes through Redis; parked sessions stay local. */
+    redis?: {
+      /** `redis://[user:password@]host:port/db`, `rediss://…` (TLS) or `redis+unix:///path.sock`. Required. Never logged. */
+      url: string
+      /** Prefix of every key and channel. Default `openclaw-retry-engine:`. */
+      keyPrefix?: string
+      /** Probe lease lifetime, renewed every third while held; a dead prober is replaced within it. Default 15000. */
+      leaseTtlMs?: number
+      /** Polled fallback and reconnect interval. Default 1000. */
+      pollMs?: number
+      /** Longest wait for one Redis call before deciding locally. Default 1000. */
+      timeoutMs?: number
+    }
   }
   /** Receives every event. Keeps Node alive until `close()`. */
   onEvent?: (event: EngineEvent) => void

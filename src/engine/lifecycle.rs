@@ -6,7 +6,9 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::state::coordination::{Coordinator, Solo};
 use crate::state::file::{FileDecisions, FileParked, QueueConfig, QueueStore};
+use crate::state::redis::RedisCoordinator;
 use crate::state::{DecisionStore, ParkedQueue};
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +19,7 @@ pub(crate) struct Running {
     pub profiles: Arc<ProfileStore>,
     /// The decision-state writer; taken by `close()`.
     pub decisions: Mutex<Option<DecisionSync>>,
+    pub coordinator: Arc<dyn Coordinator>,
 }
 
 /// The engine's lifecycle.
@@ -86,19 +89,29 @@ impl Engine {
         )
         .await?;
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
-        let scheduler = Scheduler::spawn(
+        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
+            Some(redis) => Arc::new(RedisCoordinator::start(
+                redis.clone(),
+                self.clock.clone(),
+                self.events.clone(),
+            )?),
+            None => Arc::new(Solo),
+        };
+        let scheduler = Scheduler::spawn_coordinated(
             store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
             self.jitter.clone(),
             self.events.clone(),
+            coordinator.clone(),
         )?;
         *life = Life::Running(Arc::new(Running {
             store,
             scheduler,
             profiles: Arc::new(profiles),
             decisions: Mutex::new(Some(decisions)),
+            coordinator,
         }));
         Ok(())
     }
@@ -118,6 +131,7 @@ impl Engine {
             if let Some(d) = decisions {
                 d.shutdown().await;
             }
+            running.coordinator.close().await;
         }
         self.gateway.close().await;
         Ok(())

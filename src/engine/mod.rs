@@ -24,6 +24,7 @@ use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
+use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
 use crate::resender::Resender;
 use crate::window::{effective_reset, Window};
 use lifecycle::Life;
@@ -42,6 +43,7 @@ pub struct Engine {
     resender: Arc<dyn Resender>,
     /// Where decision state is kept; `None` = `decisions.*` files in the state directory.
     decision_store: Option<Arc<dyn crate::state::DecisionStore>>,
+    redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
 }
 
@@ -68,6 +70,15 @@ impl Engine {
         resender: Option<Arc<dyn Resender>>,
     ) -> EngineResult<Self> {
         let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let redactor = Arc::new(Redactor::new(
+            [
+                cfg.gateway.token.as_deref(),
+                cfg.gateway.password.as_deref(),
+            ]
+            .into_iter()
+            .flatten(),
+        ));
+        let events = scrubbing_sink(events, redactor.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -80,6 +91,8 @@ impl Engine {
             events.clone(),
         )?;
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let resender: Arc<dyn Resender> =
+            Arc::new(ScrubbedResender::new(resender, redactor.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -95,6 +108,7 @@ impl Engine {
             gateway,
             resender,
             decision_store: None,
+            redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
         })
     }
@@ -121,8 +135,16 @@ impl Engine {
     }
 
     /// Classify a failure input (string, error-like object, HTTP response, `agent_end` event).
+    /// The summary `message` never holds a configured secret or a known key format.
     pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
-        self.classifier.classify(input, self.at(now_ms))
+        let mut c = self.classifier.classify(input, self.at(now_ms));
+        self.redactor.scrub_in_place(&mut c.message);
+        c
+    }
+
+    /// The redactor of this engine's configured secrets (and known key formats).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
@@ -132,7 +154,7 @@ impl Engine {
 
     /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
     fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
-        let c = self.classifier.classify(input, now_ms);
+        let c = self.classify(input, Some(now_ms));
         let reason = c.reason.ok_or_else(|| {
             EngineError::input(
                 "input",

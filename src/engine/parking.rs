@@ -67,10 +67,12 @@ impl Engine {
         &self,
         session_key: &str,
         input: &Value,
-        meta: Value,
+        mut meta: Value,
         now_ms: Option<i64>,
     ) -> EngineResult<ParkOutcome> {
         check_key("sessionKey", session_key)?;
+        // Meta is stored in the queue files: no configured secret or key format goes there.
+        self.redactor.scrub_value(&mut meta);
         if !(meta.is_null() || meta.is_object()) {
             return Err(EngineError::input(
                 "meta",

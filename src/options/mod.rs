@@ -4,6 +4,7 @@
 mod policy;
 mod reader;
 mod scheduler;
+mod state;
 mod stores;
 
 pub use reader::{kind, OptionReader};
@@ -17,7 +18,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// Top-level option names (functions `onEvent`/`resend` are taken by the binding).
-pub const TOP_LEVEL: [&str; 13] = [
+pub const TOP_LEVEL: [&str; 14] = [
     "stateDir",
     "seed",
     "budgetWindow",
@@ -29,6 +30,7 @@ pub const TOP_LEVEL: [&str; 13] = [
     "scheduler",
     "gateway",
     "profiles",
+    "state",
     "onEvent",
     "resend",
 ];
@@ -72,6 +74,8 @@ pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
     cfg.gateway = stores::read_gateway(&root.object("gateway", &mut p)?, &cfg.state_dir)?;
     let mut p = String::new();
     cfg.profiles = stores::read_profiles(&root.object("profiles", &mut p)?)?;
+    let mut p = String::new();
+    cfg.state = state::read_state(&root.object("state", &mut p)?)?;
     Ok(cfg)
 }
 

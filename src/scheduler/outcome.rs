@@ -6,6 +6,7 @@ use super::probe::reprobe_backoff_ms;
 use super::runner::{status_change, Early, Runner, Stage};
 use crate::error::EngineResult;
 use crate::events::Event;
+use crate::state::coordination::GroupOutcome;
 use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 
 impl Runner {
@@ -164,6 +165,7 @@ impl Runner {
             group: group.clone(),
             released: members.len(),
         });
+        self.publish_outcome(&group, GroupOutcome::Ok { at_ms: now });
         let mut changes = vec![QueueChange::Remove {
             session_key: key.clone(),
         }];
@@ -226,6 +228,13 @@ impl Runner {
             .iter()
             .filter(|c| !matches!(c, QueueChange::Remove { .. }))
             .count();
+        self.publish_outcome(
+            &group,
+            GroupOutcome::Failed {
+                at_ms: now,
+                retry_at_ms: next,
+            },
+        );
         self.emit(Event::ProbeFailed {
             session_key: key,
             group,

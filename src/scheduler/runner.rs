@@ -13,6 +13,7 @@ use crate::error::EngineResult;
 use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
 use crate::resender::{ResendRequest, Resender};
+use crate::state::coordination::{Coordinator, ProbeClaim};
 use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
@@ -67,6 +68,10 @@ pub(super) struct Runner {
     /// Store writes not yet applied (the store failed); retried at `store_retry_at`.
     pub(super) pending: Vec<QueueChange>,
     pub(super) store_retry_at: Option<i64>,
+    /// Who probes each group when several engines share it (`Solo` alone).
+    pub(super) coordinator: Arc<dyn Coordinator>,
+    /// Groups another engine is probing, with when to claim them again (`fleet.rs`).
+    pub(super) watching: HashMap<String, i64>,
 }
 
 enum Wake {
@@ -101,6 +106,9 @@ impl Runner {
             match woke {
                 Wake::Command(None) | Wake::Command(Some(Command::Shutdown)) => break,
                 Wake::Command(Some(Command::Notify)) => self.dirty = true,
+                Wake::Command(Some(Command::GroupOutcome { group, outcome })) => {
+                    self.on_fleet_outcome(group, outcome).await
+                }
                 Wake::Command(Some(Command::Resolved(key))) => self.on_resolved(key).await,
                 Wake::Command(Some(Command::Failed {
                     key,
@@ -158,6 +166,7 @@ impl Runner {
             }
         }
         self.expire_deadlines(now).await;
+        self.expire_watches(now);
         if self.store_retry_at.is_none() {
             self.refresh_next_due(now).await;
             if self.next_due.is_some_and(|at| at <= now) {
@@ -172,7 +181,7 @@ impl Runner {
         if !self.dirty {
             return;
         }
-        match self.store.next_due_ms(self.groups.probing_groups()).await {
+        match self.store.next_due_ms(self.skip_groups()).await {
             Ok(at) => {
                 self.next_due = at;
                 self.dirty = false;
@@ -184,7 +193,10 @@ impl Runner {
     /// Plan and start one batch of due entries.
     async fn run_batch(&mut self, now: i64) {
         let due = match self.store.due_entries(now).await {
-            Ok(due) => due,
+            Ok(mut due) => {
+                due.retain(|e| !self.watching.contains_key(&e.group));
+                due
+            }
             Err(_) => {
                 self.store_retry_at = Some(now + self.cfg.store_retry_ms);
                 return;
@@ -208,7 +220,20 @@ impl Runner {
                 message: entry.last_error,
             });
         }
+        let (mut known, mut watched) = (Vec::new(), false);
         for entry in plan.probes {
+            match self.claim(&entry, now).await {
+                ProbeClaim::Mine => {}
+                ProbeClaim::Elsewhere { reclaim_at_ms } => {
+                    self.watch(&entry.group, reclaim_at_ms);
+                    watched = true;
+                    continue;
+                }
+                ProbeClaim::Known(outcome) => {
+                    known.push((entry.group, outcome));
+                    continue;
+                }
+            }
             changes.push(status_change(&entry.session_key, EntryStatus::Probing));
             self.groups.start_probe(&entry.group, &entry.session_key);
             self.probe_wait.push_back(entry.session_key.clone());
@@ -219,7 +244,11 @@ impl Runner {
             self.groups.join_release(&entry.group, 1);
             self.schedule_release(entry, now);
         }
-        if changes.is_empty() {
+        let fleet_acted = watched || !known.is_empty();
+        for (group, outcome) in known {
+            self.on_fleet_outcome(group, outcome).await;
+        }
+        if changes.is_empty() && !fleet_acted {
             // Only entries the scheduler cannot act on yet are due (e.g. an entry re-parked
             // by the engine while held): look again later instead of spinning.
             self.next_due = Some(now + self.cfg.store_retry_ms);
@@ -300,6 +329,7 @@ impl Runner {
         } else {
             consider(self.next_due);
         }
+        consider(self.next_reclaim());
         if self.inflight.len() < self.cfg.max_concurrent {
             consider(self.release.next_start_ms());
         }
