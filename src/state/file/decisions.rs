@@ -101,6 +101,7 @@ pub struct FileDecisions {
     /// Lines this process appended since the last compaction it saw, and the record count then.
     appended: AtomicUsize,
     records: AtomicUsize,
+    compact_min: usize,
 }
 
 /// Both files read, before any repair.
@@ -122,7 +123,15 @@ impl FileDecisions {
             lock: dir.join("decisions.lock"),
             appended: AtomicUsize::new(0),
             records: AtomicUsize::new(0),
+            compact_min: MIN_COMPACT_LINES,
         }
+    }
+
+    /// Compact once the journal holds more than `max(lines, 2 × records)` lines (default
+    /// 1000).
+    pub fn compact_after(mut self, lines: usize) -> FileDecisions {
+        self.compact_min = lines.max(1);
+        self
     }
 
     fn locked(&self) -> EngineResult<LockGuard> {
@@ -281,7 +290,7 @@ impl DecisionStore for FileDecisions {
             .map_err(|e| EngineError::io(&self.journal, e))?;
         let appended = self.appended.fetch_add(changes.len(), Ordering::Relaxed) + changes.len();
         let records = self.records.load(Ordering::Relaxed);
-        if appended > MIN_COMPACT_LINES.max(2 * records) {
+        if appended > self.compact_min.max(2 * records) {
             // The changes are durable in the journal already; a failed compaction leaves a
             // valid journal and is tried again after a later write.
             if let Ok(read) = self.read() {

@@ -13,6 +13,8 @@
 pub mod decisions;
 pub mod dir;
 pub mod durable;
+#[cfg(test)]
+mod kill_tests;
 mod lines;
 mod parked;
 pub mod profiles;
