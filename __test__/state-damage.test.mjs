@@ -82,7 +82,7 @@ async function counts (dir) {
     }
   })
   out.recovered = events
-    .filter((e) => e.type === 'recovered-corrupt-file')
+    .filter((e) => e.type === 'recovered_corrupt_file')
     .map((e) => [path.basename(e.path), e.kept, e.dropped])
   return out
 }

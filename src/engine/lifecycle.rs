@@ -6,9 +6,8 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::scheduler::{Scheduler, SchedulerHandle};
-use crate::state::coordination::{Coordinator, Solo};
+use crate::state::coordination::Coordinator;
 use crate::state::file::{FileDecisions, FileParked, QueueConfig, QueueStore};
-use crate::state::redis::RedisCoordinator;
 use crate::state::{DecisionStore, ParkedQueue};
 use std::sync::{Arc, Mutex};
 
@@ -69,11 +68,16 @@ impl Engine {
                 count: imp.imported,
             });
         }
+        let shared = self.open_shared_state()?;
         let dir = self.cfg.state_dir.clone();
         let pcfg = self.cfg.profiles.clone();
         let sink = self.events.clone();
-        let (profiles, recovered) =
-            run_blocking(move || ProfileStore::open(&dir, pcfg, sink, now)).await?;
+        let usage = shared.profile_usage.clone();
+        let (profiles, recovered) = run_blocking(move || match usage {
+            Some(usage) => ProfileStore::with_backend(usage, pcfg, sink, now),
+            None => ProfileStore::open(&dir, pcfg, sink, now),
+        })
+        .await?;
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
@@ -89,14 +93,11 @@ impl Engine {
         )
         .await?;
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
-        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
-            Some(redis) => Arc::new(RedisCoordinator::start(
-                redis.clone(),
-                self.clock.clone(),
-                self.events.clone(),
-            )?),
-            None => Arc::new(Solo),
-        };
+        let coordinator = shared.coordinator;
+        if self.cfg.state.redis.is_some() {
+            let loaded = coordinator.load_decisions().await;
+            self.fleet.link(coordinator.clone(), loaded);
+        }
         let scheduler = Scheduler::spawn_coordinated(
             store.clone(),
             self.resender.clone(),
@@ -116,6 +117,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Like [`Engine::close`], but first give resends already in flight up to `grace` to
+    /// finish (no new resend starts meanwhile); the rest are then cancelled as `close` does.
+    pub async fn close_within(&self, grace: std::time::Duration) -> EngineResult<()> {
+        if !grace.is_zero() && self.is_running().await {
+            self.drain.drain(grace).await;
+        }
+        self.close().await
+    }
+
     /// Stop the scheduler (in-flight work goes back to `Parked`, nothing is lost), flush and
     /// close the stores and the gateway connection. Idempotent.
     pub async fn close(&self) -> EngineResult<()> {
@@ -132,6 +142,7 @@ impl Engine {
                 d.shutdown().await;
             }
             running.coordinator.close().await;
+            self.fleet.unlink();
         }
         self.gateway.close().await;
         Ok(())

@@ -4,11 +4,14 @@
 
 mod config;
 mod decision_sync;
+mod drain;
+mod fleet_link;
 mod lifecycle;
 mod parking;
 mod profiles;
 #[cfg(test)]
 mod restart_tests;
+mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
@@ -22,6 +25,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
 use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
@@ -43,8 +47,11 @@ pub struct Engine {
     resender: Arc<dyn Resender>,
     /// Where decision state is kept; `None` = `decisions.*` files in the state directory.
     decision_store: Option<Arc<dyn crate::state::DecisionStore>>,
+    drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
+    fleet: fleet_link::FleetLink,
 }
 
 impl std::fmt::Debug for Engine {
@@ -79,6 +86,8 @@ impl Engine {
             .flatten(),
         ));
         let events = scrubbing_sink(events, redactor.clone());
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -93,6 +102,9 @@ impl Engine {
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
         let resender: Arc<dyn Resender> =
             Arc::new(ScrubbedResender::new(resender, redactor.clone()));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -108,8 +120,11 @@ impl Engine {
             gateway,
             resender,
             decision_store: None,
+            drain,
+            metrics,
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
+            fleet: Default::default(),
         })
     }
 
@@ -181,7 +196,9 @@ impl Engine {
         check_key("key", key)?;
         let now = self.at(now_ms);
         let (_, failure) = self.failure_of(input, now)?;
+        self.apply_fleet_mail();
         let decision = locked(&self.tables.policy).record_failure(key, &failure, now);
+        self.share_policy(key);
         self.decided();
         Ok(decision)
     }
@@ -189,7 +206,9 @@ impl Engine {
     /// Record a success of `key`: clears its failure streak, cooldown and disable.
     pub fn record_success(&self, key: &str) -> EngineResult<()> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         locked(&self.tables.policy).record_success(key);
+        self.share_policy(key);
         self.decided();
         Ok(())
     }
@@ -197,20 +216,24 @@ impl Engine {
     /// The policy state of `key`, or `None` when it has no failures on record.
     pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.tables.policy).state(key, self.at(now_ms)))
     }
 
     /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
     pub fn reset(&self, key: &str) -> EngineResult<bool> {
         check_key("key", key)?;
-        let known = locked(&self.tables.policy).reset(key);
+        self.apply_fleet_mail();
+        let existed = locked(&self.tables.policy).reset(key);
+        self.share_policy(key);
         self.decided();
-        Ok(known)
+        Ok(existed)
     }
 
     /// Ask the breaker of `key` for permission to call.
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         let permit = locked(&self.tables.breakers).try_acquire(key, self.at(now_ms));
         self.decided();
         Ok(permit)
@@ -220,13 +243,16 @@ impl Engine {
     pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
         check_key("key", key)?;
         let now = self.at(now_ms);
-        let mut b = locked(&self.tables.breakers);
-        if ok {
-            b.record_success(key, now)
-        } else {
-            b.record_failure(key, now)
+        self.apply_fleet_mail();
+        {
+            let mut b = locked(&self.tables.breakers);
+            if ok {
+                b.record_success(key, now)
+            } else {
+                b.record_failure(key, now)
+            }
         }
-        drop(b);
+        self.share_breaker(key);
         self.decided();
         Ok(())
     }
@@ -234,6 +260,7 @@ impl Engine {
     /// The breaker state of `key` (closed when unknown).
     pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.tables.breakers).state(key, self.at(now_ms)))
     }
 
