@@ -134,7 +134,7 @@ export async function benchPark({ RetryEngine, old, sizes, ops, maxMs }) {
     rows,
   )
   console.log(
-    'Ours: journal append + fsync per park. Old: addToQueue + saveQueue (pretty JSON of the whole array to a temp file, rename; no fsync).\n' +
+    'Ours: journal append + fsync, concurrent parks fsynced together (group commit), each acknowledged after its own bytes are durable. Old: addToQueue + saveQueue (pretty JSON of the whole array to a temp file, rename; no fsync).\n' +
       'The old plugin caps its queue at 100 (drops the oldest); the cap is lifted here to measure its approach at 10k/100k.\n' +
       `Old at large sizes is time-boxed to ~${maxMs / 1000} s per mode (ops counted in brackets).\n` +
       "Memory: ours is native, so its growth is process RSS (GC'd before and after; includes allocator-retained import buffers, an upper bound); the old queue is a JS array, so its growth is V8 heapUsed.",

@@ -112,6 +112,14 @@ pub enum Event {
         /// Records that could not be read.
         dropped: usize,
     },
+    /// Decision state could not be written; it stays in memory and is retried every second.
+    #[serde(rename_all = "camelCase")]
+    StateWriteFailed {
+        /// The error code (`E_IO`).
+        code: String,
+        /// What failed (never a secret).
+        message: String,
+    },
     /// An old-plugin `queue.json` was imported.
     #[serde(rename_all = "camelCase")]
     Imported {
@@ -225,7 +233,8 @@ impl Event {
             | Event::Abandoned { message, .. }
             | Event::Alert { message, .. }
             | Event::GatewayDisconnected { message, .. }
-            | Event::StateDegraded { message, .. } => f(message),
+            | Event::StateDegraded { message, .. }
+            | Event::StateWriteFailed { message, .. } => f(message),
             Event::RecoveredCorruptFile { path, moved_to, .. } => {
                 f(path);
                 f(moved_to);

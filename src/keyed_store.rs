@@ -2,7 +2,7 @@
 //! registry: least-recently-used eviction past a key cap, and idle eviction by a caller-given
 //! "idle since" time, so memory stays bounded whatever the key churn.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// Per-key state that knows since when it has been idle (epoch ms).
 pub trait IdleSince {
@@ -19,12 +19,17 @@ struct Slot<V> {
 
 /// String-keyed store with LRU order. Every access through [`KeyedStore::touch`] or
 /// [`KeyedStore::get_or_insert_with`] marks the key most recently used.
+///
+/// With [`KeyedStore::track_changes`] on, every key that may have changed (touched, inserted,
+/// removed, evicted) is remembered until [`KeyedStore::take_changed`], so its state can be
+/// persisted.
 #[derive(Debug)]
 pub struct KeyedStore<V> {
     slots: HashMap<String, Slot<V>>,
     order: BTreeMap<u64, String>,
     next_seq: u64,
     max_keys: usize,
+    changed: Option<HashSet<String>>,
 }
 
 impl<V: IdleSince> KeyedStore<V> {
@@ -35,7 +40,83 @@ impl<V: IdleSince> KeyedStore<V> {
             order: BTreeMap::new(),
             next_seq: 0,
             max_keys: max_keys.max(1),
+            changed: None,
         }
+    }
+
+    /// Start (or stop) remembering changed keys; default off.
+    pub fn track_changes(&mut self, on: bool) {
+        self.changed = on.then(HashSet::new);
+    }
+
+    /// Keys that may have changed since the last call (while tracking), in no order; their
+    /// current state is [`KeyedStore::get`] (`None` = removed).
+    pub fn take_changed(&mut self) -> Vec<String> {
+        match &mut self.changed {
+            Some(set) => set.drain().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Keys that may have changed since the last call, with their state now (`None` =
+    /// removed).
+    pub fn take_changes(&mut self) -> Vec<(String, Option<V>)>
+    where
+        V: Clone,
+    {
+        let keys = self.take_changed();
+        keys.into_iter()
+            .map(|k| {
+                let v = self.get(&k).cloned();
+                (k, v)
+            })
+            .collect()
+    }
+
+    /// Every key and a copy of its state, least recently used first.
+    pub fn records(&self) -> Vec<(String, V)>
+    where
+        V: Clone,
+    {
+        self.order
+            .values()
+            .filter_map(|k| self.slots.get(k).map(|s| (k.clone(), s.value.clone())))
+            .collect()
+    }
+
+    /// Whether any key changed since [`KeyedStore::take_changed`].
+    pub fn has_changes(&self) -> bool {
+        self.changed.as_ref().is_some_and(|s| !s.is_empty())
+    }
+
+    /// Remember `key` as changed (while tracking), e.g. state that predates the tracking.
+    pub fn mark_changed(&mut self, key: &str) {
+        self.mark(key);
+    }
+
+    fn mark(&mut self, key: &str) {
+        if let Some(set) = &mut self.changed {
+            if !set.contains(key) {
+                set.insert(key.to_owned());
+            }
+        }
+    }
+
+    /// Put `value` under `key` as restored state (replacing any), least recently used first:
+    /// keys restored in order of their last activity keep their LRU order. Not marked changed
+    /// (call [`KeyedStore::mark_changed`] for state that must be written).
+    pub fn restore(&mut self, key: &str, value: V) {
+        if let Some(slot) = self.slots.remove(key) {
+            self.order.remove(&slot.seq);
+        }
+        while self.slots.len() >= self.max_keys {
+            if self.evict_lru().is_none() {
+                break;
+            }
+        }
+        let seq = self.bump();
+        self.order.insert(seq, key.to_owned());
+        self.slots.insert(key.to_owned(), Slot { value, seq });
     }
 
     /// Number of keys held.
@@ -55,6 +136,10 @@ impl<V: IdleSince> KeyedStore<V> {
 
     /// Mutable access to an existing key; marks it most recently used.
     pub fn touch(&mut self, key: &str) -> Option<&mut V> {
+        if !self.slots.contains_key(key) {
+            return None;
+        }
+        self.mark(key);
         let seq = self.bump();
         let slot = self.slots.get_mut(key)?;
         self.order.remove(&slot.seq);
@@ -83,6 +168,7 @@ impl<V: IdleSince> KeyedStore<V> {
     /// Remove a key, returning its state.
     pub fn remove(&mut self, key: &str) -> Option<V> {
         let slot = self.slots.remove(key)?;
+        self.mark(key);
         self.order.remove(&slot.seq);
         Some(slot.value)
     }
@@ -91,6 +177,7 @@ impl<V: IdleSince> KeyedStore<V> {
     pub fn evict_lru(&mut self) -> Option<(String, V)> {
         let (_, key) = self.order.pop_first()?;
         let slot = self.slots.remove(&key)?;
+        self.mark(&key);
         Some((key, slot.value))
     }
 
@@ -106,6 +193,7 @@ impl<V: IdleSince> KeyedStore<V> {
         for (key, seq) in &stale {
             self.slots.remove(key);
             self.order.remove(seq);
+            self.mark(key);
         }
         stale.len()
     }
@@ -160,5 +248,29 @@ mod tests {
         // the LRU order stays consistent after idle eviction
         s.get_or_insert_with("x", || At(0));
         assert_eq!(s.evict_lru().map(|(k, _)| k), Some("new".to_string()));
+    }
+
+    #[test]
+    fn tracks_every_changed_key_once_tracking_is_on() {
+        let mut s = KeyedStore::new(2);
+        s.get_or_insert_with("before", || At(0));
+        s.restore("restored", At(1));
+        assert!(s.take_changed().is_empty(), "not tracking yet");
+        s.track_changes(true);
+        s.restore("restored", At(1));
+        assert!(s.take_changed().is_empty(), "restoring is not a change");
+        s.mark_changed("restored");
+        assert_eq!(s.take_changed(), ["restored"]);
+        s.get_or_insert_with("a", || At(2)); // evicts "before" (LRU)
+        s.touch("a");
+        s.touch("missing");
+        let mut changed = s.take_changed();
+        changed.sort();
+        assert_eq!(changed, ["a", "before"]);
+        assert_eq!(s.evict_idle(100, 50), 2);
+        let mut changed = s.take_changed();
+        changed.sort();
+        assert_eq!(changed, ["a", "restored"]);
+        assert!(s.take_changed().is_empty());
     }
 }

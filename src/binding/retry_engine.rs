@@ -6,7 +6,7 @@ use super::args::{self, raw};
 use super::convert::{promise, rejected, settle, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
-use super::input::Mode;
+use super::input::{self, Limits, Mode};
 use super::js::Js;
 use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
@@ -392,6 +392,38 @@ impl RetryEngine {
     pub fn evict_idle(&self, env: Env, now_ms: Unknown<'_>) -> napi::Result<u32> {
         let now = ok_or_throw(&env, args::now(Js::new(env.raw()), raw(&now_ms)))?;
         Ok(self.engine.evict_idle(now) as u32)
+    }
+
+    /// Every policy, breaker and guard record (what a restart keeps), for hosts that keep
+    /// state elsewhere. Works before `start()` too.
+    #[napi(ts_return_type = "DecisionState")]
+    pub fn export_state<'env>(&self, env: &'env Env) -> napi::Result<Unknown<'env>> {
+        to_js(env, Ok(self.engine.export_state()))
+    }
+
+    /// Put records from `exportState()` back, replacing the same keys (saved to the state
+    /// directory once started). Returns how many records were imported. Throws
+    /// `E_INVALID_INPUT` on a malformed state (nothing is imported then).
+    #[napi(ts_args_type = "state: DecisionState")]
+    pub fn import_state(&self, env: Env, state: Unknown<'_>) -> napi::Result<u32> {
+        // An exported state holds one object per key: read it with room for every key the
+        // tables can hold (the policy's and breakers' `maxKeys`).
+        let limits = Limits {
+            max_nodes: 64_000_000,
+            max_keys: 8_000_000,
+            max_total_bytes: 1 << 30,
+            ..Limits::default()
+        };
+        let parsed = match input::read(Js::new(env.raw()), raw(&state), Mode::Params, limits) {
+            Ok(v) => crate::state::DecisionState::from_json(v.unwrap_or(Value::Null))
+                .map_err(|e| EngineError::input("state", e)),
+            Err(p) => Err(EngineError::input(
+                format!("state.{}", p.path).trim_end_matches('.'),
+                p.message,
+            )),
+        };
+        let state = ok_or_throw(&env, parsed)?;
+        Ok(self.engine.import_state(state) as u32)
     }
 
     /// Open the state directory (import an old queue once, recover damaged files) and start

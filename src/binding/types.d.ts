@@ -117,6 +117,42 @@ export interface BreakerState {
   cooldownMs: number
 }
 
+/** What the policy remembers about one key (times in epoch ms). */
+export interface KeyRecord {
+  consecutiveErrors: number
+  reasonStreak: number
+  disablesInRow: number
+  lastReason: Reason | null
+  lastError: string
+  lastFailureAtMs: number
+  nextAttemptAtMs: number | null
+  cooldownUntilMs: number | null
+  disabled: boolean
+  disabledUntilMs: number | null
+  /** `[reason, atMs]` of the last alert: "one alert per window" survives restarts. */
+  lastAlert: [Reason, number] | null
+}
+
+/** One breaker's record (times in epoch ms). */
+export interface BreakerRecord {
+  phase:
+    | { state: 'closed' }
+    | { state: 'open'; halfOpenAtMs: number }
+    | { state: 'half_open'; probeStartedAtMs: number }
+  failures: number
+  cooldownMs: number
+  openedAtMs: number | null
+  lastActivityMs: number
+}
+
+/** Every decision record: what `exportState()` returns and `importState()` takes. Guard keys
+ * are `message:<room>`. */
+export interface DecisionState {
+  policy?: Record<string, KeyRecord>
+  breakers?: Record<string, BreakerRecord>
+  guard?: Record<string, BreakerRecord>
+}
+
 export interface MessageVerdict {
   /** Return `{cancel: true}` from the `message_sending` hook when set. */
   cancel: boolean
@@ -273,6 +309,7 @@ export type EngineEvent = EventBase & (
   | { type: 'superseded'; sessionKey: string; why: string }
   | { type: 'abandoned'; sessionKey: string; reason: Reason; attempts: number; message: string }
   | { type: 'recovered_corrupt_file'; path: string; movedTo: string; kept: number; dropped: number }
+  | { type: 'state_write_failed'; code: string; message: string }
   | { type: 'imported'; path: string; count: number }
   | { type: 'breaker_opened'; key: string; failures: number; halfOpenAtMs: number }
   | { type: 'breaker_half_open'; key: string }

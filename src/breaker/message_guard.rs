@@ -93,6 +93,11 @@ impl MessageGuard {
         self.rooms.evict_idle(now_ms)
     }
 
+    /// The rooms' breakers (keys `message:<room>`), e.g. to persist or restore them.
+    pub fn rooms(&mut self) -> &mut BreakerRegistry {
+        &mut self.rooms
+    }
+
     /// Number of rooms tracked.
     pub fn len(&self) -> usize {
         self.rooms.len()

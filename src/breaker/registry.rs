@@ -230,6 +230,11 @@ impl BreakerRegistry {
         self.keys.evict_idle(now_ms, self.cfg.idle_evict_ms)
     }
 
+    /// The records by key (LRU order, change tracking), to persist or restore them.
+    pub fn records_mut(&mut self) -> &mut KeyedStore<BreakerRecord> {
+        &mut self.keys
+    }
+
     /// Number of tracked keys (closed keys without failures are not tracked).
     pub fn len(&self) -> usize {
         self.keys.len()

@@ -57,13 +57,15 @@ impl Engine {
         for DecisionChange { table, key, record } in changes {
             match (table, record) {
                 (DecisionTable::Policy, Some(DecisionRecord::Policy(r))) => {
-                    locked(&self.policy).put_record(&key, Some(r))
+                    locked(&self.tables.policy).put_record(&key, Some(r))
                 }
-                (DecisionTable::Policy, None) => locked(&self.policy).put_record(&key, None),
+                (DecisionTable::Policy, None) => locked(&self.tables.policy).put_record(&key, None),
                 (DecisionTable::Breaker, Some(DecisionRecord::Breaker(r))) => {
-                    locked(&self.breakers).put_record(&key, Some(r))
+                    locked(&self.tables.breakers).put_record(&key, Some(r))
                 }
-                (DecisionTable::Breaker, None) => locked(&self.breakers).put_record(&key, None),
+                (DecisionTable::Breaker, None) => {
+                    locked(&self.tables.breakers).put_record(&key, None)
+                }
                 _ => {}
             }
         }
@@ -74,7 +76,7 @@ impl Engine {
         let Some(c) = self.fleet.coordinator() else {
             return;
         };
-        let record = locked(&self.policy).record_of(key).cloned();
+        let record = locked(&self.tables.policy).record_of(key).cloned();
         c.share_decision(DecisionChange {
             table: DecisionTable::Policy,
             key: key.to_string(),
@@ -87,7 +89,7 @@ impl Engine {
         let Some(c) = self.fleet.coordinator() else {
             return;
         };
-        let record = locked(&self.breakers).record_of(key).cloned();
+        let record = locked(&self.tables.breakers).record_of(key).cloned();
         c.share_decision(DecisionChange {
             table: DecisionTable::Breaker,
             key: key.to_string(),

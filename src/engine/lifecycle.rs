@@ -1,20 +1,23 @@
 //! `start()` and `close()`: opening the durable stores and running the scheduler.
 
+use super::decision_sync::DecisionSync;
 use super::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::scheduler::{ResendLease, Scheduler, SchedulerHandle};
 use crate::state::coordination::Coordinator;
-use crate::state::file::{FileLeases, FileParked, QueueConfig, QueueStore};
-use crate::state::ParkedQueue;
-use std::sync::Arc;
+use crate::state::file::{FileDecisions, FileLeases, FileParked, QueueConfig, QueueStore};
+use crate::state::{DecisionStore, ParkedQueue};
+use std::sync::{Arc, Mutex};
 
 /// What `start()` brought up.
 pub(crate) struct Running {
     pub store: Arc<dyn ParkedQueue>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
+    /// The decision-state writer; taken by `close()`.
+    pub decisions: Mutex<Option<DecisionSync>>,
     pub coordinator: Arc<dyn Coordinator>,
     /// The state dir's leases (the one resender per dir) and this engine's holder id.
     pub leases: Arc<FileLeases>,
@@ -41,7 +44,7 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
 }
 
 impl Engine {
-    /// Open the state directory (queue, profiles), import an old queue once, report recovered
+    /// Open the state directory (queue, decisions, profiles), import an old queue once, report recovered
     /// files, and start the scheduler. Idempotent while running; fails after `close()`.
     pub async fn start(&self) -> EngineResult<()> {
         let mut life = self.life.lock().await;
@@ -51,6 +54,8 @@ impl Engine {
             Life::Idle => {}
         }
         let now = self.clock.now_ms();
+        let dir = self.cfg.state_dir.clone();
+        run_blocking(move || crate::state::file::dir::prepare(&dir)).await?;
         let mut qcfg = QueueConfig::new(self.cfg.state_dir.clone());
         qcfg.max_entries = self.cfg.queue.max_entries;
         qcfg.import_path = self.cfg.queue.import_path.clone();
@@ -79,6 +84,17 @@ impl Engine {
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
+        let decision_store: Arc<dyn DecisionStore> = match &self.decision_store {
+            Some(s) => s.clone(),
+            None => Arc::new(FileDecisions::in_dir(&self.cfg.state_dir)),
+        };
+        let decisions = DecisionSync::start(
+            self.tables.clone(),
+            decision_store,
+            self.events.clone(),
+            now,
+        )
+        .await?;
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
         let coordinator = shared.coordinator;
         if self.cfg.state.redis.is_some() {
@@ -108,6 +124,7 @@ impl Engine {
             store,
             scheduler,
             profiles: Arc::new(profiles),
+            decisions: Mutex::new(Some(decisions)),
             coordinator,
             leases,
             holder,
@@ -131,6 +148,14 @@ impl Engine {
         let previous = std::mem::replace(&mut *life, Life::Closed);
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
+            let decisions = running
+                .decisions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            if let Some(d) = decisions {
+                d.shutdown().await;
+            }
             running.coordinator.close().await;
             self.fleet.unlink();
         }

@@ -3,11 +3,14 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod decision_sync;
 mod drain;
 mod fleet_link;
 mod lifecycle;
 mod parking;
 mod profiles;
+#[cfg(test)]
+mod restart_tests;
 mod shared_state;
 mod stats;
 
@@ -39,11 +42,11 @@ pub struct Engine {
     jitter: Jitter,
     events: EventSink,
     classifier: Classifier,
-    policy: Mutex<PolicyTable>,
-    breakers: Mutex<BreakerRegistry>,
-    guard: Mutex<MessageGuard>,
+    tables: Arc<decision_sync::Tables>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    /// Where decision state is kept; `None` = `decisions.*` files in the state directory.
+    decision_store: Option<Arc<dyn crate::state::DecisionStore>>,
     drain: Arc<drain::Drain>,
     metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
@@ -108,17 +111,28 @@ impl Engine {
             jitter,
             events,
             classifier,
-            policy: Mutex::new(policy),
-            breakers: Mutex::new(breakers),
-            guard: Mutex::new(guard),
+            tables: Arc::new(decision_sync::Tables {
+                policy: Mutex::new(policy),
+                breakers: Mutex::new(breakers),
+                guard: Mutex::new(guard),
+                changed: tokio::sync::Notify::new(),
+            }),
             gateway,
             resender,
+            decision_store: None,
             drain,
             metrics,
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
             fleet: Default::default(),
         })
+    }
+
+    /// Keep decision state in `store` instead of the state directory's `decisions.*` files
+    /// (e.g. a store shared by several gateways). Takes effect at `start()`.
+    pub fn with_decision_store(mut self, store: Arc<dyn crate::state::DecisionStore>) -> Self {
+        self.decision_store = Some(store);
+        self
     }
 
     /// The configuration in force.
@@ -184,8 +198,9 @@ impl Engine {
         let now = self.at(now_ms);
         let (_, failure) = self.failure_of(input, now)?;
         self.apply_fleet_mail();
-        let decision = locked(&self.policy).record_failure(key, &failure, now);
+        let decision = locked(&self.tables.policy).record_failure(key, &failure, now);
         self.share_policy(key);
+        self.decided();
         Ok(decision)
     }
 
@@ -193,8 +208,9 @@ impl Engine {
     pub fn record_success(&self, key: &str) -> EngineResult<()> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        locked(&self.policy).record_success(key);
+        locked(&self.tables.policy).record_success(key);
         self.share_policy(key);
+        self.decided();
         Ok(())
     }
 
@@ -202,15 +218,16 @@ impl Engine {
     pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        Ok(locked(&self.policy).state(key, self.at(now_ms)))
+        Ok(locked(&self.tables.policy).state(key, self.at(now_ms)))
     }
 
     /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
     pub fn reset(&self, key: &str) -> EngineResult<bool> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        let existed = locked(&self.policy).reset(key);
+        let existed = locked(&self.tables.policy).reset(key);
         self.share_policy(key);
+        self.decided();
         Ok(existed)
     }
 
@@ -218,7 +235,9 @@ impl Engine {
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        Ok(locked(&self.breakers).try_acquire(key, self.at(now_ms)))
+        let permit = locked(&self.tables.breakers).try_acquire(key, self.at(now_ms));
+        self.decided();
+        Ok(permit)
     }
 
     /// Report the outcome of a call allowed by [`Engine::breaker_acquire`].
@@ -227,7 +246,7 @@ impl Engine {
         let now = self.at(now_ms);
         self.apply_fleet_mail();
         {
-            let mut b = locked(&self.breakers);
+            let mut b = locked(&self.tables.breakers);
             if ok {
                 b.record_success(key, now)
             } else {
@@ -235,6 +254,7 @@ impl Engine {
             }
         }
         self.share_breaker(key);
+        self.decided();
         Ok(())
     }
 
@@ -242,7 +262,7 @@ impl Engine {
     pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        Ok(locked(&self.breakers).state(key, self.at(now_ms)))
+        Ok(locked(&self.tables.breakers).state(key, self.at(now_ms)))
     }
 
     /// `message_sending` guard: cancel repeated surfaced error copy in a room, never a reply.
@@ -254,7 +274,9 @@ impl Engine {
     ) -> EngineResult<MessageVerdict> {
         check_key("roomKey", room_key)?;
         let surfaced = self.classifier.is_surfaced_error(text);
-        Ok(locked(&self.guard).check(room_key, surfaced, self.at(now_ms)))
+        let verdict = locked(&self.tables.guard).check(room_key, surfaced, self.at(now_ms));
+        self.decided();
+        Ok(verdict)
     }
 
     /// Next reset of a budget `window` (`"5h"`, `"1d"`, `"7d"`, `"1mo"`...) after `now_ms`, in
@@ -288,9 +310,28 @@ impl Engine {
     /// Drop idle policy keys, breakers and message-guard rooms (every state). Returns how many.
     pub fn evict_idle(&self, now_ms: Option<i64>) -> usize {
         let now = self.at(now_ms);
-        locked(&self.policy).evict_idle(now)
-            + locked(&self.breakers).evict_idle(now)
-            + locked(&self.guard).evict_idle(now)
+        let n = locked(&self.tables.policy).evict_idle(now)
+            + locked(&self.tables.breakers).evict_idle(now)
+            + locked(&self.tables.guard).evict_idle(now);
+        self.decided();
+        n
+    }
+
+    /// Every policy, breaker and guard record (`exportState()`): what a restart keeps, for
+    /// hosts that keep state elsewhere.
+    pub fn export_state(&self) -> crate::state::DecisionState {
+        self.tables.export()
+    }
+
+    /// Put exported records back (replacing the same keys; persisted once started). Returns
+    /// how many records were imported.
+    pub fn import_state(&self, state: crate::state::DecisionState) -> usize {
+        self.tables.restore(state, false)
+    }
+
+    /// Tell the decision writer (if running) that a table changed.
+    fn decided(&self) {
+        self.tables.changed.notify_one();
     }
 
     /// The gateway client (shared connection).

@@ -95,7 +95,8 @@ impl Engine {
             });
         };
         let (_, failure) = self.failure_of(input, now)?;
-        let decision = locked(&self.policy).record_failure(session_key, &failure, now);
+        let decision = locked(&self.tables.policy).record_failure(session_key, &failure, now);
+        self.decided();
         let store = running.store.clone();
         let key = session_key.to_string();
         let existing = run_blocking(move || store.get(&key)).await?;
@@ -261,7 +262,8 @@ impl Engine {
     pub async fn resolve(&self, session_key: &str, run_id: Option<&str>) -> EngineResult<bool> {
         check_key("sessionKey", session_key)?;
         let running = self.running().await?;
-        locked(&self.policy).record_success(session_key);
+        locked(&self.tables.policy).record_success(session_key);
+        self.decided();
         let store = running.store.clone();
         let key = session_key.to_string();
         let removed = run_blocking(move || store.remove(&key)).await?;

@@ -71,10 +71,14 @@ impl Engine {
             }
             Err(_) => (Vec::new(), None, false),
         };
-        let keys: BTreeMap<String, KeyState> =
-            locked(&self.policy).states(now).into_iter().collect();
-        let breaker_states: BTreeMap<String, BreakerState> =
-            locked(&self.breakers).states(now).into_iter().collect();
+        let keys: BTreeMap<String, KeyState> = locked(&self.tables.policy)
+            .states(now)
+            .into_iter()
+            .collect();
+        let breaker_states: BTreeMap<String, BreakerState> = locked(&self.tables.breakers)
+            .states(now)
+            .into_iter()
+            .collect();
         Ok(EngineStats {
             running: self.is_running().await,
             state_dir: self.cfg.state_dir.display().to_string(),

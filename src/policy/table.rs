@@ -256,6 +256,11 @@ impl PolicyTable {
         self.keys.len()
     }
 
+    /// The records by key (LRU order, change tracking), to persist or restore them.
+    pub fn records_mut(&mut self) -> &mut KeyedStore<KeyRecord> {
+        &mut self.keys
+    }
+
     /// Whether no key is tracked.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()

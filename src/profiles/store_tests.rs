@@ -231,10 +231,18 @@ fn file_is_private_readable_json_of_ids_and_counters() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains("\n"), "pretty-printed");
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(json["version"], 1);
-    let p = &json["profiles"]["openai:work"];
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        2,
+        "a header line, then one line per profile: {text}"
+    );
+    assert_eq!(lines[0]["version"], 2);
+    assert_eq!(lines[1]["id"], "openai:work");
+    let p = &lines[1]["stats"];
     assert_eq!(p["provider"], "openai");
     assert_eq!(p["failureCounts"]["rate_limit"], 1);
     assert_eq!(p["cooldownUntilMs"], T0 + 30_000);
@@ -462,7 +470,7 @@ fn processes_sharing_the_store_lose_no_update() {
     let successes: u64 = views.iter().map(|v| v.stats.success_count).sum();
     assert_eq!(successes, total / CHILD_OUTCOMES.len() as u64);
     let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let json: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(
         json["pickSeq"], total,
         "every pick took its own sequence number"

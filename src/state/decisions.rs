@@ -67,6 +67,13 @@ pub struct DecisionState {
 }
 
 impl DecisionState {
+    /// Read an exported state from JSON as a JS host hands it over: integral floats (JS
+    /// numbers) are read as integers. `Err` says what is wrong.
+    pub fn from_json(v: serde_json::Value) -> Result<DecisionState, String> {
+        serde_json::from_value(integers(v))
+            .map_err(|e| format!("is not a decision state from exportState(): {e}"))
+    }
+
     /// Apply one change (a record of the wrong kind for its table is ignored).
     pub fn apply(&mut self, change: DecisionChange) {
         let DecisionChange { table, key, record } = change;
@@ -121,6 +128,22 @@ impl DecisionState {
             record: Some(DecisionRecord::Breaker(r.clone())),
         });
         policy.chain(breakers).chain(guard)
+    }
+}
+
+/// `v` with every integral float number turned into an integer.
+fn integers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                Value::Number((f as i64).into())
+            }
+            _ => Value::Number(n),
+        },
+        Value::Array(a) => Value::Array(a.into_iter().map(integers).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, integers(v))).collect()),
+        other => other,
     }
 }
 

@@ -8,30 +8,15 @@ use crate::profiles::ProfileStats;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// The file format version written by this code.
-pub const VERSION: u32 = 1;
-
 /// Every profile's usage: what `profiles.json` holds.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProfileUsage {
-    /// Format version, [`VERSION`].
-    pub version: u32,
     /// Store-wide pick counter; each pick takes the next number (orders picks in one ms).
     #[serde(default)]
     pub pick_seq: u64,
     /// Profile records by profile id.
     pub profiles: BTreeMap<String, ProfileStats>,
-}
-
-impl Default for ProfileUsage {
-    fn default() -> Self {
-        Self {
-            version: VERSION,
-            pick_seq: 0,
-            profiles: BTreeMap::new(),
-        }
-    }
 }
 
 /// Where profile usage lives. One call is one transaction: `op` sees the current usage

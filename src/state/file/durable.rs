@@ -1,6 +1,10 @@
 //! Durable file primitives shared by every state file: atomic writes (temp file, fsync, rename,
 //! fsync the directory) with 0600 permissions, a cross-process lock file, and moving a corrupt
 //! file aside instead of discarding it.
+//!
+//! Every open uses `O_NOFOLLOW`: a state file that is a symbolic link is refused (`ELOOP`,
+//! reported as `E_IO` naming the file), so no read or write ever leaves the state directory
+//! through a link planted in it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -26,14 +30,49 @@ pub fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// Open (creating with 0600 if missing) a file for appending.
+/// Open (creating with 0600 if missing) a file for appending; never through a symlink.
 pub fn open_append(path: &Path) -> io::Result<File> {
     OpenOptions::new()
         .create(true)
         .append(true)
         .read(true)
         .mode(FILE_MODE)
+        .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+        .map_err(|e| explain_link(path, e))
+}
+
+/// Open an existing file for reading; never through a symlink (`NotFound` when missing).
+pub fn open_read(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .map_err(|e| explain_link(path, e))
+}
+
+/// Read a whole file; never through a symlink (`NotFound` when missing).
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    let mut f = open_read(path)?;
+    let mut bytes = Vec::new();
+    io::Read::read_to_end(&mut f, &mut bytes)?;
+    Ok(bytes)
+}
+
+/// `O_NOFOLLOW` on a symlink fails with `ELOOP`: say what it means and how to fix it.
+fn explain_link(path: &Path, e: io::Error) -> io::Error {
+    if e.raw_os_error() == Some(libc::ELOOP) {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is a symbolic link; state files must be regular files inside the state \
+                 directory (remove the link)",
+                path.display()
+            ),
+        )
+    } else {
+        e
+    }
 }
 
 /// Replace `path` with `bytes` atomically and durably: write a 0600 temp file beside it, fsync
@@ -52,7 +91,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
             .write(true)
             .truncate(true)
             .mode(FILE_MODE)
-            .open(&tmp)?;
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(|e| explain_link(&tmp, e))?;
         f.write_all(bytes)?;
         f.sync_all()?;
     }
@@ -79,11 +120,12 @@ pub fn move_aside(path: &Path, now_ms: i64) -> io::Result<PathBuf> {
 pub fn link_aside(path: &Path, now_ms: i64) -> io::Result<PathBuf> {
     let target = aside_name(path, now_ms);
     if fs::hard_link(path, &target).is_err() {
-        let bytes = fs::read(path)?;
+        let bytes = read_file(path)?;
         let mut f = OpenOptions::new()
             .create_new(true)
             .write(true)
             .mode(FILE_MODE)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(&target)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
@@ -125,7 +167,9 @@ impl LockGuard {
             .read(true)
             .write(true)
             .mode(FILE_MODE)
-            .open(path)?;
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path)
+            .map_err(|e| explain_link(path, e))?;
         file.lock()?;
         Ok(LockGuard { file })
     }

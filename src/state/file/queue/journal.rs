@@ -1,20 +1,24 @@
-//! The append-only journal `queue.journal`: one JSON object per line.
+//! The append-only journal `queue.journal`: one checksummed JSON line per change (see
+//! [`crate::state::file::lines`]).
 //!
 //! ```text
-//! {"op":"header","version":1,"generation":3}
-//! {"op":"put","entry":{"sessionKey":"agent:main:42",...}}
-//! {"op":"del","key":"agent:main:42"}
+//! {"op":"header","version":2,"generation":3,"crc":"…"}
+//! {"op":"put","entry":{"sessionKey":"agent:main:42",...},"crc":"…"}
+//! {"op":"del","key":"agent:main:42","crc":"…"}
 //! ```
 //!
 //! The header names the snapshot generation the journal continues; a compaction writes a new
-//! snapshot with the next generation and then replaces the journal with a bare header.
+//! snapshot with the next generation and then replaces the journal with a bare header. The
+//! snapshot uses the same lines (a header, then one `put` per entry).
 
 use crate::state::entry::{ParkedEntry, QueueOp};
+use crate::state::file::lines::{self, Headed, LineScan};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead};
 
-/// The journal and snapshot format version this code writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The journal and snapshot format version this code writes: 2 = checksummed JSON lines
+/// (format 1, without checksums and with a pretty-printed snapshot, is still read).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// One journal line as read back.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -39,6 +43,18 @@ pub(crate) enum JournalRecord {
     },
 }
 
+impl Headed for JournalRecord {
+    fn header(&self) -> Option<(u32, u64)> {
+        match self {
+            JournalRecord::Header {
+                version,
+                generation,
+            } => Some((*version, *generation)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 enum RecordOut<'a> {
@@ -47,17 +63,10 @@ enum RecordOut<'a> {
     Del { key: &'a str },
 }
 
-fn push_line(buf: &mut Vec<u8>, rec: &RecordOut<'_>) {
-    // Serialising these plain structs to a Vec cannot fail; newlines inside strings are escaped,
-    // so every record is exactly one line.
-    serde_json::to_writer(&mut *buf, rec).expect("journal record serialises");
-    buf.push(b'\n');
-}
-
-/// The header line for a journal continuing snapshot `generation`.
+/// The header line for a journal (or snapshot) of `generation`.
 pub(crate) fn header_line(generation: u64) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(48);
-    push_line(
+    let mut buf = Vec::with_capacity(64);
+    lines::push_line(
         &mut buf,
         &RecordOut::Header {
             version: FORMAT_VERSION,
@@ -70,64 +79,28 @@ pub(crate) fn header_line(generation: u64) -> Vec<u8> {
 /// Append the line for `op` to `buf`.
 pub(crate) fn encode_op(buf: &mut Vec<u8>, op: &QueueOp) {
     match op {
-        QueueOp::Put(entry) => push_line(buf, &RecordOut::Put { entry }),
-        QueueOp::Remove(key) => push_line(buf, &RecordOut::Del { key }),
+        QueueOp::Put(entry) => lines::push_line(buf, &RecordOut::Put { entry }),
+        QueueOp::Remove(key) => lines::push_line(buf, &RecordOut::Del { key }),
     }
+}
+
+/// Append the `put` line of `entry` to `buf` (snapshot records).
+pub(crate) fn encode_put(buf: &mut Vec<u8>, entry: &ParkedEntry) {
+    lines::push_line(buf, &RecordOut::Put { entry });
 }
 
 /// What a scan of journal bytes found.
-#[derive(Debug, Default)]
-pub(crate) struct JournalScan {
-    /// `(version, generation)` from a header on the first line, when scanning from the start.
-    pub header: Option<(u32, u64)>,
-    /// Put/del records in file order.
-    pub records: Vec<JournalRecord>,
-    /// Complete lines that could not be read (corrupt), header lines out of place included.
-    pub bad_lines: usize,
-    /// Bytes up to and including the last newline.
-    pub complete_len: u64,
-    /// Bytes after the last newline: a write torn by a crash, never acknowledged.
-    pub torn_tail: u64,
+pub(crate) type JournalScan = LineScan<JournalRecord>;
+
+/// Read journal bytes that continue a format-2 journal (checksums required).
+pub(crate) fn scan(bytes: &[u8]) -> JournalScan {
+    lines::scan(bytes, false, true, FORMAT_VERSION).expect("reading from memory cannot fail")
 }
 
-/// Read journal bytes. `from_start` says whether `bytes` begins at offset 0 (where a header may
-/// stand); blank lines are ignored.
-pub(crate) fn scan(bytes: &[u8], from_start: bool) -> JournalScan {
-    scan_reader(bytes, from_start).expect("reading from memory cannot fail")
-}
-
-/// Like [`scan`], reading line by line so a large journal is never held in memory whole.
-pub(crate) fn scan_reader(mut r: impl BufRead, from_start: bool) -> io::Result<JournalScan> {
-    let mut out = JournalScan::default();
-    let mut line = Vec::new();
-    let mut index = 0;
-    loop {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
-        }
-        if line.last() != Some(&b'\n') {
-            out.torn_tail = n as u64;
-            break;
-        }
-        out.complete_len += n as u64;
-        let body = &line[..n - 1];
-        let first = index == 0;
-        index += 1;
-        if body.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<JournalRecord>(body) {
-            Ok(JournalRecord::Header {
-                version,
-                generation,
-            }) if from_start && first => out.header = Some((version, generation)),
-            Ok(JournalRecord::Header { .. }) | Err(_) => out.bad_lines += 1,
-            Ok(rec) => out.records.push(rec),
-        }
-    }
-    Ok(out)
+/// Read a whole journal (or line snapshot) from its start, line by line so a large file is
+/// never held in memory whole; the header's version says whether checksums are required.
+pub(crate) fn scan_reader(r: impl BufRead) -> io::Result<JournalScan> {
+    lines::scan(r, true, true, FORMAT_VERSION)
 }
 
 #[cfg(test)]
@@ -145,7 +118,7 @@ mod tests {
         encode_op(&mut buf, &QueueOp::Put(entry("a")));
         encode_op(&mut buf, &QueueOp::Remove("a".into()));
         assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 3);
-        let s = scan(&buf, true);
+        let s = scan_reader(&buf[..]).unwrap();
         assert_eq!(s.header, Some((FORMAT_VERSION, 4)));
         assert_eq!(s.records.len(), 2);
         assert_eq!(s.records[0], JournalRecord::Put { entry: entry("a") });
@@ -162,7 +135,7 @@ mod tests {
         encode_op(&mut buf, &QueueOp::Put(entry("b")));
         let good_len = buf.len();
         buf.extend_from_slice(b"{\"op\":\"put\",\"entry\":{\"sessi");
-        let s = scan(&buf, true);
+        let s = scan_reader(&buf[..]).unwrap();
         assert_eq!(s.records.len(), 2);
         assert_eq!(s.bad_lines, 1);
         assert_eq!(s.complete_len, good_len as u64);
@@ -170,10 +143,20 @@ mod tests {
     }
 
     #[test]
-    fn a_header_away_from_the_start_is_corrupt() {
-        let buf = header_line(1);
-        let s = scan(&buf, false);
+    fn a_header_away_from_the_start_is_corrupt_and_unchecked_lines_too() {
+        let s = scan(&header_line(1));
         assert_eq!(s.header, None);
         assert_eq!(s.bad_lines, 1);
+        let s = scan(b"{\"op\":\"del\",\"key\":\"a\"}\n");
+        assert_eq!((s.records.len(), s.bad_lines), (0, 1));
+    }
+
+    #[test]
+    fn format_1_journals_without_checksums_are_still_read() {
+        let v1 =
+            "{\"op\":\"header\",\"version\":1,\"generation\":2}\n{\"op\":\"del\",\"key\":\"a\"}\n";
+        let s = scan_reader(v1.as_bytes()).unwrap();
+        assert_eq!(s.header, Some((1, 2)));
+        assert_eq!(s.records, vec![JournalRecord::Del { key: "a".into() }]);
     }
 }

@@ -6,7 +6,7 @@ use super::journal::{self, JournalRecord, FORMAT_VERSION};
 use super::snapshot::{self, SnapshotRead};
 use crate::error::{EngineError, EngineResult};
 use crate::state::entry::ParkedEntry;
-use crate::state::file::durable::{link_aside, open_append, write_atomic};
+use crate::state::file::durable::{link_aside, open_append, open_read, write_atomic};
 use crate::state::recovery::RecoveryReport;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
@@ -48,7 +48,7 @@ pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
 }
 
 pub(crate) fn file_id(path: &Path) -> EngineResult<Option<FileId>> {
-    match fs::metadata(path) {
+    match fs::symlink_metadata(path) {
         Ok(m) => Ok(Some((m.dev(), m.ino()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(EngineError::io(path, e)),
@@ -88,12 +88,17 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let snapshot_read =
         snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
     let snapshot_missing = snapshot_read.is_none();
+    let mut old_format = false;
     let (snap_gen, mut entries, snap_damage) = match snapshot_read {
         None => (0, EntryMap::default(), None),
         Some(SnapshotRead::Sound {
+            version,
             generation,
             entries,
-        }) => (generation, to_map(entries), None),
+        }) => {
+            old_format = version < FORMAT_VERSION;
+            (generation, to_map(entries), None)
+        }
         Some(SnapshotRead::Damaged {
             generation,
             entries,
@@ -109,10 +114,10 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         Some(SnapshotRead::Unsupported(v)) => return Err(unsupported(&files.snapshot, v)),
     };
 
-    let (journal_missing, scan) = match File::open(&files.journal) {
+    let (journal_missing, scan) = match open_read(&files.journal) {
         Ok(f) => (
             false,
-            journal::scan_reader(BufReader::with_capacity(1 << 16, f), true)
+            journal::scan_reader(BufReader::with_capacity(1 << 16, f))
                 .map_err(|e| EngineError::io(&files.journal, e))?,
         ),
         Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
@@ -122,6 +127,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         if version > FORMAT_VERSION {
             return Err(unsupported(&files.journal, version));
         }
+        old_format |= version < FORMAT_VERSION;
     }
     let journal_gen = scan.header.map_or(snap_gen, |(_, g)| g);
     // A journal one generation behind the snapshot is left over from a compaction cut short by
@@ -159,8 +165,8 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         generation = generation.saturating_add(1); // a tampered file may claim the last one
         write_compacted(files, generation, entries.values())?;
         journal_records = 0;
-    } else if journal_missing || stale || scan.header.is_none() {
-        if journal_records > 0 || snapshot_missing {
+    } else if journal_missing || stale || scan.header.is_none() || old_format {
+        if journal_records > 0 || snapshot_missing || old_format {
             // records without a header line, or no snapshot yet: write a new generation
             generation = generation.saturating_add(1);
             write_compacted(files, generation, entries.values())?;

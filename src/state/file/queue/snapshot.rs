@@ -1,24 +1,20 @@
-//! The compacted snapshot `queue.json`: a pretty, human-readable JSON object
-//! `{"version":1,"generation":N,"entries":[...]}` with entries sorted by `retryAtMs`.
+//! The compacted snapshot `queue.json`: checksummed JSON lines (format 2), a header
+//! `{"op":"header","version":2,"generation":N}` then one `{"op":"put","entry":{…}}` per entry,
+//! sorted by `retryAtMs`. One entry per line keeps it readable (`jq`, `grep`), lets a reader
+//! check every record on its own and keep every sound one of a damaged file.
 //!
-//! Reading a damaged snapshot salvages every entry that can still be read.
+//! Format 1 (a pretty-printed `{"version":1,"generation":N,"entries":[…]}` object) is still
+//! read; a damaged one is salvaged entry by entry.
 
-use super::journal::FORMAT_VERSION;
+use super::journal::{self, JournalRecord, FORMAT_VERSION};
 use crate::state::entry::{sort_entries, ParkedEntry};
-use serde::{Deserialize, Serialize};
-use std::fs::File;
-use std::io::{self, BufReader};
+use crate::state::file::durable::open_read;
+use serde::Deserialize;
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-#[derive(Serialize)]
-struct SnapshotOut<'a> {
-    version: u32,
-    generation: u64,
-    entries: Vec<&'a ParkedEntry>,
-}
-
 #[derive(Deserialize)]
-struct SnapshotIn {
+struct SnapshotV1 {
     version: u32,
     #[serde(default)]
     generation: u64,
@@ -32,13 +28,11 @@ pub(crate) fn encode<'a>(
 ) -> Vec<u8> {
     let mut entries: Vec<&ParkedEntry> = entries.collect();
     sort_entries(&mut entries);
-    let out = SnapshotOut {
-        version: FORMAT_VERSION,
-        generation,
-        entries,
-    };
-    let mut bytes = serde_json::to_vec_pretty(&out).expect("snapshot serialises");
-    bytes.push(b'\n');
+    let mut bytes = journal::header_line(generation);
+    bytes.reserve(entries.len() * 320);
+    for e in entries {
+        journal::encode_put(&mut bytes, e);
+    }
     bytes
 }
 
@@ -47,6 +41,8 @@ pub(crate) fn encode<'a>(
 pub(crate) enum SnapshotRead {
     /// A sound snapshot.
     Sound {
+        /// Its format version (older ones are rewritten on open).
+        version: u32,
         /// Its generation.
         generation: u64,
         /// Its entries.
@@ -65,35 +61,78 @@ pub(crate) enum SnapshotRead {
     Unsupported(u32),
 }
 
-/// Read the snapshot at `path` (`None` if there is none), streaming it when it is sound so a
-/// large snapshot is never held in memory whole; a damaged one is read again for salvage.
+/// Read the snapshot at `path` (`None` if there is none), streaming it so a large snapshot is
+/// never held in memory whole (a damaged format-1 snapshot is read whole for salvage).
 pub(crate) fn read(path: &Path) -> io::Result<Option<SnapshotRead>> {
-    let file = match File::open(path) {
+    let file = match open_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let reader = BufReader::with_capacity(1 << 16, file);
-    if let Ok(s) = serde_json::from_reader::<_, SnapshotIn>(reader) {
-        return Ok(Some(sound(s)));
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    if is_format_1(reader.fill_buf()?) {
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes)?;
+        return Ok(Some(decode_v1(&bytes)));
     }
-    Ok(Some(decode(&std::fs::read(path)?)))
+    Ok(Some(from_scan(journal::scan_reader(reader)?)))
 }
 
-fn sound(s: SnapshotIn) -> SnapshotRead {
-    if s.version > FORMAT_VERSION {
-        return SnapshotRead::Unsupported(s.version);
-    }
-    SnapshotRead::Sound {
-        generation: s.generation,
-        entries: s.entries,
-    }
-}
-
-/// Read snapshot bytes.
+/// Read snapshot bytes (either format).
+#[cfg(test)]
 pub(crate) fn decode(bytes: &[u8]) -> SnapshotRead {
-    if let Ok(s) = serde_json::from_slice::<SnapshotIn>(bytes) {
-        return sound(s);
+    if is_format_1(bytes) {
+        return decode_v1(bytes);
+    }
+    from_scan(journal::scan_reader(bytes).expect("reading from memory cannot fail"))
+}
+
+/// Format 2 starts with its compact header line `{"op":"header",…`; format 1 is one JSON
+/// object with `version`, `generation` and `entries` fields.
+fn is_format_1(start: &[u8]) -> bool {
+    let trimmed = start.trim_ascii_start();
+    trimmed.starts_with(b"{") && !trimmed.starts_with(b"{\"op\":")
+}
+
+fn from_scan(scan: journal::JournalScan) -> SnapshotRead {
+    let mut dropped = scan.bad_lines + usize::from(scan.torn_tail > 0);
+    let mut entries = Vec::with_capacity(scan.records.len());
+    for rec in scan.records {
+        match rec {
+            JournalRecord::Put { entry } => entries.push(entry),
+            // a snapshot holds only puts: anything else is damage
+            _ => dropped += 1,
+        }
+    }
+    match scan.header {
+        Some((v, _)) if v > FORMAT_VERSION => SnapshotRead::Unsupported(v),
+        Some((version, generation)) if dropped == 0 => SnapshotRead::Sound {
+            version,
+            generation,
+            entries,
+        },
+        header => SnapshotRead::Damaged {
+            generation: header.map(|(_, g)| g),
+            entries,
+            dropped: if header.is_none() && dropped == 0 {
+                1 // an unreadable header line
+            } else {
+                dropped
+            },
+        },
+    }
+}
+
+fn decode_v1(bytes: &[u8]) -> SnapshotRead {
+    if let Ok(s) = serde_json::from_slice::<SnapshotV1>(bytes) {
+        if s.version > FORMAT_VERSION {
+            return SnapshotRead::Unsupported(s.version);
+        }
+        return SnapshotRead::Sound {
+            version: s.version,
+            generation: s.generation,
+            entries: s.entries,
+        };
     }
     if let Some(v) = number_after(bytes, b"\"version\"") {
         if v > u64::from(FORMAT_VERSION) {
@@ -108,7 +147,9 @@ pub(crate) fn decode(bytes: &[u8]) -> SnapshotRead {
     }
 }
 
-/// Read entries one by one from the `"entries"` array, stopping at the first unreadable stretch.
+/// Read format-1 entries one by one from the `"entries"` array. An unreadable stretch counts
+/// as one lost entry, and reading resumes at the next object that starts with `"sessionKey"`
+/// (how every entry is written), so one damaged entry never costs the ones after it.
 fn salvage_entries(bytes: &[u8]) -> (Vec<ParkedEntry>, usize) {
     let mut entries = Vec::new();
     let mut dropped = 0;
@@ -122,33 +163,50 @@ fn salvage_entries(bytes: &[u8]) -> (Vec<ParkedEntry>, usize) {
     loop {
         pos = skip_ws(bytes, pos);
         match bytes.get(pos) {
-            Some(b']') => break,
+            Some(b']') | None => break,
             Some(b',') => {
                 pos += 1;
                 continue;
-            }
-            None => {
-                break;
             }
             Some(_) => {}
         }
         let mut stream =
             serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<serde_json::Value>();
-        match stream.next() {
-            Some(Ok(value)) => {
-                pos += stream.byte_offset();
+        let parsed = match stream.next() {
+            Some(Ok(value)) => Some((value, stream.byte_offset())),
+            _ => None,
+        };
+        match parsed {
+            Some((value, len)) => {
                 match serde_json::from_value::<ParkedEntry>(value) {
                     Ok(e) => entries.push(e),
                     Err(_) => dropped += 1,
                 }
+                pos += len;
             }
-            _ => {
+            None => {
                 dropped += 1;
-                break;
+                match next_entry_start(bytes, pos + 1) {
+                    Some(next) => pos = next,
+                    None => break,
+                }
             }
         }
     }
     (entries, dropped)
+}
+
+/// The next `{` (at or after `from`) followed by optional whitespace and `"sessionKey"`.
+fn next_entry_start(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    while at < bytes.len() {
+        let brace = at + bytes[at..].iter().position(|&b| b == b'{')?;
+        if bytes[skip_ws(bytes, brace + 1)..].starts_with(b"\"sessionKey\"") {
+            return Some(brace);
+        }
+        at = brace + 1;
+    }
+    None
 }
 
 fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
@@ -178,47 +236,106 @@ fn number_after(bytes: &[u8], name: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
     use crate::reason::Reason;
+    use serde::Serialize;
 
     fn entry(key: &str, due: i64) -> ParkedEntry {
         ParkedEntry::new(key, Reason::RateLimit, 1, due, "429")
     }
 
+    /// A format-1 snapshot as the previous version wrote it.
+    fn v1(generation: u64, entries: &[&ParkedEntry]) -> String {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            version: u32,
+            generation: u64,
+            entries: &'a [&'a ParkedEntry],
+        }
+        let out = Out {
+            version: 1,
+            generation,
+            entries,
+        };
+        serde_json::to_string_pretty(&out).unwrap() + "\n"
+    }
+
+    fn keys(entries: &[ParkedEntry]) -> Vec<&str> {
+        entries.iter().map(|e| e.session_key.as_str()).collect()
+    }
+
     #[test]
-    fn writes_pretty_sorted_by_retry_time_and_reads_back() {
+    fn writes_one_checksummed_line_per_entry_sorted_by_retry_time_and_reads_back() {
         let (a, b, c) = (entry("a", 30), entry("b", 10), entry("c", 20));
         let bytes = encode(7, [&a, &b, &c].into_iter());
         let text = String::from_utf8(bytes.clone()).unwrap();
-        assert!(text.contains("\n  \"entries\": ["));
+        assert_eq!(text.lines().count(), 4);
+        assert!(text.lines().all(|l| l.contains("\"crc\":\"")));
         match decode(&bytes) {
             SnapshotRead::Sound {
+                version,
                 generation,
                 entries,
             } => {
-                assert_eq!(generation, 7);
-                let keys: Vec<&str> = entries.iter().map(|e| e.session_key.as_str()).collect();
-                assert_eq!(keys, ["b", "c", "a"]);
+                assert_eq!((version, generation), (FORMAT_VERSION, 7));
+                assert_eq!(keys(&entries), ["b", "c", "a"]);
             }
             other => panic!("expected a sound snapshot, got {other:?}"),
         }
     }
 
     #[test]
-    fn salvages_entries_before_a_truncation_and_skips_bad_ones() {
-        let (a, b, c) = (entry("a", 1), entry("b", 2), entry("c", 3));
-        let bytes = encode(3, [&a, &b, &c].into_iter());
+    fn a_damaged_line_costs_only_its_entry() {
+        let all: Vec<ParkedEntry> = (0..40).map(|i| entry(&format!("k{i:02}"), i)).collect();
+        let bytes = encode(3, all.iter());
         let text = String::from_utf8(bytes).unwrap();
-        // make b unreadable as an entry (wrong type) and cut the file inside c
-        let text = text.replacen("\"attempts\": 1", "\"attempts\": \"x\"", 2);
-        let text = text.replacen("\"attempts\": \"x\"", "\"attempts\": 1", 1);
-        let cut = text.rfind("\"sessionKey\": \"c\"").unwrap();
-        match decode(&text.as_bytes()[..cut]) {
+        let broken = text.replacen("\"sessionKey\":\"k02\"", "\"sessionKey\":\"o57\"", 1);
+        match decode(broken.as_bytes()) {
             SnapshotRead::Damaged {
                 generation,
                 entries,
                 dropped,
             } => {
                 assert_eq!(generation, Some(3));
-                assert_eq!(entries, vec![a]);
+                assert_eq!((entries.len(), dropped), (39, 1));
+                assert!(
+                    !keys(&entries).contains(&"o57"),
+                    "a flipped key is never accepted"
+                );
+            }
+            other => panic!("expected damaged, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn format_1_is_read_and_salvaged_entry_by_entry() {
+        let (a, b, c) = (entry("a", 1), entry("b", 2), entry("c", 3));
+        let text = v1(3, &[&a, &b, &c]);
+        match decode(text.as_bytes()) {
+            SnapshotRead::Sound { entries, .. } => assert_eq!(keys(&entries), ["a", "b", "c"]),
+            other => panic!("expected sound, got {other:?}"),
+        }
+        // make b unparseable: c, after it, is still read
+        let broken = text.replacen("\"sessionKey\": \"b\"", "\"sessionKey\": \"b", 1);
+        match decode(broken.as_bytes()) {
+            SnapshotRead::Damaged {
+                generation,
+                entries,
+                dropped,
+            } => {
+                assert_eq!(generation, Some(3));
+                assert_eq!(keys(&entries), ["a", "c"]);
+                assert_eq!(dropped, 1);
+            }
+            other => panic!("expected damaged, got {other:?}"),
+        }
+        // wrong type in b, and the file cut inside c
+        let typed = text.replacen("\"attempts\": 1", "\"attempts\": \"x\"", 2);
+        let typed = typed.replacen("\"attempts\": \"x\"", "\"attempts\": 1", 1);
+        let cut = typed.rfind("\"sessionKey\": \"c\"").unwrap();
+        match decode(&typed.as_bytes()[..cut]) {
+            SnapshotRead::Damaged {
+                entries, dropped, ..
+            } => {
+                assert_eq!(keys(&entries), ["a"]);
                 assert_eq!(dropped, 2);
             }
             other => panic!("expected damaged, got {other:?}"),
@@ -229,6 +346,12 @@ mod tests {
     fn newer_versions_are_refused() {
         let bytes = br#"{"version": 9, "generation": 1, "entries": []}"#;
         assert!(matches!(decode(bytes), SnapshotRead::Unsupported(9)));
+        let mut lines = Vec::new();
+        crate::state::file::lines::push_line(
+            &mut lines,
+            &serde_json::json!({"op": "header", "version": 9, "generation": 1}),
+        );
+        assert!(matches!(decode(&lines), SnapshotRead::Unsupported(9)));
     }
 
     #[test]

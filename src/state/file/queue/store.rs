@@ -182,7 +182,7 @@ impl QueueStore {
     /// Read what other processes appended since our last read (the caller holds the lock).
     fn catch_up(&mut self) -> EngineResult<()> {
         let path = &self.files.journal;
-        let meta = match fs::metadata(path) {
+        let meta = match fs::symlink_metadata(path) {
             Ok(m) => m,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.reload(),
             Err(e) => return Err(EngineError::io(path, e)),
@@ -200,7 +200,7 @@ impl QueueStore {
         self.journal
             .read_exact_at(&mut buf, self.offset)
             .map_err(|e| EngineError::io(path, e))?;
-        let scan = journal::scan(&buf, false);
+        let scan = journal::scan(&buf);
         if scan.bad_lines > 0 {
             return self.reload();
         }
@@ -220,84 +220,146 @@ impl QueueStore {
     }
 
     fn commit(&mut self, ops: Vec<QueueOp>) -> EngineResult<Vec<Option<ParkedEntry>>> {
-        if ops.is_empty() {
-            return Ok(Vec::new());
+        self.commit_group(vec![ops])
+            .pop()
+            .expect("one result per group")
+    }
+
+    /// Group commit: apply several callers' batches with one append and one fsync. Each batch
+    /// is all or nothing against the cap and gets its own result (its removed entries, or why
+    /// it was refused); a failed write fails every batch. Durable before returning.
+    pub fn commit_group(
+        &mut self,
+        groups: Vec<Vec<QueueOp>>,
+    ) -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
+        let n = groups.len();
+        let fail_all = |e: &EngineError| -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
+            (0..n).map(|_| Err(copy_err(e))).collect()
+        };
+        let _lock = match self.lock() {
+            Ok(l) => l,
+            Err(e) => return fail_all(&e),
+        };
+        if let Err(e) = self.catch_up() {
+            return fail_all(&e);
         }
-        if ops.iter().any(|op| op.key().is_empty()) {
-            return Err(EngineError::input(
-                "sessionKey",
-                "must be a non-empty string",
-            ));
-        }
-        let _lock = self.lock()?;
-        self.catch_up()?;
-        let removed = self.commit_locked(ops)?;
+        let results = self.commit_locked(groups);
         if self.journal_records > self.cfg.compact_min_records.max(2 * self.entries.len()) {
             // The changes are already durable in the journal; a failed compaction leaves a
             // valid journal behind and is retried after the next write, so it is not reported
             // as a failure of this call.
             let _ = self.compact_locked();
         }
-        Ok(removed)
+        results
     }
 
-    /// Append, fsync, then apply `ops` (the caller holds the lock and has caught up).
-    fn commit_locked(&mut self, ops: Vec<QueueOp>) -> EngineResult<Vec<Option<ParkedEntry>>> {
-        let mut buf = Vec::with_capacity(ops.len() * 256);
+    /// Check every group against the cap, append the accepted ones, fsync once, then apply
+    /// them (the caller holds the lock and has caught up).
+    fn commit_locked(
+        &mut self,
+        groups: Vec<Vec<QueueOp>>,
+    ) -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
+        let mut buf = Vec::with_capacity(groups.iter().map(Vec::len).sum::<usize>() * 320);
         let mut written = 0;
+        let mut verdicts: Vec<EngineResult<()>> = Vec::with_capacity(groups.len());
         {
+            // presence of keys as of the groups accepted so far
             let mut present: HashMap<&str, bool> = HashMap::new();
             let mut count = self.entries.len();
-            for op in &ops {
-                let key = op.key();
-                let was = present
-                    .get(key)
-                    .copied()
-                    .unwrap_or_else(|| self.entries.contains_key(key));
-                match op {
-                    QueueOp::Put(_) => {
-                        if !was {
-                            if count >= self.cfg.max_entries {
-                                return Err(EngineError::QueueFull {
-                                    cap: self.cfg.max_entries,
-                                });
-                            }
-                            count += 1;
-                        }
-                        present.insert(key, true);
+            for ops in &groups {
+                let verdict = self.check_group(ops, &present, count);
+                if let Ok((new_count, changes)) = &verdict {
+                    count = *new_count;
+                    for (key, there) in changes {
+                        present.insert(key, *there);
                     }
-                    QueueOp::Remove(_) => {
-                        if !was {
-                            continue;
-                        }
-                        count -= 1;
-                        present.insert(key, false);
+                    for op in ops {
+                        journal::encode_op(&mut buf, op);
+                        written += 1;
                     }
                 }
-                journal::encode_op(&mut buf, op);
-                written += 1;
+                verdicts.push(verdict.map(drop));
             }
         }
         if written > 0 {
             let path = &self.files.journal;
-            self.journal
+            let wrote = self
+                .journal
                 .write_all(&buf)
-                .and_then(|()| self.journal.sync_data())
-                .map_err(|e| EngineError::io(path, e))?;
+                .and_then(|()| self.journal.sync_data());
+            if let Err(e) = wrote {
+                // the file may hold part of the bytes: the next call re-reads it
+                self.offset = u64::MAX;
+                let e = EngineError::io(path, e);
+                return groups.iter().map(|_| Err(copy_err(&e))).collect();
+            }
             self.offset += buf.len() as u64;
             self.journal_records += written;
         }
-        let mut removed = Vec::with_capacity(ops.len());
-        for op in ops {
-            match op {
-                QueueOp::Put(entry) => {
-                    removed.push(None);
-                    apply_record(&mut self.entries, JournalRecord::Put { entry });
+        let mut results = Vec::with_capacity(groups.len());
+        for (ops, verdict) in groups.into_iter().zip(verdicts) {
+            if let Err(e) = verdict {
+                results.push(Err(e));
+                continue;
+            }
+            let mut removed = Vec::with_capacity(ops.len());
+            for op in ops {
+                match op {
+                    QueueOp::Put(entry) => {
+                        removed.push(None);
+                        apply_record(&mut self.entries, JournalRecord::Put { entry });
+                    }
+                    QueueOp::Remove(key) => removed.push(self.entries.remove(&key).map(|e| *e)),
                 }
-                QueueOp::Remove(key) => removed.push(self.entries.remove(&key).map(|e| *e)),
+            }
+            results.push(Ok(removed));
+        }
+        results
+    }
+
+    /// Whether `ops` fit under the cap after the groups before it (`present`, `count`); the
+    /// new count and the presence changes when they do.
+    fn check_group<'a>(
+        &self,
+        ops: &'a [QueueOp],
+        present: &HashMap<&str, bool>,
+        mut count: usize,
+    ) -> EngineResult<(usize, Vec<(&'a str, bool)>)> {
+        if ops.iter().any(|op| op.key().is_empty()) {
+            return Err(EngineError::input(
+                "sessionKey",
+                "must be a non-empty string",
+            ));
+        }
+        let mut mine: HashMap<&'a str, bool> = HashMap::new();
+        for op in ops {
+            let key = op.key();
+            let was = mine
+                .get(key)
+                .or_else(|| present.get(key))
+                .copied()
+                .unwrap_or_else(|| self.entries.contains_key(key));
+            match op {
+                QueueOp::Put(_) => {
+                    if !was {
+                        if count >= self.cfg.max_entries {
+                            return Err(EngineError::QueueFull {
+                                cap: self.cfg.max_entries,
+                            });
+                        }
+                        count += 1;
+                    }
+                    mine.insert(key, true);
+                }
+                QueueOp::Remove(_) => {
+                    if was {
+                        count -= 1;
+                    }
+                    mine.insert(key, false);
+                }
             }
         }
-        Ok(removed)
+        Ok((count, mine.into_iter().collect()))
     }
 
     fn compact_locked(&mut self) -> EngineResult<()> {
@@ -350,7 +412,9 @@ impl QueueStore {
                         .map(QueueOp::Put)
                         .collect();
                     r.imported = ops.len();
-                    self.commit_locked(ops)?;
+                    self.commit_locked(vec![ops])
+                        .pop()
+                        .expect("one result per group")?;
                 }
                 Err(problem) => r.problem = Some(problem),
             }
@@ -368,5 +432,16 @@ impl QueueStore {
         write_atomic(&self.files.import_marker, &bytes)
             .map_err(|e| EngineError::io(&self.files.import_marker, e))?;
         Ok(report)
+    }
+}
+
+/// The same error for every batch of a failed group commit.
+fn copy_err(e: &EngineError) -> EngineError {
+    match e {
+        EngineError::Io { path, source } => EngineError::Io {
+            path: path.clone(),
+            source: std::io::Error::new(source.kind(), source.to_string()),
+        },
+        other => EngineError::io("park queue", std::io::Error::other(other.to_string())),
     }
 }

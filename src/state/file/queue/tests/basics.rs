@@ -88,11 +88,17 @@ fn compaction_keeps_entries_and_bounds_the_journal() {
         .count();
     // 61 records written; compaction keeps the journal at most compact_min_records + header
     assert!(journal_lines <= 11, "journal has {journal_lines} lines");
-    let snapshot: serde_json::Value =
-        serde_json::from_slice(&fs::read(&q.files().snapshot).unwrap()).unwrap();
-    assert_eq!(snapshot["version"], 1);
-    assert!(snapshot["generation"].as_u64().unwrap() >= 2);
+    let snapshot = fs::read_to_string(&q.files().snapshot).unwrap();
+    let header: serde_json::Value = serde_json::from_str(snapshot.lines().next().unwrap()).unwrap();
+    assert_eq!(header["version"], FORMAT_VERSION);
+    assert!(header["generation"].as_u64().unwrap() >= 2);
     q.compact().unwrap();
+    let snapshot = fs::read_to_string(&q.files().snapshot).unwrap();
+    assert_eq!(
+        snapshot.lines().count(),
+        1 + q.len(),
+        "a header, then one line per entry"
+    );
     assert_eq!(
         fs::read_to_string(&q.files().journal)
             .unwrap()

@@ -111,7 +111,7 @@ fn a_corrupt_snapshot_is_kept_aside_and_its_readable_entries_kept() {
     drop(q);
     // cut the snapshot inside entry "c" (as a torn copy or a bad disk block would)
     let text = fs::read_to_string(&snapshot).unwrap();
-    let cut = text.find("\"sessionKey\": \"c\"").unwrap();
+    let cut = text.find("\"sessionKey\":\"c\"").unwrap();
     fs::write(&snapshot, &text[..cut]).unwrap();
     let (mut q, report) = QueueStore::open(config(dir.path()), 42).unwrap();
     assert_eq!(report.recoveries.len(), 1);
@@ -131,7 +131,7 @@ fn a_corrupt_snapshot_is_kept_aside_and_its_readable_entries_kept() {
 fn a_snapshot_from_a_newer_version_is_refused_and_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("queue.json");
-    let newer = br#"{"version": 2, "generation": 1, "entries": []}"#;
+    let newer = br#"{"version": 9, "generation": 1, "entries": []}"#;
     fs::write(&path, newer).unwrap();
     let err = QueueStore::open(config(dir.path()), 0).unwrap_err();
     assert_eq!(err.code(), "E_IO");
@@ -153,9 +153,38 @@ fn a_compaction_cut_short_by_a_crash_loses_nothing() {
     drop(q);
     // the snapshot of the new generation was written, the journal was not yet replaced
     let mut stale = old_journal;
-    stale.extend_from_slice(b"{\"op\":\"del\",\"key\":\"a\"}\n");
+    journal::encode_op(&mut stale, &QueueOp::Remove("a".into()));
     fs::write(&files.journal, stale).unwrap();
     let (mut q, report) = open(dir.path());
     assert!(report.recoveries.is_empty());
     assert_eq!(keys(&mut q), ["b", "c"]);
+}
+
+#[test]
+fn a_format_1_store_is_read_and_rewritten_with_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (entry("a", 1), entry("b", 2));
+    let v1 = serde_json::json!({"version": 1, "generation": 4, "entries": [a, b]});
+    fs::write(
+        dir.path().join("queue.json"),
+        serde_json::to_string_pretty(&v1).unwrap(),
+    )
+    .unwrap();
+    let journal =
+        "{\"op\":\"header\",\"version\":1,\"generation\":4}\n{\"op\":\"del\",\"key\":\"a\"}\n";
+    fs::write(dir.path().join("queue.journal"), journal).unwrap();
+    let (mut q, report) = open(dir.path());
+    assert!(report.recoveries.is_empty(), "{report:?}");
+    assert_eq!(keys(&mut q), ["b"]);
+    for name in ["queue.json", "queue.journal"] {
+        let text = fs::read_to_string(dir.path().join(name)).unwrap();
+        assert!(
+            text.lines().all(|l| l.contains("\"crc\":\"")),
+            "{name} rewritten with checksums: {text}"
+        );
+    }
+    drop(q);
+    let (mut q, report) = open(dir.path());
+    assert!(report.recoveries.is_empty());
+    assert_eq!(keys(&mut q), ["b"]);
 }
