@@ -29,7 +29,7 @@ test('3 engines in 3 processes: exactly 1 probe per window, every session resume
     assert.equal(probes.length, 1, 'one good probe in the whole fleet')
     const prober = probes[0].engine
     for (const e of fleet) {
-      if (e.name !== prober) assert.ok(e.events.some((ev) => ev.type === 'fleet-outcome' && ev.ok), `${e.name} heard the outcome`)
+      if (e.name !== prober) assert.ok(e.events.some((ev) => ev.type === 'fleet_outcome' && ev.ok), `${e.name} heard the outcome`)
       assert.deepEqual((await e.final()).pending, [], `${e.name} has nothing left`)
     }
     const firstOk = provider.calls.find((c) => c.ok).at
@@ -81,21 +81,21 @@ test('Redis stopped mid-outage: degraded, local decisions, nothing lost, recover
   const fleet = await startFleet(redis.url, provider, { a: ['a1', 'a2'], b: ['b1', 'b2'] })
   try {
     await redis.stop()
-    await waitFor(() => fleet.every((e) => e.has('state-degraded')), 'state-degraded from both')
+    await waitFor(() => fleet.every((e) => e.has('state_degraded')), 'state-degraded from both')
     // Each engine now probes for itself (the provider is still down).
     await waitFor(() => new Set(provider.calls.map((c) => c.engine)).size === 2, 'a probe from each engine')
     for (const e of fleet) {
-      const degraded = e.events.find((ev) => ev.type === 'state-degraded')
+      const degraded = e.events.find((ev) => ev.type === 'state_degraded')
       assert.ok(!degraded.message.includes('password'), degraded.message)
     }
     await redis.restart()
-    await waitFor(() => fleet.every((e) => e.has('state-recovered')), 'state-recovered from both')
+    await waitFor(() => fleet.every((e) => e.has('state_recovered')), 'state-recovered from both')
     provider.down = false
     await waitFor(() => okCalls(provider).length === 4, 'all four sessions resumed')
     await sleep(300)
     assert.deepEqual(okCalls(provider), ['a1', 'a2', 'b1', 'b2'], 'nothing lost, each once')
     for (const e of fleet) {
-      assert.equal(e.count('state-degraded'), 1, `${e.name}: one degraded event`)
+      assert.equal(e.count('state_degraded'), 1, `${e.name}: one degraded event`)
       assert.deepEqual((await e.final()).pending, [])
     }
   } finally {

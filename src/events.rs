@@ -1,5 +1,7 @@
 //! Events the engine reports to the host (a JS `onEvent` callback through the binding).
-//! Serialised as `{ "type": "kebab-case-name", ...camelCaseFields }`. No event carries a secret.
+//! Serialised as `{ "type": "snake_case_name", ...camelCaseFields }` (one casing for every
+//! value the API returns: reasons, states, statuses, event types; field names are camelCase).
+//! No event carries a secret.
 
 use crate::reason::Reason;
 use serde::Serialize;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 
 /// Something the engine did or noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A session was parked (or its parked entry updated).
     #[serde(rename_all = "camelCase")]
@@ -26,7 +28,7 @@ pub enum Event {
     Rejected {
         /// The session key.
         session_key: String,
-        /// Stable code, e.g. `E_QUEUE_FULL` or `NOT_RETRYABLE`.
+        /// Stable code: `E_NOT_RETRYABLE` (waiting cannot fix the failure), `E_QUEUE_FULL`, ...
         code: String,
         /// Human-readable explanation.
         message: String,
@@ -70,6 +72,15 @@ pub enum Event {
         reparked: usize,
         /// Next due time (epoch ms).
         retry_at_ms: i64,
+    },
+    /// A parked session was dropped unsent: the gateway showed it moved on since it failed
+    /// (a later user message, a successful reply, or a run in flight).
+    #[serde(rename_all = "camelCase")]
+    Superseded {
+        /// The session key.
+        session_key: String,
+        /// What was seen.
+        why: String,
     },
     /// A parked session completed and left the queue.
     #[serde(rename_all = "camelCase")]
@@ -213,14 +224,15 @@ impl Event {
             | Event::ResendFailed { message, .. }
             | Event::Abandoned { message, .. }
             | Event::Alert { message, .. }
-            | Event::GatewayDisconnected { message, .. } => f(message),
+            | Event::GatewayDisconnected { message, .. }
+            | Event::StateDegraded { message, .. } => f(message),
             Event::RecoveredCorruptFile { path, moved_to, .. } => {
                 f(path);
                 f(moved_to);
             }
             Event::Imported { path, .. } => f(path),
             Event::GatewayConnected { url } => f(url),
-            Event::StateDegraded { message, .. } => f(message),
+            Event::Superseded { why, .. } => f(why),
             Event::Parked { .. }
             | Event::Resent { .. }
             | Event::ProbeOk { .. }

@@ -15,6 +15,7 @@ pub mod events;
 pub mod gateway;
 pub mod jitter;
 pub mod keyed_store;
+pub mod metrics;
 pub mod options;
 pub mod policy;
 pub mod profiles;

@@ -10,7 +10,7 @@
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
 use crate::resender::{ResendFuture, ResendRequest, Resender};
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::{Arc, LazyLock};
@@ -22,30 +22,56 @@ pub const REDACTED: &str = "[redacted]";
 const MIN_SECRET_LEN: usize = 4;
 
 /// Credential shapes, each with its replacement; applied in order.
+const FORMAT_TABLE: &[(&str, &str)] = &[
+    (
+        r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/=\-]{4,}",
+        "Bearer ***",
+    ),
+    (r"(?-u:\b)sk-ant-[A-Za-z0-9_\-]{3,}", "sk-ant-***"),
+    (r"(?-u:\b)(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
+    (r"(?-u:\b)gsk_[A-Za-z0-9]{8,}", "gsk_***"),
+    (r"(?-u:\b)xai-[A-Za-z0-9]{8,}", "xai-***"),
+    (r"(?-u:\b)AIza[0-9A-Za-z_\-]{10,}", "AIza***"),
+    (
+        r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{3,}",
+        "eyJ***",
+    ),
+    (
+        r"(?-u:\b)(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}",
+        "***",
+    ),
+    (
+        r"(?i)(?-u:\b)([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@",
+        "$1***@",
+    ),
+    (
+        r#"(?i)(?-u:\b)(api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|password|passwd|secret|authorization|key)(["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',&;}]+"#,
+        "$1$2***",
+    ),
+];
+
+/// The compiled shapes, with their replacements.
 static FORMATS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]{4,}", "Bearer ***"),
-        (r"\bsk-ant-[A-Za-z0-9_\-]{3,}", "sk-ant-***"),
-        (r"\b(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
-        (r"\bgsk_[A-Za-z0-9]{8,}", "gsk_***"),
-        (r"\bxai-[A-Za-z0-9]{8,}", "xai-***"),
-        (r"\bAIza[0-9A-Za-z_\-]{10,}", "AIza***"),
-        (r"\b(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}", "***"),
-        (r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@", "$1***@"),
-        (
-            r#"(?i)\b(api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|password|passwd|secret|authorization|key)(["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',&;}]+"#,
-            "$1$2***",
-        ),
-    ]
-    .into_iter()
-    .map(|(p, r)| (Regex::new(p).expect("redaction pattern must compile"), r))
-    .collect()
+    FORMAT_TABLE
+        .iter()
+        .map(|(p, r)| (Regex::new(p).expect("redaction pattern must compile"), *r))
+        .collect()
+});
+
+/// All shapes at once: one pass tells which (if any) need replacing.
+static FORMAT_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(FORMAT_TABLE.iter().map(|(p, _)| *p)).expect("redaction set must compile")
 });
 
 /// `text` with every known credential shape replaced (borrowed when nothing matched).
 pub fn known_formats(text: &str) -> Cow<'_, str> {
+    let hits = FORMAT_SET.matches(text);
+    if !hits.matched_any() {
+        return Cow::Borrowed(text);
+    }
     let mut out = Cow::Borrowed(text);
-    for (re, rep) in FORMATS.iter() {
+    for i in hits.iter() {
+        let (re, rep) = &FORMATS[i];
         if let Cow::Owned(s) = re.replace_all(&out, *rep) {
             out = Cow::Owned(s);
         }
@@ -223,12 +249,13 @@ mod tests {
             "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
              url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl \
              groq gsk_abcdefgh12345678 xai xai-abcdefgh12345678 anthropic sk-ant-api03-xyzXYZ_1 \
-             proxy http://user:pa55word@proxy.local:8080/x";
+             proxy http://user:pa55word@proxy.local:8080/x jwt eyJhbGciOiJIUzI1NiJ9.payload.sig";
         let s = known_formats(text);
         for secret in [
             "abcDEF123",
             "eyJhbGci",
             "AIzaSyA1234567890",
+            "eyJhbGciOiJIUzI1NiJ9.payload",
             "hunter2",
             "ghp_abcdefghijkl",
             "gsk_abcdefgh12345678",

@@ -5,7 +5,7 @@ export const DEFAULTS = {
     resumeMessage: 'Continue where you left off.',
     maxAttempts: 5,
     maxConcurrent: 4,
-    releaseSpreadMs: 5000,
+    releaseSpreadMs: 0,
     probeTimeoutMs: 600_000,
     stopAfter: 1,
     disableCronJobs: true,

@@ -42,6 +42,19 @@ fn read_string(js: Js, v: sys::napi_value, name: &str) -> EngineResult<String> {
         .ok_or_else(|| EngineError::input(name, "could not be read as a string"))
 }
 
+/// A required free-text argument (a chat message to check): like [`string`], but a text
+/// longer than the argument limit is kept by its first and last 64 KiB instead of refused.
+pub fn text(js: Js, v: sys::napi_value, name: &str) -> EngineResult<String> {
+    match js.kind(v) {
+        Kind::String if js.string_units(v).unwrap_or(0) > MAX_STRING_ARG => match failure(js, v) {
+            Value::String(s) => Ok(s),
+            _ => Err(EngineError::input(name, "could not be read as a string")),
+        },
+        Kind::String => read_string(js, v, name),
+        k => Err(wrong(name, "a string", k)),
+    }
+}
+
 /// An optional string argument (`undefined`/`null` = absent).
 pub fn opt_string(js: Js, v: sys::napi_value, name: &str) -> EngineResult<Option<String>> {
     match js.kind(v) {
@@ -130,7 +143,7 @@ pub fn opt_object(js: Js, v: sys::napi_value, name: &str, mode: Mode) -> EngineR
         Kind::Object => return Err(EngineError::input(name, "expected an object, got an array")),
         k => return Err(wrong(name, "an object or undefined", k)),
     }
-    match input::read(js, v, mode, Limits::default()) {
+    match input::read(js, v, mode, Limits::for_mode(mode)) {
         Ok(value) => Ok(value.unwrap_or_else(|| Value::Object(Default::default()))),
         Err(p) => Err(EngineError::input(
             if p.path.is_empty() {

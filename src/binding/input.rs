@@ -72,6 +72,22 @@ impl Default for Limits {
     }
 }
 
+impl Limits {
+    /// The budgets for `mode`: failure inputs are sampled (256 items per array, 1 000 keys per
+    /// object); meta, params and options must be read whole, so they may hold up to 10 000
+    /// items per array or keys per object, and more is a [`Problem`].
+    pub fn for_mode(mode: Mode) -> Self {
+        match mode {
+            Mode::Failure => Self::default(),
+            Mode::Meta | Mode::Params | Mode::Options => Self {
+                max_items: 10_000,
+                max_keys: 10_000,
+                ..Self::default()
+            },
+        }
+    }
+}
+
 /// Longest string accepted in an option (code units); patterns have their own, smaller limit.
 pub const MAX_OPTION_STRING: usize = 64 << 10;
 /// Longest string accepted in meta or params (code units): 1 Mi.
@@ -98,6 +114,8 @@ const NOISE_KEYS: &[&str] = &[
     "connection",
     "options",
     "requestOptions",
+    "rawHeaders",
+    "rawTrailers",
 ];
 
 /// Fields read through the prototype chain of class instances (errors, responses).
@@ -354,6 +372,10 @@ impl Reader {
     fn array(&mut self, arr: sys::napi_value) -> Option<Vec<Value>> {
         let len = self.js.array_len(arr)? as usize;
         let max = self.limits.max_items;
+        if len > max && self.mode != Mode::Failure {
+            self.fail(true, format!("has {len} items; at most {max} are accepted"));
+            return None;
+        }
         let mut indices: Vec<u32> = if len <= max {
             (0..len as u32).collect()
         } else {
@@ -420,7 +442,12 @@ impl Reader {
             self.entries(obj, &mut map);
         }
         if let Some(keys) = self.js.own_keys(obj) {
-            let n = (self.js.array_len(keys).unwrap_or(0) as usize).min(self.limits.max_keys);
+            let all = self.js.array_len(keys).unwrap_or(0) as usize;
+            if all > self.limits.max_keys && self.mode != Mode::Failure {
+                let max = self.limits.max_keys;
+                self.fail(true, format!("has {all} keys; at most {max} are accepted"));
+            }
+            let n = all.min(self.limits.max_keys);
             for k in 0..n {
                 let Some(key) = self.js.element(keys, k as u32) else {
                     continue;

@@ -1,10 +1,10 @@
 //! Reading the constructor's options object: plain values go to the engine's normaliser;
 //! the `onEvent` and `resend` functions become threadsafe callbacks.
 
-use super::event_sink::JsEventSink;
+use super::event_sink::ListenerFn;
 use super::input::{self, Limits, Mode};
 use super::js::Js;
-use super::js_resender::JsResender;
+use super::js_resender::{Controllers, JsResender};
 use crate::error::EngineError;
 use napi::bindgen_prelude::{Function, Object, Unknown};
 use napi::JsValue;
@@ -15,14 +15,18 @@ use serde_json::{Map, Value};
 pub struct RawOptions {
     /// Everything but the functions, as JSON.
     pub json: Option<Value>,
-    /// `onEvent`, when given.
-    pub on_event: Option<JsEventSink>,
+    /// `onEvent`, when given (a listener for every event type).
+    pub on_event: Option<ListenerFn>,
     /// `resend`, when given.
     pub resend: Option<JsResender>,
 }
 
 /// Split `options` into JSON and callbacks. Errors are engine errors (`E_INVALID_OPTION`).
-pub fn read(env: &Env, options: Unknown<'_>) -> napi::Result<Result<RawOptions, EngineError>> {
+pub fn read(
+    env: &Env,
+    options: Unknown<'_>,
+    controllers: &Controllers,
+) -> napi::Result<Result<RawOptions, EngineError>> {
     let mut out = RawOptions {
         json: None,
         on_event: None,
@@ -77,15 +81,21 @@ pub fn read(env: &Env, options: Unknown<'_>) -> napi::Result<Result<RawOptions, 
             }
             "onEvent" => {
                 // SAFETY: checked to be a function above.
-                let f: Function<'_, Value, ()> = unsafe { value.cast()? };
-                out.on_event = Some(JsEventSink::from_function(f)?);
+                let f: Function<'_, Value, napi::bindgen_prelude::Unknown<'static>> =
+                    unsafe { value.cast()? };
+                out.on_event = Some(f.create_ref()?);
             }
             "resend" => {
                 // SAFETY: checked to be a function above.
                 let f = unsafe { value.cast()? };
-                out.resend = Some(JsResender::from_function(f)?);
+                out.resend = Some(JsResender::from_function(env, f, controllers)?);
             }
-            _ => match input::read(js, raw_value, Mode::Options, Limits::default()) {
+            _ => match input::read(
+                js,
+                raw_value,
+                Mode::Options,
+                Limits::for_mode(Mode::Options),
+            ) {
                 Ok(Some(v)) => {
                     map.insert(name, v);
                 }

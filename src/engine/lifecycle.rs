@@ -100,6 +100,15 @@ impl Engine {
         Ok(())
     }
 
+    /// Like [`Engine::close`], but first give resends already in flight up to `grace` to
+    /// finish (no new resend starts meanwhile); the rest are then cancelled as `close` does.
+    pub async fn close_within(&self, grace: std::time::Duration) -> EngineResult<()> {
+        if !grace.is_zero() && self.is_running().await {
+            self.drain.drain(grace).await;
+        }
+        self.close().await
+    }
+
     /// Stop the scheduler (in-flight work goes back to `Parked`, nothing is lost), flush and
     /// close the stores and the gateway connection. Idempotent.
     pub async fn close(&self) -> EngineResult<()> {

@@ -3,6 +3,7 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod drain;
 mod fleet_link;
 mod lifecycle;
 mod parking;
@@ -21,6 +22,7 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
 use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
@@ -42,6 +44,8 @@ pub struct Engine {
     guard: Mutex<MessageGuard>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
     fleet: fleet_link::FleetLink,
@@ -79,6 +83,8 @@ impl Engine {
             .flatten(),
         ));
         let events = scrubbing_sink(events, redactor.clone());
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -93,6 +99,9 @@ impl Engine {
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
         let resender: Arc<dyn Resender> =
             Arc::new(ScrubbedResender::new(resender, redactor.clone()));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -104,6 +113,8 @@ impl Engine {
             guard: Mutex::new(guard),
             gateway,
             resender,
+            drain,
+            metrics,
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
             fleet: Default::default(),

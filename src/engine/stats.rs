@@ -82,3 +82,19 @@ impl Engine {
         })
     }
 }
+
+impl Engine {
+    /// Prometheus metrics (OpenMetrics text): event counters, the resume-lag histogram and
+    /// parked entries by status (all 0 before `start()`). See [`crate::metrics`].
+    pub async fn metrics(&self) -> EngineResult<String> {
+        let by_status = match self.running().await {
+            Ok(r) => {
+                let store = r.store.clone();
+                let entries = run_blocking(move || store.all_entries()).await?;
+                count(entries.iter().map(|e| name(&e.status)))
+            }
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(self.metrics.render(&by_status))
+    }
+}

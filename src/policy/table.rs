@@ -148,7 +148,11 @@ impl PolicyTable {
         let ratio = self.cfg.jitter_ratio;
         if policy.honour_hint {
             if let Some(hint) = failure.hinted_at(now_ms).filter(|t| *t > now_ms) {
-                let extra = ((hint - now_ms) as f64 * ratio).round() as i64;
+                // The provider said when: go then, spread by at most the reset margin (a
+                // proportional jitter made a 70 s hint up to 7 s late). Parked sessions of one
+                // provider do not stampede anyway: one probe goes first.
+                let extra = (((hint - now_ms) as f64 * ratio).round() as i64)
+                    .min(self.cfg.reset_margin_ms.max(0));
                 return hint.saturating_add(self.jitter.up_to(extra));
             }
         }

@@ -7,7 +7,7 @@
 //! - A background task keeps a pub/sub subscription to the outcomes channel and hands other
 //!   engines' messages to the listener; while Redis is unreachable it retries every `poll_ms`.
 //! - Any failed or slow call (over `timeout_ms`) makes the engine decide locally
-//!   ([`ProbeClaim::Mine`]) and report `state-degraded`; outcomes learned meanwhile are published
+//!   ([`ProbeClaim::Mine`]) and report `state_degraded`; outcomes learned meanwhile are published
 //!   when Redis answers again (`state-recovered`).
 //!
 //! Clocks: leases expire inside Redis (`PX`), so who probes never depends on the engines'

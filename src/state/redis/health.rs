@@ -1,6 +1,6 @@
 //! Whether Redis is reachable, and what to tell the others once it is again.
 //!
-//! The first failed call flips the backend to degraded (one `state-degraded` event); the first
+//! The first failed call flips the backend to degraded (one `state_degraded` event); the first
 //! successful call after that flips it back (one `state-recovered` event) and hands over the
 //! group outcomes this engine learned meanwhile, so the fleet catches up.
 
@@ -162,6 +162,6 @@ mod tests {
             .iter()
             .map(|e| serde_json::to_value(e).unwrap()["type"].clone())
             .collect();
-        assert_eq!(types, ["state-degraded", "state-recovered"]);
+        assert_eq!(types, ["state_degraded", "state_recovered"]);
     }
 }
