@@ -97,7 +97,7 @@ mod tests {
             self.1.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
                 let _ = rx.await;
-                EngineResult::Ok(())
+                EngineResult::Ok(crate::resender::ResendOutcome::Sent { run_id: None })
             })
         }
     }
