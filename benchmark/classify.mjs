@@ -21,6 +21,11 @@ export function stringForm(input) {
   return input?.status != null ? `${input.status} ${body}` : body
 }
 
+/** A typical ~200-byte provider error message (OpenAI's per-minute token limit). */
+export const TYPICAL_MESSAGE =
+  'Rate limit reached for gpt-4o-mini in organization org-X on tokens per min (TPM): Limit 50000, ' +
+  'Used 47949, Requested 3006. Please try again in 1.146s. Visit https://platform.openai.com/account/rate-limits'
+
 export function loadCorpus() {
   const path = corpusPath()
   const cases = readFileSync(path, 'utf8')
@@ -60,6 +65,7 @@ export function benchClassify({ engine, old, ms }) {
   const ours = timeSync((i) => engine.classify(inputs[i % n]), { ms })
   const theirs = timeSync((i) => old.isRetriableError(strings[i % n]), { ms })
   const oursStr = timeSync((i) => engine.classify(strings[i % n] ?? ''), { ms })
+  const oursTypical = timeSync(() => engine.classify(TYPICAL_MESSAGE), { ms })
 
   const pct = (k) => `${k}/${n} (${Math.round((100 * k) / n)}%)`
   printTable(
@@ -68,6 +74,7 @@ export function benchClassify({ engine, old, ms }) {
     [
       ['throughput, corpus inputs as given (objects for HTTP cases)', fmtRate(ours.rate), fmtRate(theirs.rate) + ' (string form)', ratio(ours.rate, theirs.rate)],
       ['throughput, everyone on the string form', fmtRate(oursStr.rate), fmtRate(theirs.rate), ratio(oursStr.rate, theirs.rate)],
+      [`mean time per call, one ${TYPICAL_MESSAGE.length}-byte provider message (string)`, `${((1e9 / oursTypical.rate) | 0).toLocaleString('en-US')} ns`, '', ''],
       ['mean time per call (inputs as given)', `${((1e9 / ours.rate) | 0).toLocaleString('en-US')} ns`, `${((1e9 / theirs.rate) | 0).toLocaleString('en-US')} ns`, ''],
       ['lines right: exact reason', pct(oursReason), 'n/a (yes/no only)', ''],
       ['lines right: exact reason + provider hint', pct(oursHint), 'n/a (no hints)', ''],

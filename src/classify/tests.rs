@@ -394,11 +394,17 @@ fn hints_count_from_when_the_provider_answered() {
     assert_eq!(c.retry_after_ms, Some(20_000));
     // Answered long ago: the hint has passed, nothing left to wait.
     let c = classifier().classify(&event(json!(NOW - 60_000)), NOW);
-    assert_eq!((c.retry_after_ms, c.reset_at_ms), (Some(0), Some(NOW - 30_000)));
+    assert_eq!(
+        (c.retry_after_ms, c.reset_at_ms),
+        (Some(0), Some(NOW - 30_000))
+    );
     // No usable timestamp (missing, in the future, not a number): counted from now.
     for ts in [json!(null), json!(NOW + 5_000), json!("yesterday")] {
         let c = classifier().classify(&event(ts), NOW);
-        assert_eq!((c.retry_after_ms, c.reset_at_ms), (Some(30_000), Some(NOW + 30_000)));
+        assert_eq!(
+            (c.retry_after_ms, c.reset_at_ms),
+            (Some(30_000), Some(NOW + 30_000))
+        );
     }
 }
 
@@ -420,11 +426,15 @@ fn deciding_rules_are_named() {
     );
     // A 400 whose body says insufficient_quota is billing.
     assert_eq!(
-        rule(json!({"status": 400, "body": {"error": {"type": "insufficient_quota", "message": "quota"}}})),
+        rule(
+            json!({"status": 400, "body": {"error": {"type": "insufficient_quota", "message": "quota"}}})
+        ),
         (Reason::Billing, "insufficient-quota".into(), false)
     );
     // A 429 "Request too large" is not retryable.
-    let too_large = rule(json!({"status": 429, "message": "Request too large for gpt-4o on tokens per min (TPM): Limit 30000, Requested 50000."}));
+    let too_large = rule(
+        json!({"status": 429, "message": "Request too large for gpt-4o on tokens per min (TPM): Limit 30000, Requested 50000."}),
+    );
     assert_eq!(too_large.0, Reason::ContextOverflow);
     assert!(!too_large.2);
     // A bare status decides through its row; nothing at all is `no-match`.
@@ -432,7 +442,10 @@ fn deciding_rules_are_named() {
     assert_eq!(rule(json!("something odd")).1, "no-match");
     // An HTML page under a 5xx is read by its status alone.
     assert_eq!(
-        rule(json!("503 <!doctype html><html><body>Rate limit exceeded</body></html>")).1,
+        rule(json!(
+            "503 <!doctype html><html><body>Rate limit exceeded</body></html>"
+        ))
+        .1,
         "status-503"
     );
     // Chinese provider messages.
@@ -440,5 +453,8 @@ fn deciding_rules_are_named() {
     assert_eq!(rule(json!("账户余额不足")).0, Reason::Billing);
     assert_eq!(rule(json!("请求过于频繁")).0, Reason::RateLimit);
     // Not a payment error: a number at the start of prose.
-    assert_eq!(rule(json!("402 items found in the database")).0, Reason::Unknown);
+    assert_eq!(
+        rule(json!("402 items found in the database")).0,
+        Reason::Unknown
+    );
 }
