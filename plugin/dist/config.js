@@ -5,7 +5,7 @@ export const DEFAULTS = {
     resumeMessage: 'Continue where you left off.',
     maxAttempts: 5,
     maxConcurrent: 4,
-    releaseSpreadMs: 5000,
+    releaseSpreadMs: 0,
     probeTimeoutMs: 600_000,
     stopAfter: 1,
     disableCronJobs: true,
@@ -29,6 +29,16 @@ function str(raw, field, check, expected = 'a non-empty string') {
         throw new PluginConfigError(field, expected, v);
     return v;
 }
+/** A Redis URL; the error never repeats it (it may hold a password). */
+function secretUrl(raw, field) {
+    const v = raw[field];
+    if (v === undefined || v === null)
+        return undefined;
+    if (typeof v !== 'string' || !/^(redis|rediss|redis\+unix|unix):\/\/\S+$/.test(v)) {
+        throw new PluginConfigError(field, 'a redis://, rediss:// or redis+unix:// URL', typeof v === 'string' ? '(not shown: it may hold a password)' : v);
+    }
+    return v;
+}
 function int(raw, field, min, max, fallback) {
     const v = raw[field];
     if (v === undefined || v === null)
@@ -49,7 +59,7 @@ function bool(raw, field, fallback) {
 const KNOWN = [
     'gatewayUrl', 'gatewayToken', 'gatewayPassword', 'resumeMessage', 'budgetWindow', 'maxAttempts',
     'maxConcurrent', 'releaseSpreadMs', 'probeTimeoutMs', 'stopAfter', 'disableCronJobs',
-    'cancelRepeatedErrors', 'importOldQueue', 'stateDir',
+    'cancelRepeatedErrors', 'importOldQueue', 'stateDir', 'redisUrl', 'redisKeyPrefix',
 ];
 /** Validates `api.pluginConfig` (undefined means all defaults). Throws PluginConfigError. */
 export function parseConfig(input) {
@@ -78,5 +88,7 @@ export function parseConfig(input) {
         cancelRepeatedErrors: bool(raw, 'cancelRepeatedErrors', DEFAULTS.cancelRepeatedErrors),
         importOldQueue: bool(raw, 'importOldQueue', DEFAULTS.importOldQueue),
         stateDir: str(raw, 'stateDir', (s) => s.startsWith('/'), 'an absolute path'),
+        redisUrl: secretUrl(raw, 'redisUrl'),
+        redisKeyPrefix: str(raw, 'redisKeyPrefix'),
     };
 }

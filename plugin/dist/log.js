@@ -1,6 +1,6 @@
 // Engine events as one log line each. Events never carry tokens (the engine guarantees it);
 // the line carries the event's own fields only.
-const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend-failed', 'probe-failed', 'recovered-corrupt-file']);
+const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend_failed', 'probe_failed', 'recovered_corrupt_file']);
 /** One line for an engine event: `retry-engine parked {"sessionKey":…}`. */
 export function formatEvent(event) {
     const { type, ...rest } = event;
@@ -9,7 +9,7 @@ export function formatEvent(event) {
 /** Writes an engine event at warn level for trouble, info otherwise. */
 export function logEvent(logger, event) {
     const line = formatEvent(event);
-    const terminal = event.type === 'gateway-disconnected' && event.terminal === true;
+    const terminal = event.type === 'gateway_disconnected' && event.terminal === true;
     if (WARN.has(event.type) || terminal)
         logger.warn(line);
     else

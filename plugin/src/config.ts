@@ -31,6 +31,10 @@ export interface PluginConfig {
   importOldQueue: boolean
   /** Where the queue lives. Default `<OpenClaw state dir>/retry-engine`. */
   stateDir?: string
+  /** Several gateways on one provider account: share probe leases and group outcomes through this Redis (`redis://`, `rediss://`, `redis+unix://`). Default none. Never logged. */
+  redisUrl?: string
+  /** Prefix of the Redis keys (one per fleet). Default `openclaw-retry-engine:`. */
+  redisKeyPrefix?: string
 }
 
 /** Defaults of every numeric and boolean setting. */
@@ -38,7 +42,7 @@ export const DEFAULTS = {
   resumeMessage: 'Continue where you left off.',
   maxAttempts: 5,
   maxConcurrent: 4,
-  releaseSpreadMs: 5000,
+  releaseSpreadMs: 0,
   probeTimeoutMs: 600_000,
   stopAfter: 1,
   disableCronJobs: true,
@@ -66,6 +70,16 @@ function str(raw: Raw, field: string, check?: (s: string) => boolean, expected =
   return v
 }
 
+/** A Redis URL; the error never repeats it (it may hold a password). */
+function secretUrl(raw: Raw, field: string): string | undefined {
+  const v = raw[field]
+  if (v === undefined || v === null) return undefined
+  if (typeof v !== 'string' || !/^(redis|rediss|redis\+unix|unix):\/\/\S+$/.test(v)) {
+    throw new PluginConfigError(field, 'a redis://, rediss:// or redis+unix:// URL', typeof v === 'string' ? '(not shown: it may hold a password)' : v)
+  }
+  return v
+}
+
 function int(raw: Raw, field: string, min: number, max: number, fallback: number): number {
   const v = raw[field]
   if (v === undefined || v === null) return fallback
@@ -85,7 +99,7 @@ function bool(raw: Raw, field: string, fallback: boolean): boolean {
 const KNOWN = [
   'gatewayUrl', 'gatewayToken', 'gatewayPassword', 'resumeMessage', 'budgetWindow', 'maxAttempts',
   'maxConcurrent', 'releaseSpreadMs', 'probeTimeoutMs', 'stopAfter', 'disableCronJobs',
-  'cancelRepeatedErrors', 'importOldQueue', 'stateDir',
+  'cancelRepeatedErrors', 'importOldQueue', 'stateDir', 'redisUrl', 'redisKeyPrefix',
 ]
 
 /** Validates `api.pluginConfig` (undefined means all defaults). Throws PluginConfigError. */
@@ -113,5 +127,7 @@ export function parseConfig(input: unknown): PluginConfig {
     cancelRepeatedErrors: bool(raw, 'cancelRepeatedErrors', DEFAULTS.cancelRepeatedErrors),
     importOldQueue: bool(raw, 'importOldQueue', DEFAULTS.importOldQueue),
     stateDir: str(raw, 'stateDir', (s) => s.startsWith('/'), 'an absolute path'),
+    redisUrl: secretUrl(raw, 'redisUrl'),
+    redisKeyPrefix: str(raw, 'redisKeyPrefix'),
   }
 }

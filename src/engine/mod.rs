@@ -3,15 +3,16 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod drain;
+mod fleet_link;
 mod lifecycle;
 mod parking;
 mod profiles;
-mod queue_adapter;
+mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
 pub use parking::{ParkAction, ParkOutcome};
-pub use queue_adapter::StoreQueue;
 pub use stats::EngineStats;
 
 use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};
@@ -21,8 +22,10 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
+use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
 use crate::resender::Resender;
 use crate::window::{effective_reset, Window};
 use lifecycle::Life;
@@ -41,7 +44,11 @@ pub struct Engine {
     guard: Mutex<MessageGuard>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
+    redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
+    fleet: fleet_link::FleetLink,
 }
 
 impl std::fmt::Debug for Engine {
@@ -67,6 +74,17 @@ impl Engine {
         resender: Option<Arc<dyn Resender>>,
     ) -> EngineResult<Self> {
         let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let redactor = Arc::new(Redactor::new(
+            [
+                cfg.gateway.token.as_deref(),
+                cfg.gateway.password.as_deref(),
+            ]
+            .into_iter()
+            .flatten(),
+        ));
+        let events = scrubbing_sink(events, redactor.clone());
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -79,6 +97,11 @@ impl Engine {
             events.clone(),
         )?;
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let resender: Arc<dyn Resender> =
+            Arc::new(ScrubbedResender::new(resender, redactor.clone()));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -90,7 +113,11 @@ impl Engine {
             guard: Mutex::new(guard),
             gateway,
             resender,
+            drain,
+            metrics,
+            redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
+            fleet: Default::default(),
         })
     }
 
@@ -109,8 +136,16 @@ impl Engine {
     }
 
     /// Classify a failure input (string, error-like object, HTTP response, `agent_end` event).
+    /// The summary `message` never holds a configured secret or a known key format.
     pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
-        self.classifier.classify(input, self.at(now_ms))
+        let mut c = self.classifier.classify(input, self.at(now_ms));
+        self.redactor.scrub_in_place(&mut c.message);
+        c
+    }
+
+    /// The redactor of this engine's configured secrets (and known key formats).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
@@ -120,7 +155,7 @@ impl Engine {
 
     /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
     fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
-        let c = self.classifier.classify(input, now_ms);
+        let c = self.classify(input, Some(now_ms));
         let reason = c.reason.ok_or_else(|| {
             EngineError::input(
                 "input",
@@ -147,31 +182,41 @@ impl Engine {
         check_key("key", key)?;
         let now = self.at(now_ms);
         let (_, failure) = self.failure_of(input, now)?;
-        Ok(locked(&self.policy).record_failure(key, &failure, now))
+        self.apply_fleet_mail();
+        let decision = locked(&self.policy).record_failure(key, &failure, now);
+        self.share_policy(key);
+        Ok(decision)
     }
 
     /// Record a success of `key`: clears its failure streak, cooldown and disable.
     pub fn record_success(&self, key: &str) -> EngineResult<()> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         locked(&self.policy).record_success(key);
+        self.share_policy(key);
         Ok(())
     }
 
     /// The policy state of `key`, or `None` when it has no failures on record.
     pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.policy).state(key, self.at(now_ms)))
     }
 
     /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
     pub fn reset(&self, key: &str) -> EngineResult<bool> {
         check_key("key", key)?;
-        Ok(locked(&self.policy).reset(key))
+        self.apply_fleet_mail();
+        let existed = locked(&self.policy).reset(key);
+        self.share_policy(key);
+        Ok(existed)
     }
 
     /// Ask the breaker of `key` for permission to call.
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).try_acquire(key, self.at(now_ms)))
     }
 
@@ -179,18 +224,23 @@ impl Engine {
     pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
         check_key("key", key)?;
         let now = self.at(now_ms);
-        let mut b = locked(&self.breakers);
-        if ok {
-            b.record_success(key, now)
-        } else {
-            b.record_failure(key, now)
+        self.apply_fleet_mail();
+        {
+            let mut b = locked(&self.breakers);
+            if ok {
+                b.record_success(key, now)
+            } else {
+                b.record_failure(key, now)
+            }
         }
+        self.share_breaker(key);
         Ok(())
     }
 
     /// The breaker state of `key` (closed when unknown).
     pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).state(key, self.at(now_ms)))
     }
 

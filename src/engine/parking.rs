@@ -6,8 +6,8 @@ use crate::classify::Classification;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::policy::{Action, Decision, Mode};
-use crate::queue::{EntryStatus, ParkedEntry};
 use crate::reason::Reason;
+use crate::state::{EntryStatus, ParkedEntry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -67,10 +67,12 @@ impl Engine {
         &self,
         session_key: &str,
         input: &Value,
-        meta: Value,
+        mut meta: Value,
         now_ms: Option<i64>,
     ) -> EngineResult<ParkOutcome> {
         check_key("sessionKey", session_key)?;
+        // Meta is stored in the queue files: no configured secret or key format goes there.
+        self.redactor.scrub_value(&mut meta);
         if !(meta.is_null() || meta.is_object()) {
             return Err(EngineError::input(
                 "meta",
@@ -96,7 +98,7 @@ impl Engine {
         let decision = locked(&self.policy).record_failure(session_key, &failure, now);
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || locked(&store).get(&key)).await?;
+        let existing = run_blocking(move || store.get(&key)).await?;
         let key = session_key.to_string();
 
         let stop =
@@ -107,13 +109,13 @@ impl Engine {
             );
             (self.events)(Event::Rejected {
                 session_key: key.clone(),
-                code: "NOT_RETRYABLE".into(),
+                code: "E_NOT_RETRYABLE".into(),
                 message: why.clone(),
             });
             if existing.is_some() {
                 let store = running.store.clone();
                 let k = key.clone();
-                run_blocking(move || locked(&store).remove(&k)).await?;
+                run_blocking(move || store.remove(&k)).await?;
                 self.abandoned(
                     &key,
                     reason,
@@ -149,7 +151,7 @@ impl Engine {
             if existing.is_some() {
                 let store = running.store.clone();
                 let k = key.clone();
-                run_blocking(move || locked(&store).remove(&k)).await?;
+                run_blocking(move || store.remove(&k)).await?;
                 running.scheduler.notify();
             }
             self.abandoned(&key, reason, attempts, &classification.message);
@@ -202,7 +204,7 @@ impl Engine {
                 entry.meta = meta;
             }
             let store = running.store.clone();
-            let put = run_blocking(move || locked(&store).put(entry)).await;
+            let put = run_blocking(move || store.put(entry)).await;
             if let Err(e) = put {
                 if let EngineError::QueueFull { .. } = e {
                     (self.events)(Event::Rejected {
@@ -252,32 +254,33 @@ impl Engine {
         });
     }
 
-    /// A session succeeded: clear its policy state and remove its parked entry (confirming a
-    /// probe in resolve mode). Returns whether an entry was parked.
-    pub async fn resolve(&self, session_key: &str) -> EngineResult<bool> {
+    /// A session succeeded: clear its policy state and remove its parked entry durably
+    /// (acknowledged after the write), whatever stage its resume is in, so it is never resent
+    /// and never comes back after a restart. `run_id` (the run that succeeded) is the
+    /// evidence that confirms a probe in resolve mode. Returns whether an entry was parked.
+    pub async fn resolve(&self, session_key: &str, run_id: Option<&str>) -> EngineResult<bool> {
         check_key("sessionKey", session_key)?;
         let running = self.running().await?;
         locked(&self.policy).record_success(session_key);
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || locked(&store).get(&key)).await?;
-        let Some(entry) = existing else {
+        let removed = run_blocking(move || store.remove(&key)).await?;
+        // The scheduler may hold it whatever the stored status says (a status write may be
+        // pending): it drops it in every stage and reports `resolved` for what it held.
+        running.scheduler.resolved(session_key, run_id);
+        let Some(entry) = removed else {
             return Ok(false);
         };
-        if matches!(
+        let held = matches!(
             entry.status,
             EntryStatus::Probing | EntryStatus::AwaitingResult | EntryStatus::Released
-        ) {
-            running.scheduler.resolved(session_key);
-        } else {
-            let store = running.store.clone();
-            let key = session_key.to_string();
-            run_blocking(move || locked(&store).remove(&key)).await?;
+        );
+        if !held {
             (self.events)(Event::Resolved {
                 session_key: session_key.to_string(),
             });
-            running.scheduler.notify();
         }
+        running.scheduler.notify();
         Ok(true)
     }
 
@@ -287,7 +290,8 @@ impl Engine {
         let running = self.running().await?;
         let store = running.store.clone();
         let key = session_key.to_string();
-        let removed = run_blocking(move || locked(&store).remove(&key)).await?;
+        let removed = run_blocking(move || store.remove(&key)).await?;
+        running.scheduler.forget(session_key);
         running.scheduler.notify();
         Ok(removed)
     }
@@ -298,14 +302,14 @@ impl Engine {
         let running = self.running().await?;
         let store = running.store.clone();
         let key = session_key.to_string();
-        run_blocking(move || locked(&store).get(&key)).await
+        run_blocking(move || store.get(&key)).await
     }
 
     /// Every parked entry, earliest due first.
     pub async fn pending(&self) -> EngineResult<Vec<ParkedEntry>> {
         let running = self.running().await?;
         let store = running.store.clone();
-        run_blocking(move || locked(&store).all()).await
+        run_blocking(move || store.all_entries()).await
     }
 }
 

@@ -6,10 +6,14 @@
 //!
 //! * probe confirmed (by the resender's ack in [`ProbeConfirm::Ack`] mode, by
 //!   [`SchedulerHandle::resolved`] in [`ProbeConfirm::Resolve`] mode) → `ProbeOk`, the probe
-//!   leaves the queue (`Resolved`), and the group's other due entries are released: each
-//!   starts after a random delay in `[0, release_spread_ms]`, with at most `max_concurrent`
-//!   resends in flight over all groups. Entries of that group that fall due while it is
-//!   still releasing join the release without another probe.
+//!   leaves the queue (`Resolved`), and the group's other due entries are released at once up
+//!   to `max_concurrent`, then at the group's adaptive rate ([`pace::ReleasePace`]: additive
+//!   increase per accepted resend, halved by a refused one, when the rest of the group goes
+//!   back to the failure's retry time), plus an optional random delay in
+//!   `[0, release_spread_ms]` (default 0), with at most `max_concurrent` resends in flight
+//!   over all groups. Entries of that group that fall due while it is still releasing join
+//!   the release without another probe. In resolve mode a probe counts as good only on
+//!   evidence that our own resend succeeded (`resolved(key, runId)` with its run id).
 //! * probe failed (resend error, `failed(..)`, or no `resolved` within the probe timeout) →
 //!   `ProbeFailed`; the probe counts an attempt and every parked entry of the group due before
 //!   the next window is moved to it: the failure's retry time if it is in the future, else
@@ -32,12 +36,12 @@
 //! Store errors are retried after `store_retry_ms`; writes are kept in order until they land.
 
 mod config;
+mod fleet;
 mod handle;
-pub mod memory;
 mod outcome;
+pub mod pace;
 mod plan;
 mod probe;
-mod queue;
 mod release;
 mod runner;
 mod store_calls;
@@ -49,14 +53,15 @@ pub use config::{ProbeConfirm, SchedulerConfig};
 pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
-pub use queue::{ParkedQueue, QueueChange, SchedEntry, SchedStatus};
-pub use release::ReleaseQueue;
+pub use release::{GroupReleases, ReleaseQueue};
 
 use crate::clock::SharedClock;
 use crate::error::EngineResult;
 use crate::events::EventSink;
 use crate::jitter::Jitter;
 use crate::resender::Resender;
+use crate::state::coordination::{Coordinator, Solo};
+use crate::state::ParkedQueue;
 use std::sync::Arc;
 
 /// Entry point: [`Scheduler::spawn`].
@@ -75,9 +80,34 @@ impl Scheduler {
         jitter: Jitter,
         events: EventSink,
     ) -> EngineResult<SchedulerHandle> {
+        let solo: Arc<dyn Coordinator> = Arc::new(Solo);
+        Self::spawn_coordinated(queue, resender, cfg, clock, jitter, events, solo)
+    }
+
+    /// [`Scheduler::spawn`] for an engine of a fleet: `coordinator` decides which engine probes
+    /// each group, and the outcomes it hears from the others release or re-park this engine's
+    /// entries (see `fleet.rs`).
+    pub fn spawn_coordinated(
+        queue: Arc<dyn ParkedQueue>,
+        resender: Arc<dyn Resender>,
+        cfg: SchedulerConfig,
+        clock: SharedClock,
+        jitter: Jitter,
+        events: EventSink,
+        coordinator: Arc<dyn Coordinator>,
+    ) -> EngineResult<SchedulerHandle> {
         cfg.validate()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let resolutions = handle::Resolutions::default();
+        let outcomes = tx.clone();
+        coordinator.listen(Arc::new(move |group: &str, outcome| {
+            let _ = outcomes.send(handle::Command::GroupOutcome {
+                group: group.to_string(),
+                outcome,
+            });
+        }));
         let runner = runner::Runner {
+            resolutions: resolutions.clone(),
             store: store_calls::StoreCalls(queue),
             resender,
             cfg,
@@ -88,17 +118,20 @@ impl Scheduler {
             groups: GroupTable::default(),
             held: Default::default(),
             probe_wait: Default::default(),
-            release: ReleaseQueue::default(),
+            release: Default::default(),
             inflight: tokio::task::JoinSet::new(),
             inflight_keys: Default::default(),
             next_due: None,
             dirty: true,
             pending: Vec::new(),
             store_retry_at: None,
+            coordinator,
+            watching: Default::default(),
         };
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {
             tx,
+            resolutions,
             join: std::sync::Mutex::new(Some(join)),
         })
     }

@@ -5,10 +5,9 @@ use crate::clock::TokioClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
-use crate::scheduler::memory::MemoryQueue;
-use crate::scheduler::{
-    ParkedQueue, ProbeConfirm, QueueChange, SchedEntry, Scheduler, SchedulerConfig,
-};
+use crate::scheduler::{ProbeConfirm, Scheduler, SchedulerConfig};
+use crate::state::memory::MemoryQueue;
+use crate::state::{ParkedEntry, ParkedQueue, QueueChange};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +20,19 @@ struct FlakyQueue {
 }
 
 impl ParkedQueue for FlakyQueue {
-    fn all_entries(&self) -> EngineResult<Vec<SchedEntry>> {
+    fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.inner.get(session_key)
+    }
+    fn put(&self, entry: ParkedEntry) -> EngineResult<()> {
+        self.inner.put(entry)
+    }
+    fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.inner.remove(session_key)
+    }
+    fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
         self.inner.all_entries()
     }
-    fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<SchedEntry>> {
+    fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
         self.inner.due_entries(now_ms)
     }
     fn next_due_ms(&self, skip_groups: &[String]) -> EngineResult<Option<i64>> {
@@ -98,7 +106,7 @@ async fn a_result_reported_before_the_ack_is_applied_at_the_ack() {
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    handle.resolved("s");
+    handle.resolved("s", Some("resume:s:2"));
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert!(queue.is_empty());
     assert!(events.events().contains(&Event::ProbeOk {
