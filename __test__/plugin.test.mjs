@@ -6,13 +6,16 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
-import defaultPlugin, { createPlugin, parseConfig, PluginConfigError, STATUS_METHOD } from '../plugin/dist/index.js'
+import { createPlugin, STATUS_METHOD } from '../plugin/dist/plugin.js'
+import { configSchema, FIELDS, parseConfig, PluginConfigError, uiHints } from '../plugin/dist/config.js'
+import { manifest as buildManifest } from '../plugin/dist/manifest.js'
 import { engineOptions, gatewayTarget } from '../plugin/dist/engine-options.js'
 import { cronJobId } from '../plugin/dist/hooks.js'
 
 const require = createRequire(import.meta.url)
 const { RetryEngine } = require('../index.js')
-const manifest = JSON.parse(readFileSync(new URL('../plugin/openclaw.plugin.json', import.meta.url), 'utf8'))
+const manifest = JSON.parse(readFileSync(new URL('../openclaw.plugin.json', import.meta.url), 'utf8'))
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 const QUOTA = '429 You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.'
 
@@ -112,8 +115,7 @@ async function startPlugin({ config = {}, deps = {}, ctx = {} } = {}) {
 describe('plugin manifest and entry', () => {
   test('the manifest names the plugin and documents every setting the entry accepts', () => {
     assert.equal(manifest.id, 'retry-engine')
-    assert.equal(defaultPlugin.id, manifest.id)
-    assert.equal(typeof defaultPlugin.register, 'function')
+    assert.deepEqual(manifest, buildManifest(), 'openclaw.plugin.json is what `npm run build:plugin` writes')
     assert.equal(manifest.configSchema.additionalProperties, false)
     const props = manifest.configSchema.properties
     for (const [k, v] of Object.entries(props)) assert.ok(v.description, `${k} has a description`)

@@ -8,7 +8,7 @@ use super::input::js_to_json;
 use super::js_resender::JsResender;
 use super::options;
 use crate::clock::SystemClock;
-use crate::engine::Engine;
+use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
 use crate::events::null_sink;
 use crate::options::parse_options;
@@ -291,6 +291,53 @@ impl RetryEngine {
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
         let engine = self.engine.clone();
         promise(env, async move { engine.unpark(&session_key).await })
+    }
+
+    /// Resend parked sessions now: `{sessionKey}` or every session of `{group}` becomes due
+    /// and goes through the scheduler (one probe per group first). Resolves to
+    /// `{due, inFlight}` (session keys).
+    #[napi(
+        ts_args_type = "target: { sessionKey: string } | { group: string }",
+        ts_return_type = "Promise<RetryNowOutcome>"
+    )]
+    pub fn retry_now<'env>(
+        &self,
+        env: &'env Env,
+        target: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let target = js_to_json(env, target)
+            .map_err(|e| EngineError::input("target", format!("could not be read: {}", e.reason)))
+            .and_then(|v| RetryTarget::from_value(&v));
+        let engine = self.engine.clone();
+        promise(env, async move { engine.retry_now(target?).await })
+    }
+
+    /// Add `by` (default 1) to a lifetime counter kept in `<stateDir>/counters.json`
+    /// (survives restarts); resolves to the new value. Works before `start()`.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn add_counter<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        by: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let by = match by {
+            None => Ok(1),
+            Some(n) if n.fract() == 0.0 && (1.0..=1e9).contains(&n) => Ok(n as u64),
+            Some(n) => Err(EngineError::input(
+                "by",
+                format!("expected an integer from 1 to 1000000000, got {n}"),
+            )),
+        };
+        let engine = self.engine.clone();
+        promise(env, async move { engine.add_counter(&name, by?).await })
+    }
+
+    /// Every lifetime counter (`{name: value}`; empty before the first `addCounter`).
+    #[napi(ts_return_type = "Promise<Record<string, number>>")]
+    pub fn counters<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.counters().await })
     }
 
     /// The parked entry of a session, or null.

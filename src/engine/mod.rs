@@ -4,12 +4,14 @@
 
 mod config;
 mod lifecycle;
+mod operator;
 mod parking;
 mod profiles;
 mod queue_adapter;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
+pub use operator::{RetryNowOutcome, RetryTarget};
 pub use parking::{ParkAction, ParkOutcome};
 pub use queue_adapter::StoreQueue;
 pub use stats::EngineStats;
