@@ -11,7 +11,8 @@ import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway
 import { RawClient } from './raw-client.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const pluginDir = join(here, '..', '..', 'plugin')
+// The package root is the plugin (openclaw.plugin.json + package.json#openclaw.extensions).
+const pluginDir = join(here, '..', '..')
 const available = isAvailable()
 const token = `e2e-plugin-cron-${process.pid}-token`
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))

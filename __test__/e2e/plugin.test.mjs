@@ -1,4 +1,4 @@
-// The plugin in plugin/ inside a REAL OpenClaw gateway (2026.9.6), against the fake provider:
+// The plugin (package root) inside a REAL OpenClaw gateway (2026.9.6), against the fake provider:
 // a provider outage (long-window quota 429s, which the gateway does not retry) hits N sessions,
 // then the provider recovers. Run twice: without the plugin and with it. Prints the provider
 // calls and the sessions left uncompleted for both (the numbers quoted in README.md).
@@ -13,7 +13,8 @@ import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway
 import { RawClient } from './raw-client.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
-const pluginDir = join(here, '..', '..', 'plugin')
+// The package root is the plugin (openclaw.plugin.json + package.json#openclaw.extensions).
+const pluginDir = join(here, '..', '..')
 const available = isAvailable()
 if (!available) {
   const bar = '!'.repeat(78)

@@ -1,11 +1,16 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.render = void 0;
+exports.table = table;
+exports.registerCommands = registerCommands;
 // `openclaw retry-engine status|list|retry|drop`: the plugin's CLI (api.registerCli). Every
 // command calls the plugin's gateway method on the running gateway (the CLI's own gateway
 // connection: --url/--token/--timeout as for `openclaw gateway call`), prints a table, or the
 // method's JSON payload with --json.
-import { METHODS, whyParked } from './operator.js';
-import { CLI_COMMAND, CLI_DESCRIPTION } from './manifest.js';
+const operator_js_1 = require("./operator.js");
+const manifest_js_1 = require("./manifest.js");
 /** A plain text table: a header row, then one row per item; columns padded to their widest cell. */
-export function table(headers, rows) {
+function table(headers, rows) {
     const cells = [headers, ...rows].map((r) => r.map((c) => c.replace(/\s+/g, ' ')));
     const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
     return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
@@ -16,12 +21,12 @@ const cut = (s, n) => {
     return t.length > n ? `${t.slice(0, n - 1)}…` : t;
 };
 /** Human rendering of each command's payload. */
-export const render = {
+exports.render = {
     list(payload) {
         const rows = (payload.sessions ?? []);
         if (!rows.length)
             return 'No parked sessions.';
-        return table(['SESSION', 'REASON', 'STATUS', 'ATTEMPTS', 'DUE', 'GROUP', 'LAST ERROR', 'WHY'], rows.map((e) => [e.sessionKey, e.reason, e.status, String(e.attempts), iso(e.retryAtMs), e.group, cut(e.lastError, 60), e.why ?? whyParked(e)]));
+        return table(['SESSION', 'REASON', 'STATUS', 'ATTEMPTS', 'DUE', 'GROUP', 'LAST ERROR', 'WHY'], rows.map((e) => [e.sessionKey, e.reason, e.status, String(e.attempts), iso(e.retryAtMs), e.group, cut(e.lastError, 60), e.why ?? (0, operator_js_1.whyParked)(e)]));
     },
     status(payload) {
         if (!payload.running) {
@@ -52,14 +57,14 @@ export const render = {
     },
 };
 /** Registers `retry-engine` and its subcommands on the root `openclaw` program. */
-export function registerCommands(program, call, addOptions, out) {
-    const root = program.command(CLI_COMMAND).description(CLI_DESCRIPTION);
+function registerCommands(program, call, addOptions, out) {
+    const root = program.command(manifest_js_1.CLI_COMMAND).description(manifest_js_1.CLI_DESCRIPTION);
     const run = (method, kind, params) => async (...args) => {
         const cmd = args[args.length - 1];
         const opts = typeof cmd?.opts === 'function' ? cmd.opts() : (args[args.length - 2] ?? {});
         try {
             const payload = await call(method.name, opts, params(args, opts), [method.scope]);
-            out.log(opts.json ? JSON.stringify(payload, null, 2) : render[kind](payload));
+            out.log(opts.json ? JSON.stringify(payload, null, 2) : exports.render[kind](payload));
         }
         catch (err) {
             out.error(`retry-engine ${kind}: ${err instanceof Error ? err.message : String(err)}`);
@@ -67,15 +72,15 @@ export function registerCommands(program, call, addOptions, out) {
         }
     };
     const sub = (name, description) => addOptions(root.command(name).description(description).option('--json', 'print the JSON payload'));
-    sub('status', 'Whether the engine runs, parked count, lifetime counters').action(run(METHODS.status, 'status', () => ({})));
-    sub('list', 'Parked sessions: reason, attempts, due time, last error, group, why').action(run(METHODS.list, 'list', () => ({})));
+    sub('status', 'Whether the engine runs, parked count, lifetime counters').action(run(operator_js_1.METHODS.status, 'status', () => ({})));
+    sub('list', 'Parked sessions: reason, attempts, due time, last error, group, why').action(run(operator_js_1.METHODS.list, 'list', () => ({})));
     sub('retry', 'Resend a parked session (or a whole --group) now; one probe per group first')
         .argument('[sessionKey]', 'the parked session')
         .option('--group <group>', 'every parked session of this provider/budget group')
-        .action(run(METHODS.retry, 'retry', ([key], opts) => (opts.group ? { group: opts.group } : { sessionKey: key })));
+        .action(run(operator_js_1.METHODS.retry, 'retry', ([key], opts) => (opts.group ? { group: opts.group } : { sessionKey: key })));
     sub('drop', 'Remove a parked session without resending it (the reason is logged)')
         .argument('<sessionKey>', 'the parked session')
         .option('--reason <text>', 'why (written to the gateway log)')
-        .action(run(METHODS.drop, 'drop', ([key], opts) => ({ sessionKey: key, ...(opts.reason ? { reason: opts.reason } : {}) })));
+        .action(run(operator_js_1.METHODS.drop, 'drop', ([key], opts) => ({ sessionKey: key, ...(opts.reason ? { reason: opts.reason } : {}) })));
     return root;
 }

@@ -1,9 +1,15 @@
+"use strict";
 // The plugin's own settings (`plugins.entries.retry-engine.config`). ONE table (FIELDS) is the
 // source of truth: parseConfig() validates with it, and the manifest's JSON schema
 // (openclaw.plugin.json `configSchema`, written by `npm run build:plugin`) is generated from it,
 // so `openclaw config set` refuses exactly what the plugin (and the engine behind it) refuses.
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.PluginConfigError = exports.DEFAULTS = exports.KNOWN = exports.FIELDS = void 0;
+exports.configSchema = configSchema;
+exports.uiHints = uiHints;
+exports.parseConfig = parseConfig;
 /** The settings, in the order shown to users. `pattern` is an ECMAScript regex (JSON schema `pattern`). */
-export const FIELDS = {
+exports.FIELDS = {
     gatewayUrl: {
         type: 'string',
         // The engine's gateway client speaks ws:// only (it refuses wss://).
@@ -99,14 +105,14 @@ export const FIELDS = {
     },
 };
 /** Setting names, in FIELDS order. */
-export const KNOWN = Object.keys(FIELDS);
+exports.KNOWN = Object.keys(exports.FIELDS);
 /** Defaults of every setting that has one (from FIELDS). */
-export const DEFAULTS = Object.fromEntries(KNOWN.filter((k) => 'default' in FIELDS[k]).map((k) => [k, FIELDS[k].default]));
+exports.DEFAULTS = Object.fromEntries(exports.KNOWN.filter((k) => 'default' in exports.FIELDS[k]).map((k) => [k, exports.FIELDS[k].default]));
 /** The JSON schema of the settings (the manifest's `configSchema`), generated from FIELDS. */
-export function configSchema() {
+function configSchema() {
     const properties = {};
-    for (const key of KNOWN) {
-        const f = FIELDS[key];
+    for (const key of exports.KNOWN) {
+        const f = exports.FIELDS[key];
         const p = { type: f.type };
         if (f.type === 'string') {
             if (f.pattern)
@@ -124,10 +130,10 @@ export function configSchema() {
     return { type: 'object', additionalProperties: false, properties };
 }
 /** The manifest's `uiHints` (labels, help, `sensitive` for the credentials), from FIELDS. */
-export function uiHints() {
+function uiHints() {
     const hints = {};
-    for (const key of KNOWN) {
-        const f = FIELDS[key];
+    for (const key of exports.KNOWN) {
+        const f = exports.FIELDS[key];
         hints[key] = {
             label: f.label,
             help: f.description,
@@ -138,13 +144,14 @@ export function uiHints() {
     return hints;
 }
 /** Thrown for a wrong setting; the message says which field and what to write. */
-export class PluginConfigError extends Error {
+class PluginConfigError extends Error {
     code = 'E_PLUGIN_CONFIG';
     constructor(field, expected, got) {
         const shown = typeof got === 'string' ? JSON.stringify(got) : Array.isArray(got) ? 'an array' : got === null ? 'null' : typeof got;
         super(`retry-engine plugin config \`${field}\`: expected ${expected}, got ${shown}`);
     }
 }
+exports.PluginConfigError = PluginConfigError;
 /** Checks one value against its field; returns the value or throws PluginConfigError. */
 function check(key, f, v) {
     if (f.type === 'string') {
@@ -163,7 +170,7 @@ function check(key, f, v) {
     return v;
 }
 /** Validates `api.pluginConfig` (undefined means all defaults) against FIELDS. Throws PluginConfigError. */
-export function parseConfig(input) {
+function parseConfig(input) {
     if (input === undefined || input === null)
         input = {};
     if (typeof input !== 'object' || Array.isArray(input))
@@ -171,12 +178,12 @@ export function parseConfig(input) {
     const raw = input;
     const out = {};
     for (const key of Object.keys(raw)) {
-        if (!KNOWN.includes(key)) {
-            throw new PluginConfigError(key, `no such setting (known: ${KNOWN.join(', ')})`, raw[key]);
+        if (!exports.KNOWN.includes(key)) {
+            throw new PluginConfigError(key, `no such setting (known: ${exports.KNOWN.join(', ')})`, raw[key]);
         }
     }
-    for (const key of KNOWN) {
-        const f = FIELDS[key];
+    for (const key of exports.KNOWN) {
+        const f = exports.FIELDS[key];
         const v = raw[key];
         if (v === undefined) {
             if ('default' in f && f.default !== undefined)

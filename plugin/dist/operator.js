@@ -1,5 +1,14 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.OperatorError = exports.COUNTED_EVENTS = exports.METHODS = void 0;
+exports.whyParked = whyParked;
+exports.list = list;
+exports.retry = retry;
+exports.drop = drop;
+exports.status = status;
+exports.metrics = metrics;
 /** Gateway method names, with the operator scope each needs. */
-export const METHODS = {
+exports.METHODS = {
     status: { name: 'retryEngine.status', scope: 'operator.read' },
     list: { name: 'retryEngine.list', scope: 'operator.read' },
     metrics: { name: 'retryEngine.metrics', scope: 'operator.read' },
@@ -7,15 +16,16 @@ export const METHODS = {
     drop: { name: 'retryEngine.drop', scope: 'operator.write' },
 };
 /** Engine events counted in the lifetime counters (`<stateDir>/counters.json`, survive restarts). */
-export const COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe-ok', 'probe-failed', 'alert']);
+exports.COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe-ok', 'probe-failed', 'alert']);
 /** An error answered to a gateway method call: `{code, message}`. */
-export class OperatorError extends Error {
+class OperatorError extends Error {
     code;
     constructor(code, message) {
         super(message);
         this.code = code;
     }
 }
+exports.OperatorError = OperatorError;
 function need(rt, failure) {
     if (rt)
         return rt;
@@ -24,7 +34,7 @@ function need(rt, failure) {
 }
 const text = (v) => (typeof v === 'string' && v.trim() !== '' ? v : undefined);
 /** Why an entry is parked, in one sentence. */
-export function whyParked(e, nowMs = Date.now()) {
+function whyParked(e, nowMs = Date.now()) {
     const when = new Date(e.retryAtMs).toISOString();
     const waiting = e.status === 'parked'
         ? e.retryAtMs <= nowMs
@@ -38,7 +48,7 @@ export function whyParked(e, nowMs = Date.now()) {
     return `${e.reason} after ${e.attempts} attempt(s); ${waiting}`;
 }
 /** `retryEngine.list`: every parked session with reason, attempts, due time, last error, group, why. */
-export async function list(rt, failure = null) {
+async function list(rt, failure = null) {
     const r = need(rt, failure);
     const now = Date.now();
     const pending = await r.engine.pending();
@@ -56,7 +66,7 @@ export async function list(rt, failure = null) {
     };
 }
 /** `retryEngine.retry {sessionKey} | {group}`: resend now through the scheduler (probe first). */
-export async function retry(rt, params, failure = null) {
+async function retry(rt, params, failure = null) {
     const r = need(rt, failure);
     const sessionKey = text(params?.sessionKey);
     const group = text(params?.group);
@@ -69,7 +79,7 @@ export async function retry(rt, params, failure = null) {
     return out;
 }
 /** `retryEngine.drop {sessionKey, reason?}`: remove a parked session without resending; logs the reason. */
-export async function drop(rt, params, failure = null) {
+async function drop(rt, params, failure = null) {
     const r = need(rt, failure);
     const sessionKey = text(params?.sessionKey);
     if (!sessionKey)
@@ -86,7 +96,7 @@ export async function drop(rt, params, failure = null) {
     return { dropped: !!removed, sessionKey, reason, ...(removed ? { entry: removed } : {}) };
 }
 /** `retryEngine.status`: running or why not, engine stats, parked sessions, counters. */
-export async function status(rt, failure = null) {
+async function status(rt, failure = null) {
     if (!rt)
         return { running: false, ...(failure ? { error: failure } : {}) };
     const [stats, pending, lifetime] = await Promise.all([rt.engine.stats(), rt.engine.pending(), rt.engine.counters()]);
@@ -109,7 +119,7 @@ export async function status(rt, failure = null) {
     };
 }
 /** `retryEngine.metrics`: the engine's metrics() when this build has it, plus the counters. */
-export async function metrics(rt, failure = null) {
+async function metrics(rt, failure = null) {
     const r = need(rt, failure);
     const engineMetrics = typeof r.engine.metrics === 'function' ? await r.engine.metrics() : undefined;
     return { lifetime: await r.engine.counters(), ...(engineMetrics !== undefined ? { engine: engineMetrics } : {}) };

@@ -1,27 +1,66 @@
+"use strict";
+var __createBinding = (this && this.__createBinding) || (Object.create ? (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    var desc = Object.getOwnPropertyDescriptor(m, k);
+    if (!desc || ("get" in desc ? !m.__esModule : desc.writable || desc.configurable)) {
+      desc = { enumerable: true, get: function() { return m[k]; } };
+    }
+    Object.defineProperty(o, k2, desc);
+}) : (function(o, m, k, k2) {
+    if (k2 === undefined) k2 = k;
+    o[k2] = m[k];
+}));
+var __setModuleDefault = (this && this.__setModuleDefault) || (Object.create ? (function(o, v) {
+    Object.defineProperty(o, "default", { enumerable: true, value: v });
+}) : function(o, v) {
+    o["default"] = v;
+});
+var __importStar = (this && this.__importStar) || (function () {
+    var ownKeys = function(o) {
+        ownKeys = Object.getOwnPropertyNames || function (o) {
+            var ar = [];
+            for (var k in o) if (Object.prototype.hasOwnProperty.call(o, k)) ar[ar.length] = k;
+            return ar;
+        };
+        return ownKeys(o);
+    };
+    return function (mod) {
+        if (mod && mod.__esModule) return mod;
+        var result = {};
+        if (mod != null) for (var k = ownKeys(mod), i = 0; i < k.length; i++) if (k[i] !== "default") __createBinding(result, mod, k[i]);
+        __setModuleDefault(result, mod);
+        return result;
+    };
+})();
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.MESSAGE_HOOK_PRIORITY = exports.STATUS_METHOD = exports.PLUGIN_ID = void 0;
+exports.processHolder = processHolder;
+exports.createPlugin = createPlugin;
 // The plugin object: register(api) wires the service (one RetryEngine per gateway), the hooks,
 // the operator gateway methods (retryEngine.status|list|retry|drop|metrics) and the
 // `openclaw retry-engine` CLI. Safe to call register() more than once.
-import { parseConfig } from './config.js';
-import { registerCommands } from './cli.js';
-import { engineOptions } from './engine-options.js';
-import { onAgentEnd, onMessageSending } from './hooks.js';
-import { logEvent } from './log.js';
-import { CLI_COMMAND, CLI_DESCRIPTION, PLUGIN_DESCRIPTION, PLUGIN_ID, PLUGIN_NAME } from './manifest.js';
-import * as operator from './operator.js';
-import { COUNTED_EVENTS, METHODS, OperatorError } from './operator.js';
-import { newCounters } from './runtime.js';
-export { PLUGIN_ID } from './manifest.js';
+const config_js_1 = require("./config.js");
+const cli_js_1 = require("./cli.js");
+const engine_options_js_1 = require("./engine-options.js");
+const hooks_js_1 = require("./hooks.js");
+const log_js_1 = require("./log.js");
+const manifest_js_1 = require("./manifest.js");
+const operator = __importStar(require("./operator.js"));
+const operator_js_1 = require("./operator.js");
+const runtime_js_1 = require("./runtime.js");
+var manifest_js_2 = require("./manifest.js");
+Object.defineProperty(exports, "PLUGIN_ID", { enumerable: true, get: function () { return manifest_js_2.PLUGIN_ID; } });
 /** Gateway method that returns the plugin's state. */
-export const STATUS_METHOD = METHODS.status.name;
+exports.STATUS_METHOD = operator_js_1.METHODS.status.name;
 /** Priority of the message_sending hook (higher runs first). */
-export const MESSAGE_HOOK_PRIORITY = 100;
+exports.MESSAGE_HOOK_PRIORITY = 100;
 const silent = { info() { }, warn() { }, error() { } };
 /**
  * The holder of the default export. It lives on `globalThis` because the gateway may evaluate
  * this module more than once (its "full" and "discovery" registrations got separate module
  * instances on 2026.9.6: the service started in one, the hooks fired in the other).
  */
-export function processHolder() {
+function processHolder() {
     const key = Symbol.for('openclaw-retry-engine.plugin-runtime');
     const g = globalThis;
     g[key] ??= { runtime: null, starting: null, failure: null };
@@ -35,28 +74,28 @@ function errorText(err) {
     };
 }
 /** Builds a plugin object; the default export is `createPlugin()` with the real addon. */
-export function createPlugin(deps = {}, loadAddon, holder = { runtime: null, starting: null }) {
+function createPlugin(deps = {}, loadAddon, holder = { runtime: null, starting: null }) {
     const engineClass = () => deps.RetryEngine ?? loadAddon?.().RetryEngine;
     /** Builds and starts an engine; never touches `holder` (a failed start leaves the old one up). */
     async function launch(ctx, cfg, logger) {
-        const counters = newCounters();
+        const counters = (0, runtime_js_1.newCounters)();
         const writes = new Set();
         let engine;
         const options = {
-            ...engineOptions(cfg, ctx.stateDir, ctx.config, deps.env ?? process.env),
+            ...(0, engine_options_js_1.engineOptions)(cfg, ctx.stateDir, ctx.config, deps.env ?? process.env),
             ...deps.extraEngineOptions,
             onEvent: (event) => {
                 if (event.type === 'parked') {
                     counters.parkedBySession[event.sessionKey] = (counters.parkedBySession[event.sessionKey] ?? 0) + 1;
                 }
-                if (COUNTED_EVENTS.has(event.type) && engine) {
+                if (operator_js_1.COUNTED_EVENTS.has(event.type) && engine) {
                     const write = engine
                         .addCounter(event.type)
                         .catch((err) => logger.warn(`retry-engine could not count ${event.type}: ${errorText(err).message}`))
                         .finally(() => writes.delete(write));
                     writes.add(write);
                 }
-                logEvent(logger, event);
+                (0, log_js_1.logEvent)(logger, event);
             },
         };
         const Engine = engineClass();
@@ -121,25 +160,25 @@ export function createPlugin(deps = {}, loadAddon, holder = { runtime: null, sta
             respond(true, await fn(params ?? {}));
         }
         catch (err) {
-            const code = err instanceof OperatorError ? err.code : 'UNAVAILABLE';
+            const code = err instanceof operator_js_1.OperatorError ? err.code : 'UNAVAILABLE';
             respond(false, undefined, { code, message: errorText(err).message });
         }
     };
     return {
-        id: PLUGIN_ID,
-        name: PLUGIN_NAME,
-        description: PLUGIN_DESCRIPTION,
+        id: manifest_js_1.PLUGIN_ID,
+        name: manifest_js_1.PLUGIN_NAME,
+        description: manifest_js_1.PLUGIN_DESCRIPTION,
         register(api) {
-            const cfg = parseConfig(api.pluginConfig);
+            const cfg = (0, config_js_1.parseConfig)(api.pluginConfig);
             const logger = api.logger ?? silent;
             api.registerService({
-                id: `${PLUGIN_ID}-service`,
+                id: `${manifest_js_1.PLUGIN_ID}-service`,
                 start: (ctx) => startService(ctx, cfg, logger),
                 stop: () => stopService(),
             });
-            api.on('agent_end', (event, ctx) => onAgentEnd(holder.runtime, event, ctx));
-            api.on('message_sending', (event, ctx) => onMessageSending(holder.runtime, event, ctx), {
-                priority: MESSAGE_HOOK_PRIORITY,
+            api.on('agent_end', (event, ctx) => (0, hooks_js_1.onAgentEnd)(holder.runtime, event, ctx));
+            api.on('message_sending', (event, ctx) => (0, hooks_js_1.onMessageSending)(holder.runtime, event, ctx), {
+                priority: exports.MESSAGE_HOOK_PRIORITY,
             });
             if (typeof api.registerGatewayMethod === 'function') {
                 const f = () => holder.failure ?? null;
@@ -151,12 +190,12 @@ export function createPlugin(deps = {}, loadAddon, holder = { runtime: null, sta
                     ['drop', (p) => operator.drop(holder.runtime, p, f())],
                 ];
                 for (const [k, fn] of handlers)
-                    api.registerGatewayMethod(METHODS[k].name, method(fn), { scope: METHODS[k].scope });
+                    api.registerGatewayMethod(operator_js_1.METHODS[k].name, method(fn), { scope: operator_js_1.METHODS[k].scope });
             }
             if (deps.cli && typeof api.registerCli === 'function') {
                 const cli = deps.cli;
-                api.registerCli(({ program }) => void registerCommands(program, cli.call, cli.addOptions, cli.out), {
-                    descriptors: [{ name: CLI_COMMAND, description: CLI_DESCRIPTION, hasSubcommands: true }],
+                api.registerCli(({ program }) => void (0, cli_js_1.registerCommands)(program, cli.call, cli.addOptions, cli.out), {
+                    descriptors: [{ name: manifest_js_1.CLI_COMMAND, description: manifest_js_1.CLI_DESCRIPTION, hasSubcommands: true }],
                 });
             }
         },
