@@ -1,24 +1,26 @@
 // Installing and operating the plugin the OpenClaw way, with the REAL openclaw CLI and gateway
 // (2026.9.6), from a clean isolated HOME / OPENCLAW_STATE_DIR / OPENCLAW_CONFIG_PATH each:
-//   1. every install form OpenClaw supports offline — the packed tarball, `npm-pack:<tgz>`, an
-//      unpacked package directory, and `npm:<pkg>` — installs, enables and starts (the native
-//      platform package comes through OpenClaw's own npm install, from a local registry on
-//      127.0.0.1 that serves the `npm run pack:local` tarballs; the public npm registry form is
-//      the same code path but cannot be tested offline);
+//   1. every install form OpenClaw supports offline — the packed tarball, `npm-pack:<tgz>`, a
+//      package directory, and `npm:<pkg>` — installs, enables and starts. For archives and npm
+//      specs the native platform package comes through OpenClaw's own npm install, from a local
+//      registry on 127.0.0.1 that serves the `npm run pack:local` tarballs (the public npm
+//      registry is the same code path but cannot be reached offline); a directory is copied as
+//      it is, so it is pack:local's self-contained plugin-dir (platform package inside);
 //   2. an operator sees a session parked by a quota outage in `openclaw retry-engine list`,
 //      `retry`s it (it completes), `drop`s another, and the lifetime counters survive a restart;
 //   3. `openclaw config set` refuses what the engine would refuse (wss://), and a valid change
 //      hot-reloads without taking the plugin down.
 //   node --test __test__/e2e/plugin-install.test.mjs     (~3 min on 2 cores)
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { packLocal } from '../../scripts/pack-local.mjs'
 import { quotaExceeded, startFakeProvider } from './fake-provider.mjs'
-import { isAvailable, skipReason, startGateway } from './gateway.mjs'
+import { METHODS } from '../../plugin/dist/operator.js'
+import { layout } from '../../scripts/setup-openclaw.mjs'
+import { isAvailable, runCli, skipReason, startGateway } from './gateway.mjs'
 import { startLocalRegistry } from './local-registry.mjs'
 import { RawClient } from './raw-client.mjs'
 
@@ -64,26 +66,49 @@ function jsonOut(r) {
   return JSON.parse(r.stdout.slice(start))
 }
 
+/** An isolated HOME / state dir / config under `root` for CLI-only runs (no gateway). */
+function isolatedEnv(root) {
+  const l = layout()
+  const env = {
+    PATH: `${join(l.nodeBin, '..')}:/usr/bin:/bin`,
+    HOME: join(root, 'home'),
+    TMPDIR: process.env.TMPDIR ?? tmpdir(),
+    LANG: 'C.UTF-8',
+    OPENCLAW_STATE_DIR: join(root, 'state'),
+    OPENCLAW_CONFIG_PATH: join(root, 'openclaw.json'),
+    OPENCLAW_DISABLE_BONJOUR: '1',
+    OPENCLAW_NO_AUTO_UPDATE: '1',
+    NO_COLOR: '1',
+    npm_config_registry: registry.url,
+    npm_config_cache: join(work, 'npm-cache'),
+  }
+  mkdirSync(env.HOME, { recursive: true })
+  mkdirSync(env.OPENCLAW_STATE_DIR, { recursive: true })
+  return env
+}
+
+/** `openclaw plugins install <spec>` (non-interactive) and enable it with conversation access. */
+async function install(env, spec, pluginConfig = {}, extra = []) {
+  const r = await runCli(env, ['plugins', 'install', spec, '--force', '--accept-capabilities'])
+  assert.equal(r.code, 0, `plugins install ${spec}:\n${r.stdout}\n${r.stderr}`)
+  assert.match(r.stdout, /Installed plugin: retry-engine/)
+  const batch = [
+    { path: `plugins.entries.${ID}.enabled`, value: true },
+    { path: `plugins.entries.${ID}.hooks.allowConversationAccess`, value: true },
+    { path: `plugins.entries.${ID}.config`, value: { budgetWindow: '1d', releaseSpreadMs: 0, ...pluginConfig } },
+    ...extra,
+  ]
+  const set = await runCli(env, ['config', 'set', '--batch-json', JSON.stringify(batch)])
+  assert.equal(set.code, 0, `config set:\n${set.stdout}\n${set.stderr}`)
+}
+
 /** Starts a gateway whose state dir gets the plugin through `openclaw plugins install <spec>`. */
 function gatewayWith(spec, pluginConfig = {}) {
   return startGateway({
     providerUrl: fake.url,
     token,
     env: { npm_config_registry: registry.url, npm_config_cache: join(work, 'npm-cache') },
-    prepare: async ({ cli, env, root }) => {
-      const install = await cli(['plugins', 'install', spec, '--force', '--accept-capabilities'])
-      assert.equal(install.code, 0, `plugins install ${spec}:\n${install.stdout}\n${install.stderr}`)
-      assert.match(install.stdout, /Installed plugin: retry-engine/)
-      const batch = [
-        { path: `plugins.entries.${ID}.enabled`, value: true },
-        { path: `plugins.entries.${ID}.hooks.allowConversationAccess`, value: true },
-        { path: `plugins.entries.${ID}.config`, value: { budgetWindow: '1d', releaseSpreadMs: 0, ...pluginConfig } },
-        { path: 'logging.file', value: join(root, 'gateway.log') },
-      ]
-      const set = await cli(['config', 'set', '--batch-json', JSON.stringify(batch)])
-      assert.equal(set.code, 0, `config set:\n${set.stdout}\n${set.stderr}`)
-      assert.ok(env.OPENCLAW_STATE_DIR)
-    },
+    prepare: ({ env, root }) => install(env, spec, pluginConfig, [{ path: 'logging.file', value: join(root, 'gateway.log') }]),
   })
 }
 
@@ -97,8 +122,6 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
     packed = packLocal(join(work, 'tarballs'))
     registry = await startLocalRegistry([packed.root.file, packed.platform.file])
     fake = await startFakeProvider({ text: RECOVERED })
-    mkdirSync(join(work, 'dir'))
-    execFileSync('tar', ['-xzf', packed.root.file, '-C', join(work, 'dir')])
   })
   after(async () => {
     await fake?.close()
@@ -106,29 +129,33 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
     if (work) rmSync(work, { recursive: true, force: true })
   })
 
+  // Each form from a clean state dir; the plugin runtime is loaded by `plugins inspect --runtime`
+  // (the native addon included). The tarball and npm-pack forms also run a gateway below.
   const forms = [
     ['a packed tarball', () => packed.root.file],
     ['npm-pack:<tgz>', () => `npm-pack:${packed.root.file}`],
-    ['an unpacked package directory', () => join(work, 'dir', 'package')],
+    ['a self-contained package directory (pack:local plugin-dir)', () => packed.pluginDir],
     ['npm:<pkg> (from the local registry)', () => 'npm:openclaw-retry-engine@0.1.0'],
   ]
   for (const [name, spec] of forms) {
-    test(`install from ${name}: the plugin loads, its service runs, the CLI command works`, { timeout: 240_000 }, async () => {
-      const gw = await gatewayWith(spec())
+    test(`install from ${name}: the plugin and its native addon load, every method is registered`, { timeout: 180_000 }, async () => {
+      const root = mkdtempSync(join(work, 'form-'))
+      const env = isolatedEnv(root)
       try {
-        const s = await until(async () => {
-          const st = await engineStatus(gw)
-          return st.running ? st : null
-        }, 'retryEngine.status running: true', 30_000)
-        assert.equal(s.running, true)
-        assert.ok(s.stats.stateDir.startsWith(gw.stateDir), s.stats.stateDir)
-        const inspect = await ok(gw, ['plugins', 'inspect', ID, '--json'])
-        assert.match(inspect.stdout, /retry-engine/)
-        const human = await ok(gw, [ID, 'list'])
-        assert.match(human.stdout, /No parked sessions\./)
-        assert.doesNotMatch(gw.logs(), /Cannot find module/)
+        await install(env, spec())
+        const r = await runCli(env, ['plugins', 'inspect', ID, '--runtime', '--json'])
+        assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`)
+        const report = jsonOut(r)
+        assert.equal(report.plugin.status, 'loaded', JSON.stringify(report.diagnostics))
+        assert.deepEqual([...report.gatewayMethods].sort(), Object.values(METHODS).map((m) => m.name).sort())
+        assert.deepEqual(report.services, ['retry-engine-service'])
+        assert.deepEqual(report.diagnostics.filter((d) => d.level === 'error'), [])
+        assert.doesNotMatch(r.stderr, /Cannot find|failed during load/)
+        const help = await runCli(env, [ID, '--help'])
+        assert.equal(help.code, 0, `${help.stdout}\n${help.stderr}`)
+        for (const sub of ['status', 'list', 'retry', 'drop']) assert.match(help.stdout, new RegExp(`\\b${sub}\\b`))
       } finally {
-        await gw.stop()
+        rmSync(root, { recursive: true, force: true })
       }
     })
   }
@@ -220,15 +247,24 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
         assert.notEqual(r.code, 0, `${field}=${value} accepted`)
       }
 
-      const started = (gw.logs().match(/retry-engine started/g) ?? []).length
+      // A valid change is applied by a hot reload: the new settings are in effect, still running.
+      assert.equal((await engineStatus(gw)).settings.maxConcurrent, 4)
       await ok(gw, ['config', 'set', `plugins.entries.${ID}.config.maxConcurrent`, '2', '--strict-json'])
-      await until(() => (gw.logs().match(/retry-engine started/g) ?? []).length > started, 'the hot reload restarts the engine', 60_000).catch(() => {})
-      const s = await until(async () => {
+      const reloaded = await until(async () => {
         const st = await engineStatus(gw)
-        return st.running ? st : null
-      }, 'running after the reload', 30_000)
-      assert.equal(s.running, true)
-      assert.doesNotMatch(gw.logs(), /FAILED TO START/)
+        return st.running && st.settings?.maxConcurrent === 2 ? st : null
+      }, 'the hot reload applies maxConcurrent 2', 90_000)
+      assert.equal(reloaded.running, true)
+
+      // A change the schema allows but the engine cannot start with (its state dir cannot be
+      // created): loud in the gateway log, and the plugin stays up with the previous settings
+      // (the previous engine keeps running; OpenClaw then rolls the registration back).
+      await ok(gw, ['config', 'set', `plugins.entries.${ID}.config.stateDir`, '"/dev/null/retry-engine"', '--strict-json'])
+      await gw.waitForLog(/retry-engine FAILED TO START \([A-Z_]+\): /, 90_000)
+      const survived = await engineStatus(gw)
+      assert.equal(survived.running, true, JSON.stringify(survived.error))
+      assert.equal(survived.settings.maxConcurrent, 2, 'the previous settings')
+      assert.notEqual(survived.settings.stateDir, '/dev/null/retry-engine')
     } finally {
       await gw.stop()
     }

@@ -37,6 +37,8 @@ exports.render = {
             `retry-engine: running (state ${s.stateDir ?? '?'})`,
             `parked: ${s.parked ?? payload.pending?.length ?? 0}, next due: ${iso(s.nextDueAtMs)}`,
         ];
+        if (payload.error)
+            lines.push(`last start FAILED (the engine above keeps running): ${payload.error.message} (${payload.error.code})`);
         const counters = Object.entries(payload.lifetime ?? {});
         if (counters.length)
             lines.push('', table(['COUNTER (lifetime)', 'VALUE'], counters.map(([k, v]) => [k, String(v)])));

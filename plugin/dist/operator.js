@@ -5,6 +5,7 @@ exports.whyParked = whyParked;
 exports.list = list;
 exports.retry = retry;
 exports.drop = drop;
+exports.visibleSettings = visibleSettings;
 exports.status = status;
 exports.metrics = metrics;
 /** Gateway method names, with the operator scope each needs. */
@@ -95,7 +96,20 @@ async function drop(rt, params, failure = null) {
     }
     return { dropped: !!removed, sessionKey, reason, ...(removed ? { entry: removed } : {}) };
 }
-/** `retryEngine.status`: running or why not, engine stats, parked sessions, counters. */
+/** The settings in effect, credentials shown only as `"(set)"`. */
+function visibleSettings(cfg) {
+    const out = {};
+    for (const [k, v] of Object.entries(cfg)) {
+        if (v === undefined)
+            continue;
+        out[k] = k === 'gatewayToken' || k === 'gatewayPassword' ? '(set)' : v;
+    }
+    return out;
+}
+/**
+ * `retryEngine.status`: running or why not, engine stats, parked sessions, counters, the
+ * settings in effect, and the last failed start (`error`; also while an older engine still runs).
+ */
 async function status(rt, failure = null) {
     if (!rt)
         return { running: false, ...(failure ? { error: failure } : {}) };
@@ -116,6 +130,8 @@ async function status(rt, failure = null) {
         counters: rt.counters,
         /** Lifetime counters (`<stateDir>/counters.json`: engine events, retried, dropped; survive restarts). */
         lifetime,
+        settings: visibleSettings(rt.config),
+        ...(failure ? { error: failure } : {}),
     };
 }
 /** `retryEngine.metrics`: the engine's metrics() when this build has it, plus the counters. */

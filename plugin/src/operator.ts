@@ -100,7 +100,20 @@ export async function drop(rt: Runtime | null, params: any, failure: StartFailur
   return { dropped: !!removed, sessionKey, reason, ...(removed ? { entry: removed } : {}) }
 }
 
-/** `retryEngine.status`: running or why not, engine stats, parked sessions, counters. */
+/** The settings in effect, credentials shown only as `"(set)"`. */
+export function visibleSettings(cfg: Record<string, unknown>) {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(cfg)) {
+    if (v === undefined) continue
+    out[k] = k === 'gatewayToken' || k === 'gatewayPassword' ? '(set)' : v
+  }
+  return out
+}
+
+/**
+ * `retryEngine.status`: running or why not, engine stats, parked sessions, counters, the
+ * settings in effect, and the last failed start (`error`; also while an older engine still runs).
+ */
 export async function status(rt: Runtime | null, failure: StartFailure | null = null) {
   if (!rt) return { running: false, ...(failure ? { error: failure } : {}) }
   const [stats, pending, lifetime] = await Promise.all([rt.engine.stats(), rt.engine.pending(), rt.engine.counters()])
@@ -120,6 +133,8 @@ export async function status(rt: Runtime | null, failure: StartFailure | null = 
     counters: rt.counters,
     /** Lifetime counters (`<stateDir>/counters.json`: engine events, retried, dropped; survive restarts). */
     lifetime,
+    settings: visibleSettings(rt.config as unknown as Record<string, unknown>),
+    ...(failure ? { error: failure } : {}),
   }
 }
 
