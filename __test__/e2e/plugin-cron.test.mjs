@@ -7,12 +7,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, test } from 'node:test'
 import { billingExhausted, startFakeProvider } from './fake-provider.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
 import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-// The package root is the plugin (openclaw.plugin.json + package.json#openclaw.extensions).
-const pluginDir = join(here, '..', '..')
 const available = isAvailable()
 const token = `e2e-plugin-cron-${process.pid}-token`
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -31,7 +29,7 @@ describe('retry-engine plugin and cron jobs in a real OpenClaw gateway', { skip:
   test('a billing failure of a cron run disables the job through cron.update, with one alert', { timeout: 180_000 }, async () => {
     const fake = await startFakeProvider({ text: 'unused' })
     fake.setDefault(billingExhausted())
-    const gw = await startGateway({ providerUrl: fake.url, token, plugins: [pluginDir], pluginEntries: trustedEntries(['retry-engine']) })
+    const gw = await startGateway({ providerUrl: fake.url, token, plugins: [packedPluginDir()], pluginEntries: trustedEntries(['retry-engine']) })
     const client = await RawClient.open(gw.url)
     try {
       const hello = await client.handshake({ token, scopes: ['operator.read', 'operator.write', 'operator.admin'] })

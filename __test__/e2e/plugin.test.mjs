@@ -9,12 +9,10 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { after, describe, test } from 'node:test'
 import { quotaExceeded, startFakeProvider } from './fake-provider.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
 import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-// The package root is the plugin (openclaw.plugin.json + package.json#openclaw.extensions).
-const pluginDir = join(here, '..', '..')
 const available = isAvailable()
 if (!available) {
   const bar = '!'.repeat(78)
@@ -59,7 +57,7 @@ async function outage(withPlugin) {
   const gw = await startGateway({
     providerUrl: fake.url,
     token,
-    plugins: withPlugin ? [pluginDir] : [],
+    plugins: withPlugin ? [packedPluginDir()] : [], // the package as users install it
     pluginEntries: withPlugin
       ? trustedEntries(['retry-engine'], { budgetWindow: '30s', releaseSpreadMs: 2000, resumeMessage: RESUME })
       : {},

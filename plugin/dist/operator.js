@@ -48,22 +48,25 @@ function whyParked(e, nowMs = Date.now()) {
                 : 'resent, waiting for its run to succeed';
     return `${e.reason} after ${e.attempts} attempt(s); ${waiting}`;
 }
+/** The fields of a parked entry an operator sees. */
+function entryView(e) {
+    return {
+        sessionKey: e.sessionKey,
+        reason: e.reason,
+        status: e.status,
+        attempts: e.attempts,
+        retryAtMs: e.retryAtMs,
+        group: e.group,
+        lastError: e.lastError,
+    };
+}
 /** `retryEngine.list`: every parked session with reason, attempts, due time, last error, group, why. */
 async function list(rt, failure = null) {
     const r = need(rt, failure);
     const now = Date.now();
     const pending = await r.engine.pending();
     return {
-        sessions: pending.map((e) => ({
-            sessionKey: e.sessionKey,
-            reason: e.reason,
-            status: e.status,
-            attempts: e.attempts,
-            retryAtMs: e.retryAtMs,
-            group: e.group,
-            lastError: e.lastError,
-            why: whyParked(e, now),
-        })),
+        sessions: pending.map((e) => ({ ...entryView(e), why: whyParked(e, now) })),
     };
 }
 /** `retryEngine.retry {sessionKey} | {group}`: resend now through the scheduler (probe first). */
@@ -117,15 +120,7 @@ async function status(rt, failure = null) {
     return {
         running: true,
         stats,
-        pending: pending.map((e) => ({
-            sessionKey: e.sessionKey,
-            reason: e.reason,
-            status: e.status,
-            attempts: e.attempts,
-            retryAtMs: e.retryAtMs,
-            group: e.group,
-            lastError: e.lastError,
-        })),
+        pending: pending.map(entryView),
         /** Counters since this start. */
         counters: rt.counters,
         /** Lifetime counters (`<stateDir>/counters.json`: engine events, retried, dropped; survive restarts). */

@@ -52,22 +52,26 @@ export function whyParked(e: { reason: string; status: string; attempts: number;
   return `${e.reason} after ${e.attempts} attempt(s); ${waiting}`
 }
 
+/** The fields of a parked entry an operator sees. */
+function entryView(e: any) {
+  return {
+    sessionKey: e.sessionKey,
+    reason: e.reason,
+    status: e.status,
+    attempts: e.attempts,
+    retryAtMs: e.retryAtMs,
+    group: e.group,
+    lastError: e.lastError,
+  }
+}
+
 /** `retryEngine.list`: every parked session with reason, attempts, due time, last error, group, why. */
 export async function list(rt: Runtime | null, failure: StartFailure | null = null) {
   const r = need(rt, failure)
   const now = Date.now()
   const pending = await r.engine.pending()
   return {
-    sessions: pending.map((e: any) => ({
-      sessionKey: e.sessionKey,
-      reason: e.reason,
-      status: e.status,
-      attempts: e.attempts,
-      retryAtMs: e.retryAtMs,
-      group: e.group,
-      lastError: e.lastError,
-      why: whyParked(e, now),
-    })),
+    sessions: pending.map((e: any) => ({ ...entryView(e), why: whyParked(e, now) })),
   }
 }
 
@@ -120,15 +124,7 @@ export async function status(rt: Runtime | null, failure: StartFailure | null = 
   return {
     running: true,
     stats,
-    pending: pending.map((e: any) => ({
-      sessionKey: e.sessionKey,
-      reason: e.reason,
-      status: e.status,
-      attempts: e.attempts,
-      retryAtMs: e.retryAtMs,
-      group: e.group,
-      lastError: e.lastError,
-    })),
+    pending: pending.map(entryView),
     /** Counters since this start. */
     counters: rt.counters,
     /** Lifetime counters (`<stateDir>/counters.json`: engine events, retried, dropped; survive restarts). */
