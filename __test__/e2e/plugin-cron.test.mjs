@@ -3,8 +3,7 @@
 // one alert in the log. A fresh gateway: billing makes it disable the provider key for ~10 min.
 //   node --test __test__/e2e/plugin-cron.test.mjs   (~1 min)
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { billingExhausted, startFakeProvider } from './fake-provider.mjs'
 import { packedPluginDir } from './plugin-dir.mjs'

@@ -5,8 +5,7 @@
 //   node scripts/setup-openclaw.mjs        # once; needs the npm registry
 //   node --test __test__/e2e/plugin.test.mjs   (~4 min)
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { quotaExceeded, startFakeProvider } from './fake-provider.mjs'
 import { packedPluginDir } from './plugin-dir.mjs'
