@@ -47,7 +47,7 @@ test('closed -> open after 5 consecutive failures (default), rejected until the 
     assert.deepEqual(p, { permit: 'rejected', retryAtMs: T0 + 4 + 30_000 })
     assert.equal(engine.breakerAcquire('p', T0 + 4 + 29_999).permit, 'rejected')
     await settle()
-    const opened = events.filter((e) => e.type === 'breaker-opened')
+    const opened = events.filter((e) => e.type === 'breaker_opened')
     assert.equal(opened.length, 1)
     assert.equal(opened[0].key, 'p')
     assert.equal(opened[0].failures, 5)
@@ -84,7 +84,7 @@ test('half-open after the cooldown: one probe only; success closes', async () =>
     assert.equal(engine.breakerAcquire('p', T0 + 1102).permit, 'allowed')
     await settle()
     const types = events.map((e) => e.type)
-    assert.deepEqual(types.filter((t) => t.startsWith('breaker-')), ['breaker-opened', 'breaker-half-open', 'breaker-closed'])
+    assert.deepEqual(types.filter((t) => t.startsWith('breaker_')), ['breaker_opened', 'breaker_half_open', 'breaker_closed'])
   })
 })
 

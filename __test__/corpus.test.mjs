@@ -1,4 +1,5 @@
-// Holds the classifier to every line of the shared error corpus.
+// Holds the classifier to every line of both corpus files: the real provider errors and
+// OpenClaw's own golden cases (a line whose `reason` is a list passes on any of them).
 import { test, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createRequire } from 'node:module'
@@ -6,18 +7,10 @@ import fs from 'node:fs'
 
 const { RetryEngine } = createRequire(import.meta.url)('../index.js')
 
-// `shared/` sits beside the repository checkout (../../shared from here); a worktree one level
-// deeper finds it further up, so walk up until it is found. CORPUS_PATH overrides.
-function findCorpus () {
-  if (process.env.CORPUS_PATH) return process.env.CORPUS_PATH
-  for (let up = 2; up < 6; up++) {
-    const url = new URL(`${'../'.repeat(up)}shared/corpus/errors.jsonl`, import.meta.url)
-    if (fs.existsSync(url)) return url
-  }
-  throw new Error('shared/corpus/errors.jsonl not found above __test__/ (set CORPUS_PATH)')
-}
-const CORPUS = findCorpus()
-const cases = fs.readFileSync(CORPUS, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+// The corpus lives in the repository (see __test__/fixtures/corpus/README.md).
+const corpusFile = (name) => new URL(`./fixtures/corpus/${name}`, import.meta.url)
+const readJsonl = (name) => fs.readFileSync(corpusFile(name), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+const cases = readJsonl('errors.jsonl')
 const engine = new RetryEngine()
 after(() => engine.close())
 
@@ -65,5 +58,20 @@ for (const c of httpCases) {
     assert.equal(got.status, plain.status)
     if ('retryAfterMs' in c) assert.equal(got.retryAfterMs, c.retryAfterMs, c.id)
     if ('resetAtMs' in c) assert.equal(got.resetAtMs, c.resetAtMs, c.id)
+  })
+}
+
+const suite = readJsonl('openclaw-suite.jsonl')
+
+test('the OpenClaw suite is there in full', () => {
+  assert.ok(suite.length >= 418, `${suite.length} cases`)
+})
+
+for (const c of suite) {
+  test(`openclaw suite ${c.id}`, () => {
+    const got = engine.classify(c.input)
+    const want = Array.isArray(c.reason) ? c.reason : [c.reason]
+    assert.ok(want.includes(got.reason), `${c.id} (${c.source}): got ${got.reason} by rule ${got.rule}, want ${want.join('|')}`)
+    if (got.reason != null) assert.equal(typeof got.rule, 'string', `${c.id}: the deciding rule is named`)
   })
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { BINARY, ROOT, packLocal } from '../scripts/pack-local.mjs'
+import { strictTsconfig } from './fixtures/strict-tsconfig.mjs'
 
 const ROOT_PKG = 'openclaw-retry-engine'
 const PLATFORM_PKG = 'openclaw-retry-engine-linux-x64-gnu'
@@ -47,19 +48,7 @@ function runTsc(tsconfig) {
   return { status: r.status, output: `${r.stdout}${r.stderr}` }
 }
 
-const tsconfig = (file) =>
-  JSON.stringify({
-    compilerOptions: {
-      strict: true,
-      noEmit: true,
-      target: 'es2022',
-      module: 'nodenext',
-      moduleResolution: 'nodenext',
-      skipLibCheck: false,
-      types: [],
-    },
-    files: [file],
-  })
+const tsconfig = (file) => strictTsconfig([file])
 
 // Shared body of the JS consumers: construct, classify, decide, close; prints a JSON summary.
 const consumerBody = `
@@ -98,7 +87,8 @@ describe('packed packages install and work in an empty project', { timeout: 90_0
   test('the tarballs hold the right files, the binary only in the platform package', () => {
     assert.deepEqual(
       [...packed.root.files].sort(),
-      ['README.md', 'index.d.ts', 'index.js', 'openclaw.plugin.json', 'package.json'].concat(
+      ['CHANGELOG.md', 'LICENSE', 'README.md', 'index.d.ts', 'index.js', 'openclaw.plugin.json', 'package.json',
+        'examples/openai-sdk.mjs', 'examples/openclaw-plugin.mjs', 'examples/quickstart.mjs'].concat(
         existsSync(join(ROOT, 'plugin')) ? packed.root.files.filter((f) => f.startsWith('plugin/')) : [],
       ).sort(),
     )

@@ -404,6 +404,8 @@ describe('one source of truth for the settings (manifest schema = plugin = engin
     resumeMessage: ['Continue.', ' go on '],
     budgetWindow: ['30s', '5m', '5h', '1d', '7d', '2w', '1mo', '999999d'],
     stateDir: ['/var/lib/x'],
+    redisUrl: ['redis://127.0.0.1:6379/0', 'redis+unix:///tmp/redis.sock'],
+    redisKeyPrefix: ['fleet-a:'],
   }
   const invalid = {
     gatewayUrl: ['wss://127.0.0.1:18789', 'http://x', 'ws://', 'ws:// x', ''],
@@ -412,6 +414,8 @@ describe('one source of truth for the settings (manifest schema = plugin = engin
     resumeMessage: ['', '  '],
     budgetWindow: ['5 hours', '0d', '1y', '1000000d', 'd'],
     stateDir: ['relative/dir', ''],
+    redisUrl: ['http://x', 'redis://'],
+    redisKeyPrefix: ['', ' '],
   }
   for (const [key, f] of Object.entries(FIELDS)) {
     if (f.type === 'integer') {

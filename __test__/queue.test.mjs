@@ -98,7 +98,7 @@ test('a non-failure is ignored, not parked', async () => {
   })
 })
 
-test('only retryable reasons are parked: billing is rejected with NOT_RETRYABLE', async () => {
+test('only retryable reasons are parked: billing is rejected with E_NOT_RETRYABLE', async () => {
   await withEngine({ stateDir: tmpDir() }, async (engine, events) => {
     await engine.start()
     for (const [key, input] of [['bill', BILLING], ['auth', { status: 401, body: 'Unauthorized' }], ['ctx', 'prompt is too long: 207791 tokens > 200000 maximum']]) {
@@ -110,7 +110,7 @@ test('only retryable reasons are parked: billing is rejected with NOT_RETRYABLE'
     await settle()
     const rejected = events.filter((e) => e.type === 'rejected')
     assert.deepEqual(rejected.map((e) => e.sessionKey), ['bill', 'auth', 'ctx'])
-    assert.ok(rejected.every((e) => e.code === 'NOT_RETRYABLE'))
+    assert.ok(rejected.every((e) => e.code === 'E_NOT_RETRYABLE'))
     assert.equal(events.filter((e) => e.type === 'parked').length, 0)
   })
 })
@@ -279,7 +279,7 @@ test('a corrupt queue.json is moved aside and its readable entries kept', async 
     const keys = (await engine.pending()).map((e) => e.sessionKey).sort()
     assert.deepEqual(keys, [x.sessionKey, y.sessionKey].sort())
     await settle()
-    const rec = events.filter((e) => e.type === 'recovered-corrupt-file')
+    const rec = events.filter((e) => e.type === 'recovered_corrupt_file')
     assert.equal(rec.length, 1)
     assert.equal(rec[0].kept, 2)
     assert.ok(rec[0].dropped >= 1)
@@ -294,7 +294,7 @@ test('a corrupt queue.json is moved aside and its readable entries kept', async 
     await engine.start()
     assert.equal((await engine.pending()).length, 2)
     await settle()
-    assert.equal(events.filter((e) => e.type === 'recovered-corrupt-file').length, 0)
+    assert.equal(events.filter((e) => e.type === 'recovered_corrupt_file').length, 0)
   })
 })
 

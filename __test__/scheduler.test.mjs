@@ -117,7 +117,7 @@ test('20 entries of one group: one probe first, then the other 19 spread under m
     assert.ok(r.maxInFlight <= 3, `max in flight ${r.maxInFlight}`)
     await waitFor(async () => (await engine.pending()).length === 0, 'queue to empty')
     await sleep(50)
-    const probeOk = events.filter((e) => e.type === 'probe-ok')
+    const probeOk = events.filter((e) => e.type === 'probe_ok')
     assert.equal(probeOk.length, 1)
     assert.equal(probeOk[0].sessionKey, probe.req.sessionKey)
     assert.equal(probeOk[0].group, 'openai')
@@ -146,8 +146,8 @@ test('a probe whose resend rejects: probe-failed, the group re-parked later, not
   await withEngine({ stateDir: tmpDir(), resend: r.resend }, async (engine, events) => {
     const before = {}
     for (let i = 0; i < 5; i++) before[`k${i}`] = (await engine.park(`k${i}`, SOON, { provider: 'gemini' })).retryAtMs
-    await waitFor(() => events.some((e) => e.type === 'probe-failed'), 'probe-failed')
-    const failed = events.find((e) => e.type === 'probe-failed')
+    await waitFor(() => events.some((e) => e.type === 'probe_failed'), 'probe_failed')
+    const failed = events.find((e) => e.type === 'probe_failed')
     await sleep(500)
     assert.equal(r.calls.length, 1, 'only the probe was sent')
     assert.equal(failed.sessionKey, r.calls[0].req.sessionKey)
@@ -188,7 +188,7 @@ test('resolve mode: nothing else is released until resolve(probeKey)', async () 
     for (const e of rest) await engine.resolve(e.sessionKey)
     await waitFor(async () => (await engine.pending()).length === 0, 'all resolved')
     await sleep(50)
-    assert.equal(events.filter((e) => e.type === 'probe-ok').length, 1)
+    assert.equal(events.filter((e) => e.type === 'probe_ok').length, 1)
   })
 })
 

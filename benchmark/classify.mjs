@@ -63,7 +63,7 @@ export function benchClassify({ engine, old, ms }) {
 
   const pct = (k) => `${k}/${n} (${Math.round((100 * k) / n)}%)`
   printTable(
-    `1. Classification of the error corpus (${n} lines, ${path.replace(/.*\/shared\//, 'shared/')})`,
+    `1. Classification of the error corpus (${n} lines, ${path.replace(/.*\/__test__\//, '__test__/')})`,
     ['measure', 'ours (engine.classify)', 'old plugin (isRetriableError)', 'ours vs old (>1: ours better)'],
     [
       ['throughput, corpus inputs as given (objects for HTTP cases)', fmtRate(ours.rate), fmtRate(theirs.rate) + ' (string form)', ratio(ours.rate, theirs.rate)],

@@ -44,8 +44,8 @@ function engineFor(url) {
   const engine = new RetryEngine({
     stateDir,
     onEvent: (e) => {
-      if (e.type === 'gateway-connected') connects++
-      if (e.type === 'gateway-disconnected') disconnects++
+      if (e.type === 'gateway_connected') connects++
+      if (e.type === 'gateway_disconnected') disconnects++
     },
     gateway: { url, token, connectBudgetMs: 180_000, requestTimeoutMs: 60_000 },
   })

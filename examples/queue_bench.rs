@@ -7,8 +7,9 @@
 //! durable `put` rate (one fsync each, updates of parked keys), compaction time and snapshot
 //! size, reopen time, and VmRSS after filling and after reopening.
 
-use openclaw_retry_engine::queue::{ParkedEntry, QueueConfig, QueueOp, QueueStore};
 use openclaw_retry_engine::reason::Reason;
+use openclaw_retry_engine::state::file::{QueueConfig, QueueStore};
+use openclaw_retry_engine::state::{ParkedEntry, QueueOp};
 use std::time::Instant;
 
 const BATCH: usize = 1_000;

@@ -1,53 +1,40 @@
-// Quick start: classify provider failures, get reason-aware decisions, park a rate-limited
-// session and watch the engine resend it (one probe first) when its window resets.
-// Run: node examples/quickstart.mjs   (after `npm run build`)
-import { createRequire } from 'node:module'
+// Quick start (the same code as README "Quick start"): classify a provider failure, park the
+// failed session, and let the engine resend it when its window resets.
+// Run: node node_modules/openclaw-retry-engine/examples/quickstart.mjs
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-
-const require = createRequire(import.meta.url)
-const { RetryEngine } = require('../index.js')
+import { RetryEngine } from 'openclaw-retry-engine'
 
 const stateDir = mkdtempSync(join(tmpdir(), 'retry-engine-quickstart-'))
-const resent = []
+let resent
+const done = new Promise((resolve) => { resent = resolve })
+
 const engine = new RetryEngine({
-  stateDir,
-  onEvent: (event) => console.log('event:', JSON.stringify(event)),
-  // Plain scripts resend through their own callback; OpenClaw setups use the gateway (default).
-  resend: async (req) => {
-    resent.push(req.sessionKey)
-    console.log(`resend ${req.sessionKey} (attempt ${req.attempts}): ${req.message}`)
+  stateDir, // the durable queue lives here (0700 directory, 0600 files)
+  // Plain scripts resend through their own callback; omit `resend` to resend through the
+  // OpenClaw gateway (`gateway: { url, token }`).
+  resend: async ({ sessionKey, message, attempts }) => {
+    console.log(`resend ${sessionKey} (attempt ${attempts}): ${message}`)
+    resent(sessionKey)
   },
 })
+engine.on('parked', (e) => console.log(`parked ${e.sessionKey} (${e.reason}) until ${new Date(e.retryAtMs).toISOString()}`))
 
-try {
-  console.log('\n1. classify')
-  const openaiTpm = {
-    status: 429,
-    headers: { 'x-ratelimit-reset-tokens': '1s', 'x-ratelimit-remaining-tokens': '0' },
-    body: { error: { message: 'Rate limit reached for gpt-4o-mini on tokens per min (TPM). Please try again in 1.146s.', code: 'rate_limit_exceeded' } },
-  }
-  console.log(engine.classify(openaiTpm))
-  console.log(engine.classify('Your credit balance is too low to access the Anthropic API.'))
-  console.log('ordinary reply is not an error:', engine.isSurfacedError('Back off when you get HTTP 429 and read Retry-After.'))
+// 1. classify: a 429 with a retry hint
+const rateLimited = Object.assign(new Error('429 Rate limit reached for gpt-4o-mini. Please try again in 1s.'), {
+  status: 429,
+  headers: { 'retry-after': '1' },
+})
+console.log(engine.classify(rateLimited))
 
-  console.log('\n2. decide')
-  console.log(engine.recordFailure('cron:nightly-report', openaiTpm))
-  console.log(engine.recordFailure('cron:billing-job', { status: 402, body: 'insufficient credits' }))
+// 2. decide: billing stops at once (and alerts once), rate limits back off
+console.log(engine.recordFailure('cron:nightly-report', 'Your credit balance is too low to access the API.'))
 
-  console.log('\n3. park and resume')
-  await engine.start()
-  for (const key of ['agent:main:a', 'agent:main:b', 'agent:main:c']) {
-    const outcome = await engine.park(key, openaiTpm, { provider: 'openai', message: 'Please continue.' })
-    console.log(key, outcome.action, 'until', new Date(outcome.retryAtMs).toISOString())
-  }
-  const deadline = Date.now() + 15_000
-  while (resent.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
-  console.log('resent:', resent.join(', '))
-  console.log('still parked:', (await engine.pending()).length)
-  if (resent.length !== 3) throw new Error('not every parked session was resent')
-} finally {
-  await engine.close()
-  rmSync(stateDir, { recursive: true, force: true })
-}
+// 3. park and resume
+await engine.start()
+const outcome = await engine.park('agent:main:chat-42', rateLimited, { provider: 'openai', message: 'Please continue.' })
+console.log(outcome.action, outcome.why)
+console.log('resent:', await done)
+await engine.close()
+rmSync(stateDir, { recursive: true, force: true })

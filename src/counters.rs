@@ -3,14 +3,14 @@
 //!
 //! Every change is one read-modify-write under the state dir's lock file
 //! (`counters.lock`): read and verify the file, add, write it back atomically and durably
-//! ([`crate::durable::write_atomic`]: 0600 temp file, fsync, rename, fsync dir). The file holds
+//! ([`crate::state::file::durable::write_atomic`]: 0600 temp file, fsync, rename, fsync dir). The file holds
 //! the counters and a SHA-256 of their canonical JSON; a file that fails the check is moved
 //! aside (`counters.json.corrupt-<ms>`, never deleted) and counting restarts from zero. The
 //! file is never read or written through a symlink. Counter values carry no secrets (names are
 //! short identifiers chosen by the caller).
 
-use crate::durable::{ensure_dir, move_aside, write_atomic, LockGuard};
 use crate::error::{EngineError, EngineResult};
+use crate::state::file::durable::{ensure_dir, move_aside, write_atomic, LockGuard};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -36,6 +36,9 @@ pub enum EngineError {
     /// The engine was closed. Code `E_CLOSED`.
     #[error("the engine is closed; create a new RetryEngine")]
     Closed,
+    /// The call's `AbortSignal` was aborted before it finished. Code `E_ABORTED`.
+    #[error("the operation was aborted by its AbortSignal")]
+    Aborted,
     /// A state file could not be read or written. Code `E_IO`.
     #[error("state I/O failed on {path}: {source}")]
     Io {
@@ -72,6 +75,24 @@ pub enum EngineError {
     ResendFailed(String),
 }
 
+/// Every `err.code` a caller can see thrown or rejected (README "Error codes"; the `ErrorCode`
+/// type in index.d.ts). `E_RESEND_FAILED` is not one: resend failures are reported as
+/// `resend_failed` events, never to a caller.
+pub const CALLER_ERROR_CODES: &[&str] = &[
+    "E_INVALID_OPTION",
+    "E_INVALID_INPUT",
+    "E_NOT_STARTED",
+    "E_CLOSED",
+    "E_ABORTED",
+    "E_QUEUE_FULL",
+    "E_IO",
+    "E_GATEWAY_AUTH",
+    "E_GATEWAY_UNAVAILABLE",
+    "E_GATEWAY_TIMEOUT",
+    "E_GATEWAY_REQUEST",
+    "E_GATEWAY_PROTOCOL",
+];
+
 impl EngineError {
     /// The stable code exposed as `err.code`.
     pub fn code(&self) -> &'static str {
@@ -81,6 +102,7 @@ impl EngineError {
             EngineError::QueueFull { .. } => "E_QUEUE_FULL",
             EngineError::NotStarted => "E_NOT_STARTED",
             EngineError::Closed => "E_CLOSED",
+            EngineError::Aborted => "E_ABORTED",
             EngineError::Io { .. } => "E_IO",
             EngineError::GatewayAuth(_) => "E_GATEWAY_AUTH",
             EngineError::GatewayUnavailable(_) => "E_GATEWAY_UNAVAILABLE",

@@ -1,5 +1,7 @@
 //! Events the engine reports to the host (a JS `onEvent` callback through the binding).
-//! Serialised as `{ "type": "kebab-case-name", ...camelCaseFields }`. No event carries a secret.
+//! Serialised as `{ "type": "snake_case_name", ...camelCaseFields }` (one casing for every
+//! value the API returns: reasons, states, statuses, event types; field names are camelCase).
+//! No event carries a secret.
 
 use crate::reason::Reason;
 use serde::Serialize;
@@ -7,7 +9,7 @@ use std::sync::Arc;
 
 /// Something the engine did or noticed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "type", rename_all = "kebab-case")]
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum Event {
     /// A session was parked (or its parked entry updated).
     #[serde(rename_all = "camelCase")]
@@ -26,7 +28,7 @@ pub enum Event {
     Rejected {
         /// The session key.
         session_key: String,
-        /// Stable code, e.g. `E_QUEUE_FULL` or `NOT_RETRYABLE`.
+        /// Stable code: `E_NOT_RETRYABLE` (waiting cannot fix the failure), `E_QUEUE_FULL`, ...
         code: String,
         /// Human-readable explanation.
         message: String,
@@ -171,6 +173,70 @@ pub enum Event {
         /// Whether it is disabled (billing/auth) rather than cooling down.
         disabled: bool,
     },
+    /// The shared state backend (Redis) cannot be reached: the engine decides locally (each
+    /// engine probes for itself) until it is back. Nothing parked is affected.
+    #[serde(rename_all = "camelCase")]
+    StateDegraded {
+        /// The backend, `"redis"`.
+        backend: String,
+        /// Why (secret-free; the URL's password is never shown).
+        message: String,
+    },
+    /// The shared state backend is reachable again; outcomes learned meanwhile were published.
+    #[serde(rename_all = "camelCase")]
+    StateRecovered {
+        /// The backend, `"redis"`.
+        backend: String,
+        /// How long it was degraded (ms).
+        degraded_ms: i64,
+        /// Group outcomes published on recovery.
+        caught_up: usize,
+    },
+    /// Another engine of the fleet published a probe outcome for a group this engine has
+    /// entries in; they were released or re-parked on it.
+    #[serde(rename_all = "camelCase")]
+    FleetOutcome {
+        /// The provider/budget group.
+        group: String,
+        /// Whether the other engine's probe succeeded.
+        ok: bool,
+        /// Entries of this engine released (ok) or re-parked (failed).
+        entries: usize,
+        /// When the group is due again after a failed probe (epoch ms).
+        retry_at_ms: Option<i64>,
+    },
+}
+
+impl Event {
+    /// Apply `f` to every free-text field (messages, paths, URLs), e.g. to scrub secrets.
+    pub fn scrub_text(&mut self, mut f: impl FnMut(&mut String)) {
+        match self {
+            Event::Rejected { message, .. }
+            | Event::ResendFailed { message, .. }
+            | Event::Abandoned { message, .. }
+            | Event::Alert { message, .. }
+            | Event::GatewayDisconnected { message, .. }
+            | Event::StateDegraded { message, .. } => f(message),
+            Event::RecoveredCorruptFile { path, moved_to, .. } => {
+                f(path);
+                f(moved_to);
+            }
+            Event::Imported { path, .. } => f(path),
+            Event::GatewayConnected { url } => f(url),
+            Event::StateDegraded { message, .. } => f(message),
+            Event::Parked { .. }
+            | Event::Resent { .. }
+            | Event::ProbeOk { .. }
+            | Event::ProbeFailed { .. }
+            | Event::Resolved { .. }
+            | Event::BreakerOpened { .. }
+            | Event::BreakerHalfOpen { .. }
+            | Event::BreakerClosed { .. }
+            | Event::ProfileCooldown { .. }
+            | Event::StateRecovered { .. }
+            | Event::FleetOutcome { .. } => {}
+        }
+    }
 }
 
 /// Where events go. Must not block.

@@ -93,7 +93,7 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
     const message = `e2e hello ${Date.now()}`
     const ack = await engine.sendToSession('agent:main:e2e-send', message, 'idem-send-1')
     assert.deepEqual(ack, { runId: 'idem-send-1', status: 'started' })
-    assert.equal(events.filter((e) => e.type === 'gateway-connected').length, 1)
+    assert.equal(events.filter((e) => e.type === 'gateway_connected').length, 1)
     const end = await waitRun(engine, 'idem-send-1')
     assert.equal(end.status, 'ok', show(end))
     assert.equal(callsFor(message).length, 1)
@@ -113,7 +113,7 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
     assert.equal(third.status, 'ok')
     assert.equal(callsFor(message).length, 1, 'the provider ran the key more than once')
     // One connection served all four requests.
-    assert.equal(events.filter((e) => e.type === 'gateway-connected').length, 1)
+    assert.equal(events.filter((e) => e.type === 'gateway_connected').length, 1)
   })
 
   test('park -> resume through the default gateway resender (no resend callback)', async () => {
@@ -135,7 +135,7 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
     const resent = events.filter((e) => e.type === 'resent' && e.sessionKey === session)
     assert.equal(resent.length, 1, show(events))
     assert.equal(resent[0].attempts, 2)
-    assert.deepEqual(events.filter((e) => e.type === 'resend-failed'), [])
+    assert.deepEqual(events.filter((e) => e.type === 'resend_failed'), [])
     // The resend used the scheduler's idempotency key `resume:<session>:<attempt>`.
     const end = await waitRun(engine, `resume:${session}:2`)
     assert.equal(end.status, 'ok', show(end))
@@ -150,10 +150,10 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
       (e) => e,
     )
     assert.equal(err.code, 'E_GATEWAY_AUTH', err.message)
-    const disconnects = () => events.filter((e) => e.type === 'gateway-disconnected')
+    const disconnects = () => events.filter((e) => e.type === 'gateway_disconnected')
     assert.equal(disconnects().length, 1, show(events))
     assert.equal(disconnects()[0].terminal, true)
-    assert.equal(events.filter((e) => e.type === 'gateway-connected').length, 0)
+    assert.equal(events.filter((e) => e.type === 'gateway_connected').length, 0)
 
     const again = await engine.gatewayRequest('sessions.list', {}).then(
       () => assert.fail('second call went through'),
@@ -184,9 +184,9 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
     const engineMs = Date.now() - t0
     const harnessMs = await ready
     assert.equal(ack.status, 'started')
-    const disconnects = events.filter((e) => e.type === 'gateway-disconnected')
+    const disconnects = events.filter((e) => e.type === 'gateway_disconnected')
     assert.ok(disconnects.every((e) => e.terminal === false), show(disconnects))
-    assert.equal(events.filter((e) => e.type === 'gateway-connected').length, 1)
+    assert.equal(events.filter((e) => e.type === 'gateway_connected').length, 1)
     console.log(
       `# startup: engine chat.send acked ${engineMs} ms after spawn; harness first hello-ok ${harnessMs} ms; ` +
         `${disconnects.length} failed attempts before: ${disconnects.map((d) => d.code ?? '-').join(',')}`,
@@ -242,7 +242,7 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
 
     // Keys acked on the new connection all run. Keys acked on the old one just before the
     // restart may be lost: the gateway keeps runs and idempotency keys in memory only.
-    const connected = events.filter((e) => e.type === 'gateway-connected')
+    const connected = events.filter((e) => e.type === 'gateway_connected')
     assert.equal(connected.length, 2, show(events))
     const down = connected[1]
     const after = items.filter((_, i) => results[i].at > down.at)
@@ -269,7 +269,7 @@ describe('engine against a real OpenClaw gateway', { skip: available ? false : s
       `# restart batch: ${after.length}/${N} acked after the reconnect; lost in the restart (acked 'started' before it, never run): ` +
         `${lost.length} (#${lost.map((it) => items.indexOf(it)).join(',#') || 'none'}); resent with the same keys: ` +
         `${lost.filter((it) => callsFor(it.message).length === 1).length}/${lost.length} ran within 20 s; ` +
-        `provider calls per key ${show(counts)}; disconnect events ${events.filter((e) => e.type === 'gateway-disconnected').length}`,
+        `provider calls per key ${show(counts)}; disconnect events ${events.filter((e) => e.type === 'gateway_disconnected').length}`,
     )
     for (const [i, n] of counts.entries()) assert.ok(n <= 1, `key #${i} ran ${n} times`)
   })

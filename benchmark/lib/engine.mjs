@@ -30,17 +30,9 @@ export function cleanupTempDirs() {
   for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
 
-/**
- * The error corpus: `$RETRY_ENGINE_CORPUS`, else `../shared/corpus/errors.jsonl` from the repo
- * (main checkout), else `../../shared/...` (a worktree under a sibling folder).
- */
-export function corpusPath() {
-  const candidates = [
-    process.env.RETRY_ENGINE_CORPUS,
-    join(repoRoot, '..', 'shared', 'corpus', 'errors.jsonl'),
-    join(repoRoot, '..', '..', 'shared', 'corpus', 'errors.jsonl'),
-  ].filter(Boolean)
-  const found = candidates.find((p) => existsSync(p))
-  if (!found) throw new Error(`error corpus not found; tried ${candidates.join(', ')}`)
+/** The error corpus inside the repository (`__test__/fixtures/corpus/`); `$RETRY_ENGINE_CORPUS` overrides. */
+export function corpusPath(file = 'errors.jsonl') {
+  const found = process.env.RETRY_ENGINE_CORPUS ?? join(repoRoot, '__test__', 'fixtures', 'corpus', file)
+  if (!existsSync(found)) throw new Error(`error corpus not found at ${found}`)
   return found
 }

@@ -103,6 +103,23 @@ exports.FIELDS = {
         description: 'Absolute directory of the queue and counters. Default: <OpenClaw state dir>/retry-engine.',
         advanced: true,
     },
+    redisUrl: {
+        type: 'string',
+        pattern: '^(redis|rediss|redis\\+unix|unix)://\\S+$',
+        expected: 'a redis://, rediss:// or redis+unix:// URL',
+        label: 'Redis URL (fleet)',
+        description: 'Several gateways on one provider account: share probe leases and window outcomes through this Redis (redis://[user:password@]host:port/db, rediss:// for TLS, redis+unix:///path.sock), so the fleet sends one probe per window. Parked sessions stay in each gateway\'s state dir. Default: none. Never logged.',
+        sensitive: true,
+        advanced: true,
+    },
+    redisKeyPrefix: {
+        type: 'string',
+        pattern: '\\S',
+        expected: 'a non-empty string',
+        label: 'Redis key prefix',
+        description: 'Prefix of the Redis keys and channel (one per fleet sharing a Redis). Default: openclaw-retry-engine:.',
+        advanced: true,
+    },
 };
 /** Setting names, in FIELDS order. */
 exports.KNOWN = Object.keys(exports.FIELDS);
@@ -146,8 +163,8 @@ function uiHints() {
 /** Thrown for a wrong setting; the message says which field and what to write. */
 class PluginConfigError extends Error {
     code = 'E_PLUGIN_CONFIG';
-    constructor(field, expected, got) {
-        const shown = typeof got === 'string' ? JSON.stringify(got) : Array.isArray(got) ? 'an array' : got === null ? 'null' : typeof got;
+    constructor(field, expected, got, secret = false) {
+        const shown = secret && typeof got === 'string' ? '(not shown: it may hold a secret)' : typeof got === 'string' ? JSON.stringify(got) : Array.isArray(got) ? 'an array' : got === null ? 'null' : typeof got;
         super(`retry-engine plugin config \`${field}\`: expected ${expected}, got ${shown}`);
     }
 }
@@ -156,7 +173,7 @@ exports.PluginConfigError = PluginConfigError;
 function check(key, f, v) {
     if (f.type === 'string') {
         if (typeof v !== 'string' || (f.pattern !== undefined && !new RegExp(f.pattern, 'u').test(v))) {
-            throw new PluginConfigError(key, f.expected, v);
+            throw new PluginConfigError(key, f.expected, v, 'sensitive' in f && f.sensitive === true);
         }
     }
     else if (f.type === 'integer') {

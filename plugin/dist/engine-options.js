@@ -52,6 +52,7 @@ function engineOptions(cfg, openclawStateDir, openclawConfig, env) {
             maxConcurrent: cfg.maxConcurrent,
             resumeMessage: cfg.resumeMessage,
         },
+        ...(cfg.redisUrl ? { state: { redis: { url: cfg.redisUrl, ...(cfg.redisKeyPrefix ? { keyPrefix: cfg.redisKeyPrefix } : {}) } } } : {}),
         gateway: {
             url: target.url,
             ...(target.token ? { token: target.token } : {}),

@@ -4,7 +4,7 @@
 Object.defineProperty(exports, "__esModule", { value: true });
 exports.formatEvent = formatEvent;
 exports.logEvent = logEvent;
-const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend-failed', 'probe-failed', 'recovered-corrupt-file']);
+const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend_failed', 'probe_failed', 'recovered_corrupt_file']);
 /** One line for an engine event: `retry-engine parked {"sessionKey":…}`. */
 function formatEvent(event) {
     const { type, ...rest } = event;
@@ -13,7 +13,7 @@ function formatEvent(event) {
 /** Writes an engine event at warn level for trouble, info otherwise. */
 function logEvent(logger, event) {
     const line = formatEvent(event);
-    const terminal = event.type === 'gateway-disconnected' && event.terminal === true;
+    const terminal = event.type === 'gateway_disconnected' && event.terminal === true;
     if (WARN.has(event.type) || terminal)
         logger.warn(line);
     else

@@ -17,7 +17,7 @@ exports.METHODS = {
     drop: { name: 'retryEngine.drop', scope: 'operator.write' },
 };
 /** Engine events counted in the lifetime counters (`<stateDir>/counters.json`, survive restarts). */
-exports.COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe-ok', 'probe-failed', 'alert']);
+exports.COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe_ok', 'probe_failed', 'alert']);
 /** An error answered to a gateway method call: `{code, message}`. */
 class OperatorError extends Error {
     code;

@@ -33,6 +33,10 @@ export interface PluginConfig {
   importOldQueue: boolean
   /** Where the queue lives. Default `<OpenClaw state dir>/retry-engine`. */
   stateDir?: string
+  /** Several gateways on one provider account: share probe leases and group outcomes through this Redis (`redis://`, `rediss://`, `redis+unix://`). Default none. Never logged. */
+  redisUrl?: string
+  /** Prefix of the Redis keys (one per fleet). Default `openclaw-retry-engine:`. */
+  redisKeyPrefix?: string
 }
 
 /** One setting: its type, its limits, its default and the words shown to users. */
@@ -136,6 +140,23 @@ export const FIELDS = {
     description: 'Absolute directory of the queue and counters. Default: <OpenClaw state dir>/retry-engine.',
     advanced: true,
   },
+  redisUrl: {
+    type: 'string',
+    pattern: '^(redis|rediss|redis\\+unix|unix)://\\S+$',
+    expected: 'a redis://, rediss:// or redis+unix:// URL',
+    label: 'Redis URL (fleet)',
+    description: 'Several gateways on one provider account: share probe leases and window outcomes through this Redis (redis://[user:password@]host:port/db, rediss:// for TLS, redis+unix:///path.sock), so the fleet sends one probe per window. Parked sessions stay in each gateway\'s state dir. Default: none. Never logged.',
+    sensitive: true,
+    advanced: true,
+  },
+  redisKeyPrefix: {
+    type: 'string',
+    pattern: '\\S',
+    expected: 'a non-empty string',
+    label: 'Redis key prefix',
+    description: 'Prefix of the Redis keys and channel (one per fleet sharing a Redis). Default: openclaw-retry-engine:.',
+    advanced: true,
+  },
 } as const satisfies Record<keyof PluginConfig, Field>
 
 /** Setting names, in FIELDS order. */
@@ -183,8 +204,8 @@ export function uiHints() {
 /** Thrown for a wrong setting; the message says which field and what to write. */
 export class PluginConfigError extends Error {
   readonly code = 'E_PLUGIN_CONFIG'
-  constructor(field: string, expected: string, got: unknown) {
-    const shown = typeof got === 'string' ? JSON.stringify(got) : Array.isArray(got) ? 'an array' : got === null ? 'null' : typeof got
+  constructor(field: string, expected: string, got: unknown, secret = false) {
+    const shown = secret && typeof got === 'string' ? '(not shown: it may hold a secret)' : typeof got === 'string' ? JSON.stringify(got) : Array.isArray(got) ? 'an array' : got === null ? 'null' : typeof got
     super(`retry-engine plugin config \`${field}\`: expected ${expected}, got ${shown}`)
   }
 }
@@ -193,7 +214,7 @@ export class PluginConfigError extends Error {
 function check(key: string, f: Field, v: unknown): unknown {
   if (f.type === 'string') {
     if (typeof v !== 'string' || (f.pattern !== undefined && !new RegExp(f.pattern, 'u').test(v))) {
-      throw new PluginConfigError(key, f.expected, v)
+      throw new PluginConfigError(key, f.expected, v, 'sensitive' in f && f.sensitive === true)
     }
   } else if (f.type === 'integer') {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < f.minimum || v > f.maximum) {

@@ -50,6 +50,7 @@ export function engineOptions(cfg: PluginConfig, openclawStateDir: string, openc
       maxConcurrent: cfg.maxConcurrent,
       resumeMessage: cfg.resumeMessage,
     },
+    ...(cfg.redisUrl ? { state: { redis: { url: cfg.redisUrl, ...(cfg.redisKeyPrefix ? { keyPrefix: cfg.redisKeyPrefix } : {}) } } } : {}),
     gateway: {
       url: target.url,
       ...(target.token ? { token: target.token } : {}),

@@ -9,7 +9,7 @@ export interface Logger {
   error: (message: string) => void
 }
 
-const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend-failed', 'probe-failed', 'recovered-corrupt-file'])
+const WARN = new Set(['alert', 'abandoned', 'rejected', 'resend_failed', 'probe_failed', 'recovered_corrupt_file'])
 
 /** One line for an engine event: `retry-engine parked {"sessionKey":…}`. */
 export function formatEvent(event: { type: string; [k: string]: unknown }): string {
@@ -20,7 +20,7 @@ export function formatEvent(event: { type: string; [k: string]: unknown }): stri
 /** Writes an engine event at warn level for trouble, info otherwise. */
 export function logEvent(logger: Logger, event: { type: string; [k: string]: unknown }): void {
   const line = formatEvent(event)
-  const terminal = event.type === 'gateway-disconnected' && event.terminal === true
+  const terminal = event.type === 'gateway_disconnected' && event.terminal === true
   if (WARN.has(event.type) || terminal) logger.warn(line)
   else logger.info(line)
 }

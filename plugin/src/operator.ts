@@ -12,7 +12,7 @@ export const METHODS = {
 } as const
 
 /** Engine events counted in the lifetime counters (`<stateDir>/counters.json`, survive restarts). */
-export const COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe-ok', 'probe-failed', 'alert'])
+export const COUNTED_EVENTS = new Set(['parked', 'resent', 'resolved', 'abandoned', 'rejected', 'probe_ok', 'probe_failed', 'alert'])
 
 /** An error answered to a gateway method call: `{code, message}`. */
 export class OperatorError extends Error {

@@ -26,6 +26,19 @@ pub fn to_js<'env, T: Serialize>(
     }
 }
 
+/// Serialise a result straight to JS, without a `serde_json::Value` in between: the fast
+/// path of the hot methods. Only for result types without `u64` fields (napi would make
+/// those `BigInt`s); every `i64`/`u32`/`u16` becomes a plain JS number.
+pub fn to_js_direct<'env, T: Serialize>(
+    env: &'env Env,
+    r: EngineResult<T>,
+) -> napi::Result<Unknown<'env>> {
+    match r {
+        Ok(v) => env.to_js_value(&v),
+        Err(e) => Err(to_napi(env, &e)),
+    }
+}
+
 /// Replace integer JSON numbers by floats so napi makes plain JS numbers of them.
 pub fn as_js_numbers(v: Value) -> Value {
     match v {
@@ -43,6 +56,41 @@ pub fn as_js_numbers(v: Value) -> Value {
     }
 }
 
+/// A promise already rejected with the coded error `e` (async methods never throw).
+pub fn rejected<'env>(
+    env: &'env Env,
+    e: &EngineError,
+) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+    let mut deferred = std::ptr::null_mut();
+    let mut raw_promise = std::ptr::null_mut();
+    // SAFETY: `env` is the live environment of this call.
+    let status =
+        unsafe { napi::sys::napi_create_promise(env.raw(), &mut deferred, &mut raw_promise) };
+    if status != napi::sys::Status::napi_ok {
+        return Err(to_napi(env, e));
+    }
+    let error = super::errors::error_value(env, e.code(), &e.to_string());
+    // SAFETY: `deferred` was just created and is settled exactly once.
+    unsafe { napi::sys::napi_reject_deferred(env.raw(), deferred, error) };
+    Ok(PromiseRaw::new(env.raw(), raw_promise))
+}
+
+/// Check the arguments, then run the engine future: a bad argument is a rejected promise.
+pub fn settle<'env, A, T, F>(
+    env: &'env Env,
+    args: EngineResult<A>,
+    run: impl FnOnce(A) -> F,
+) -> napi::Result<PromiseRaw<'env, Unknown<'env>>>
+where
+    T: Serialize + Send + 'static,
+    F: Future<Output = EngineResult<T>> + Send + 'static,
+{
+    match args {
+        Ok(a) => promise(env, run(a)),
+        Err(e) => rejected(env, &e),
+    }
+}
+
 /// Run an engine future on tokio and settle a JS promise with its serialised result, or
 /// reject with a coded error.
 pub fn promise<'env, T, F>(env: &'env Env, fut: F) -> napi::Result<PromiseRaw<'env, Unknown<'env>>>
@@ -51,16 +99,4 @@ where
     F: Future<Output = EngineResult<T>> + Send + 'static,
 {
     env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, r| to_js(env, r))
-}
-
-/// A JS `now` argument (epoch ms) to an integer, rejecting NaN/Infinity.
-pub fn now_arg(now_ms: Option<f64>) -> EngineResult<Option<i64>> {
-    match now_ms {
-        None => Ok(None),
-        Some(n) if n.is_finite() && n >= 0.0 => Ok(Some(n as i64)),
-        Some(n) => Err(EngineError::input(
-            "nowMs",
-            format!("expected epoch milliseconds (a finite number >= 0), got {n}"),
-        )),
-    }
 }

@@ -1,10 +1,17 @@
 //! The `#[napi]` layer. Only this module imports napi; it converts arguments, calls
 //! [`crate::engine::Engine`] and turns `EngineError`s into JS errors with `err.code`.
 
+mod abort;
+mod args;
 mod convert;
 mod errors;
 mod event_sink;
+mod guards;
 mod input;
+mod js;
 mod js_resender;
+mod liveness;
 mod options;
 mod retry_engine;
+
+pub use guards::is_retry_engine_error;

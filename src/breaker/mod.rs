@@ -9,4 +9,4 @@ mod state;
 pub use config::BreakerConfig;
 pub use message_guard::{MessageGuard, MessageVerdict, MESSAGE_KEY_PREFIX};
 pub use registry::{BreakerRegistry, Permit};
-pub use state::{BreakerState, CircuitState};
+pub use state::{BreakerRecord, BreakerState, CircuitState, Phase};

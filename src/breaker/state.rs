@@ -1,7 +1,7 @@
 //! One breaker's state machine data and its serialisable view.
 
 use crate::keyed_store::IdleSince;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The three breaker states. Serialised `"closed"`, `"open"`, `"half_open"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -15,25 +15,48 @@ pub enum CircuitState {
     HalfOpen,
 }
 
-/// Internal phase of a tracked breaker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Phase {
+/// Phase of a tracked breaker. Serialised `{"state":"open","halfOpenAtMs":…}` etc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    tag = "state",
+    rename_all = "snake_case",
+    rename_all_fields = "camelCase"
+)]
+pub enum Phase {
+    /// Calls pass.
     Closed,
-    Open { half_open_at_ms: i64 },
-    HalfOpen { probe_started_at_ms: i64 },
+    /// Calls are rejected until `half_open_at_ms` (epoch ms).
+    Open {
+        /// When the next caller becomes the probe.
+        half_open_at_ms: i64,
+    },
+    /// One probe is in flight since `probe_started_at_ms` (epoch ms).
+    HalfOpen {
+        /// When the probe was admitted.
+        probe_started_at_ms: i64,
+    },
 }
 
-/// Internal per-key record. A key without a record is closed with no failures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BreakerRecord {
+/// One breaker's record: persisted in the decision state (`crate::state::DecisionStore`) and
+/// exported by `exportState()`. A key without a record is closed with no failures. Times are
+/// epoch ms. Serialised in camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BreakerRecord {
+    /// Where the breaker is.
     pub phase: Phase,
+    /// Consecutive failures counted.
     pub failures: u32,
+    /// The cooldown the next opening uses.
     pub cooldown_ms: i64,
+    /// When it last opened.
     pub opened_at_ms: Option<i64>,
+    /// Last acquire/record (idle eviction counts from here).
     pub last_activity_ms: i64,
 }
 
 impl BreakerRecord {
+    /// A closed record with no failures.
     pub fn new(cooldown_ms: i64, now_ms: i64) -> Self {
         Self {
             phase: Phase::Closed,
@@ -44,6 +67,7 @@ impl BreakerRecord {
         }
     }
 
+    /// The public view at `now_ms`.
     pub fn view(&self, now_ms: i64) -> BreakerState {
         let (state, half_open_at_ms) = match self.phase {
             Phase::Closed => (CircuitState::Closed, None),

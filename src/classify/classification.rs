@@ -29,6 +29,10 @@ pub struct Classification {
     /// A short (at most 500 characters), secret-free summary of the failure; empty when `reason`
     /// is `None`.
     pub message: String,
+    /// The id of the rule that decided `reason` (a built-in rule id such as `rate-limit` or
+    /// `status-429`, `custom:<index>` for a custom pattern, `no-match` for `unknown`); `None`
+    /// when `reason` is `None`. Rule ids are listed in the README's classifier section.
+    pub rule: Option<String>,
 }
 
 impl Classification {
@@ -41,6 +45,7 @@ impl Classification {
             retry_after_ms: None,
             reset_at_ms: None,
             message: String::new(),
+            rule: None,
         }
     }
 }

@@ -3,13 +3,16 @@
 //! 1. for `quota` only: an explicit absolute reset (Anthropic reset headers, a
 //!    `usage limit reached|<epoch>` suffix) beats everything, because a relative `retry-after`
 //!    on a long window is usually a short probe interval;
-//! 2. `retry-after-ms`; 3. `retry-after` (seconds or HTTP-date);
+//! 2. `retry-after-ms`; 3. `retry-after` (seconds or HTTP-date), then the same value relayed
+//!    by the OpenClaw gateway as a text suffix `; Retry-After: N seconds`;
 //! 4. OpenAI `x-ratelimit-reset-*`; 5. Anthropic `anthropic-ratelimit-*-reset`;
 //! 6. a generic `x-ratelimit-reset`; 7. Gemini `RetryInfo.retryDelay`;
 //! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
 //! 9. for `quota` only: the configured budget window.
 
-use super::durations::{parse_epoch_seconds, parse_go_duration, parse_human_duration};
+use super::durations::{
+    parse_epoch_seconds, parse_go_duration, parse_human_duration, parse_seconds,
+};
 use super::headers::Hint;
 use super::input::FailureView;
 use crate::reason::Reason;
@@ -24,6 +27,20 @@ static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
     )
     .expect("text delay pattern must compile")
 });
+
+/// The suffix the OpenClaw gateway appends to a provider's message when the provider sent a
+/// `retry-after` header: `…; Retry-After: 30 seconds` (seconds, integer or decimal).
+static RELAYED_RETRY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)(?-u:\b)retry-after:\s*([0-9]+(?:\.[0-9]+)?)\s*(?:seconds?|secs?|s)?(?-u:\b)")
+        .expect("relayed retry-after pattern must compile")
+});
+
+/// The `Retry-After: N seconds` suffix relayed by the gateway, in milliseconds.
+pub(crate) fn relayed_retry_after(text: &str) -> Option<i64> {
+    RELAYED_RETRY_AFTER
+        .captures(text)
+        .and_then(|c| parse_seconds(c.get(1)?.as_str()))
+}
 
 /// Claude's `usage limit reached|1760000000` (epoch seconds after the bar).
 static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
@@ -63,6 +80,7 @@ pub(crate) fn find_hint(
     }
     h.retry_after_ms()
         .or_else(|| h.retry_after())
+        .or_else(|| relayed_retry_after(&view.text).map(Hint::After))
         .or_else(|| h.openai_reset())
         .or_else(absolute)
         .or_else(|| h.generic_reset())
@@ -107,6 +125,17 @@ mod tests {
         ] {
             assert_eq!(text_delay(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn relayed_retry_after_suffix() {
+        let t = "429 Rate limit reached for requests per min; Retry-After: 30 seconds";
+        assert_eq!(relayed_retry_after(t), Some(30_000));
+        assert_eq!(
+            relayed_retry_after("x; Retry-After: 1.5 seconds"),
+            Some(1_500)
+        );
+        assert_eq!(relayed_retry_after("retry after 30 seconds"), None);
     }
 
     #[test]

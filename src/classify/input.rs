@@ -55,6 +55,9 @@ pub(crate) struct FailureView {
     pub message: Option<String>,
     /// Gemini `RetryInfo.retryDelay`, if present.
     pub retry_delay: Option<String>,
+    /// When the provider answered (epoch ms): the failed assistant message's `timestamp` of an
+    /// OpenClaw `agent_end` event. `None` means "now".
+    pub received_at_ms: Option<i64>,
 }
 
 /// The shape of an input.
@@ -182,7 +185,17 @@ fn agent_end(ev: &Map<String, Value>) -> Normalised {
     if err.is_empty() {
         err.insert("message".into(), Value::String("provider error".into()));
     }
-    Normalised::Failure(view_of_object(&err))
+    let mut view = view_of_object(&err);
+    view.received_at_ms = msg.get("timestamp").and_then(epoch_ms);
+    Normalised::Failure(view)
+}
+
+/// A positive epoch-ms number (integer or float).
+fn epoch_ms(v: &Value) -> Option<i64> {
+    let ms = v
+        .as_f64()
+        .filter(|ms| ms.is_finite() && *ms > 0.0 && *ms < 1e15)?;
+    Some(ms.round() as i64)
 }
 
 /// The view of a plain text (an error string or an outgoing chat message).
@@ -285,10 +298,19 @@ impl Collector {
                     continue;
                 }
             }
-            if key == "code" && self.code_status.is_none() {
-                if let Some(s) = as_status(child) {
-                    self.code_status = Some(s);
-                    continue;
+            if key == "code" {
+                match as_status(child) {
+                    Some(s) if self.code_status.is_none() => {
+                        self.code_status = Some(s);
+                        continue;
+                    }
+                    // Provider codes that are not statuses (Zhipu's `1113`) stay readable
+                    // to the rules in their JSON shape, `"code":1113`.
+                    None if child.is_number() => {
+                        self.push_text(&format!("\"code\":{child}"));
+                        continue;
+                    }
+                    _ => {}
                 }
             }
             if key == "retrydelay" {

@@ -8,15 +8,21 @@
 //! classifies in milliseconds.
 
 mod classification;
+mod decide;
 mod durations;
 mod headers;
 mod hints;
 mod input;
-mod patterns;
+mod rule;
+mod rule_set;
+mod rules_table;
+mod size_ceiling;
 mod status;
 mod summary;
 mod surfaced;
 
+#[cfg(test)]
+mod corpus_tests;
 #[cfg(test)]
 mod fuzz_tests;
 #[cfg(test)]
@@ -26,10 +32,12 @@ pub use classification::Classification;
 
 use crate::error::{EngineError, EngineResult};
 use crate::reason::Reason;
+use decide::Verdict;
 use headers::Hint;
 use input::{FailureView, Normalised};
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
+use std::borrow::Cow;
 
 /// A user-supplied pattern mapped to a reason; checked before the built-in patterns.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,7 +61,8 @@ pub struct ClassifierConfig {
 /// Classifies failures. Cheap to share (`&self` only); build once with [`Classifier::new`].
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    custom: Vec<(Regex, Reason)>,
+    /// Compiled custom patterns, each with its reason and its rule id (`custom:<index>`).
+    custom: Vec<(Regex, Reason, String)>,
     budget_window_ms: Option<i64>,
 }
 
@@ -74,7 +83,7 @@ impl Classifier {
                     .case_insensitive(true)
                     .size_limit(CUSTOM_PATTERN_SIZE_LIMIT)
                     .build()
-                    .map(|re| (re, p.reason))
+                    .map(|re| (re, p.reason, format!("custom:{i}")))
                     .map_err(|e| {
                         EngineError::option(
                             format!("patterns[{i}].pattern"),
@@ -98,6 +107,10 @@ impl Classifier {
     /// Classifies `input` received at `now_ms` (epoch ms, used to turn hints into both relative
     /// and absolute times). Never fails: unrecognised failures are [`Reason::Unknown`], and
     /// inputs that are not failures get `reason: None`.
+    ///
+    /// Hints count from when the provider answered: for an OpenClaw `agent_end` event whose
+    /// failed assistant message carries a `timestamp` (epoch ms, not after `now_ms`), a relative
+    /// hint resets at `timestamp + hint` and `retry_after_ms` is what is left of it at `now_ms`.
     pub fn classify(&self, input: &Value, now_ms: i64) -> Classification {
         match input::normalise(input) {
             Normalised::NotFailure => Classification::not_a_failure(),
@@ -117,34 +130,34 @@ impl Classifier {
     /// about rate limits are never surfaced errors.
     pub fn is_surfaced_error(&self, text: &str) -> bool {
         surfaced::has_surfaced_shape(text)
-            && self
-                .reason_of(&input::normalise_text(text))
-                .is_some_and(|r| r != Reason::Unknown)
+            && self.verdict(&input::normalise_text(text)).reason != Reason::Unknown
     }
 
-    /// The reason from custom patterns, built-in patterns, provider headers and the status.
-    fn reason_of(&self, view: &FailureView) -> Option<Reason> {
-        if let Some((_, reason)) = self.custom.iter().find(|(re, _)| re.is_match(&view.text)) {
-            return Some(*reason);
+    /// The reason and deciding rule: custom patterns first, then the built-in precedence
+    /// (`decide.rs`: explicit codes > status refined by text > text).
+    fn verdict(&self, view: &FailureView) -> Verdict {
+        if let Some((_, reason, id)) = self.custom.iter().find(|(re, ..)| re.is_match(&view.text)) {
+            return Verdict {
+                reason: *reason,
+                rule: Cow::Owned(id.clone()),
+            };
         }
-        let status = view.status.or_else(|| status::status_in_text(&view.text));
-        match patterns::match_builtin(&view.text) {
-            Some(Reason::RateLimit) | None
-                if view.headers.anthropic_unified_rejected() && status.is_none_or(|s| s == 429) =>
-            {
-                Some(Reason::Quota)
-            }
-            Some(reason) => Some(reason),
-            None => status.and_then(status::reason_for_status),
-        }
+        decide::decide(view)
     }
 
     fn classify_view(&self, view: &FailureView, now_ms: i64) -> Classification {
-        let reason = self.reason_of(view).unwrap_or(Reason::Unknown);
-        let status = view.status.or_else(|| status::status_in_text(&view.text));
+        let Verdict { reason, rule } = self.verdict(view);
+        let status = decide::status_of(view);
+        let received_ms = view
+            .received_at_ms
+            .filter(|t| *t <= now_ms)
+            .unwrap_or(now_ms);
         let (retry_after_ms, reset_at_ms) =
             match hints::find_hint(view, reason, self.budget_window_ms) {
-                Some(Hint::After(ms)) => (Some(ms), Some(now_ms.saturating_add(ms))),
+                Some(Hint::After(ms)) => {
+                    let at = received_ms.saturating_add(ms);
+                    (Some(at.saturating_sub(now_ms).max(0)), Some(at))
+                }
                 Some(Hint::At(at)) => (Some(at.saturating_sub(now_ms).max(0)), Some(at)),
                 None => (None, None),
             };
@@ -156,6 +169,7 @@ impl Classifier {
             retry_after_ms,
             reset_at_ms,
             message: summary::summarise(status, text),
+            rule: Some(rule.into_owned()),
         }
     }
 }

@@ -17,6 +17,8 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
         r"([1-5]\d\d)(?-u:\b)",
         r"|^\s*(?:error:?\s*)?([1-5]\d\d)\s*(?:[{\[(-]|$)",
         r"|\(\s*([1-5]\d\d)\s*\)",
+        r"|(?-u:\b)([1-5]\d\d)\s+status code(?-u:\b)",
+        r"|(?-u:\b)(?:api\s*error|returned|received|got)\s*(?:an?\s+)?\(?([1-5]\d\d)(?-u:\b)",
         r"|(?-u:\b)([1-5]\d\d)\s+(?:too many requests|unauthorized|forbidden|not found|payment required|request timeout|bad request|internal server error|bad gateway|service unavailable|gateway timeout|overloaded|unprocessable)(?-u:\b)",
     ))
     .expect("status pattern must compile")
@@ -33,21 +35,101 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
     })
 }
 
-/// The reason a status implies when no pattern matched; `None` for statuses below 400.
-pub(crate) fn reason_for_status(status: u16) -> Option<Reason> {
-    Some(match status {
-        0..=399 => return None,
-        400 | 413 | 415 | 422 => Reason::Format,
-        401 => Reason::Auth,
-        402 => Reason::Billing,
-        403 => Reason::AuthPermanent,
-        404 => Reason::ModelNotFound,
-        408 => Reason::Timeout,
-        429 => Reason::RateLimit,
-        529 => Reason::Overloaded,
-        500..=599 => Reason::ServerError,
-        _ => Reason::Unknown,
-    })
+/// A status at the very start of a message: `429 temporary provider response`, `HTTP 503:`,
+/// `Error: 500 …`, a bare `410`. The caller decides whether a bare leading `402` counts (only
+/// with a billing or rate-limit wording: "402 items found" is not a status).
+static LEADING_STATUS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)")
+        .expect("leading status pattern must compile")
+});
+
+/// The status a message starts with, if any.
+pub(crate) fn leading_status(text: &str) -> Option<u16> {
+    LEADING_STATUS
+        .captures(text)
+        .and_then(|c| c[1].parse().ok())
+}
+
+/// What a status means: its default reason, and the text reasons that may refine it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusRow {
+    /// The reason when the text says nothing the row allows.
+    pub default: Reason,
+    /// Text reasons that win over the default under this status.
+    pub refined_by: &'static [Reason],
+}
+
+use Reason::*;
+
+/// Every reason but the transient ones a 4xx cannot mean.
+const CLIENT_REFINEMENTS: &[Reason] = &[
+    RateLimit,
+    Quota,
+    Billing,
+    Auth,
+    AuthPermanent,
+    Overloaded,
+    Format,
+    ContextOverflow,
+    ModelNotFound,
+];
+const ALL_REFINEMENTS: &[Reason] = &[
+    RateLimit,
+    Quota,
+    Billing,
+    Auth,
+    AuthPermanent,
+    Overloaded,
+    ServerError,
+    Timeout,
+    Network,
+    Format,
+    ContextOverflow,
+    ModelNotFound,
+];
+
+/// The row for `status` (OpenClaw's `classifyFailoverClassificationFromHttpStatus`, with our
+/// `quota` split); `None` below 400.
+pub(crate) fn status_row(status: u16) -> Option<StatusRow> {
+    let row = |default, refined_by| {
+        Some(StatusRow {
+            default,
+            refined_by,
+        })
+    };
+    match status {
+        0..=399 => None,
+        400 | 422 => row(Format, CLIENT_REFINEMENTS),
+        401 | 407 => row(Auth, &[AuthPermanent, Billing]),
+        402 => row(Billing, &[RateLimit, Quota]),
+        403 => row(AuthPermanent, &[Auth, Billing]),
+        404 => row(
+            ModelNotFound,
+            &[Billing, Auth, AuthPermanent, Format, ContextOverflow],
+        ),
+        408 => row(Timeout, &[]),
+        410 => row(
+            Timeout,
+            &[Billing, Auth, AuthPermanent, ModelNotFound, Format],
+        ),
+        413 => row(ContextOverflow, &[Format]),
+        415 => row(Format, CLIENT_REFINEMENTS),
+        429 => row(RateLimit, &[Quota, Billing, ContextOverflow]),
+        499 => row(Timeout, &[Overloaded, Format]),
+        529 => row(Overloaded, &[ContextOverflow, Format]),
+        500..=599 => row(
+            ServerError,
+            &[
+                Overloaded,
+                ServerError,
+                Timeout,
+                Network,
+                Format,
+                ContextOverflow,
+            ],
+        ),
+        _ => row(Unknown, ALL_REFINEMENTS),
+    }
 }
 
 #[cfg(test)]
@@ -91,12 +173,31 @@ mod tests {
     }
 
     #[test]
-    fn status_reasons() {
-        assert_eq!(reason_for_status(200), None);
-        assert_eq!(reason_for_status(429), Some(Reason::RateLimit));
-        assert_eq!(reason_for_status(402), Some(Reason::Billing));
-        assert_eq!(reason_for_status(504), Some(Reason::ServerError));
-        assert_eq!(reason_for_status(529), Some(Reason::Overloaded));
-        assert_eq!(reason_for_status(418), Some(Reason::Unknown));
+    fn status_rows() {
+        let default = |s| status_row(s).map(|r| r.default);
+        assert_eq!(default(200), None);
+        assert_eq!(default(429), Some(Reason::RateLimit));
+        assert_eq!(default(402), Some(Reason::Billing));
+        assert_eq!(default(504), Some(Reason::ServerError));
+        assert_eq!(default(529), Some(Reason::Overloaded));
+        assert_eq!(default(418), Some(Reason::Unknown));
+        assert!(status_row(429)
+            .unwrap()
+            .refined_by
+            .contains(&Reason::Billing));
+        assert!(!status_row(503)
+            .unwrap()
+            .refined_by
+            .contains(&Reason::Billing));
+    }
+
+    #[test]
+    fn leading_statuses() {
+        assert_eq!(leading_status("429 temporary provider response"), Some(429));
+        assert_eq!(leading_status("HTTP 503: x"), Some(503));
+        assert_eq!(leading_status("Error: 500 boom"), Some(500));
+        assert_eq!(leading_status("410"), Some(410));
+        assert_eq!(leading_status("4290 tokens"), None);
+        assert_eq!(leading_status("Book a 402 room"), None);
     }
 }

@@ -1,35 +1,13 @@
 //! The short, secret-free `message` of a classification.
 
-use regex::Regex;
-use std::sync::LazyLock;
-
 /// Longest summary, in characters.
 pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
 /// Bytes of raw text looked at before redaction (the summary is shorter anyway).
 const SCAN_BYTES: usize = 4096;
 
-/// Secret shapes, each with its replacement.
-static SECRETS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
-    [
-        (r"(?i)\bbearer\s+[A-Za-z0-9._~+/=\-]+", "Bearer ***"),
-        (r"\b(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
-        (r"\bAIza[0-9A-Za-z_\-]{10,}", "AIza***"),
-        (r"\b(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}", "***"),
-        (
-            r#"(?i)\b(api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|password|secret|authorization|key)(["']?\s*[:=]\s*["']?)[^\s"',&;}]+"#,
-            "$1$2***",
-        ),
-    ]
-    .into_iter()
-    .map(|(p, r)| (Regex::new(p).expect("redaction pattern must compile"), r))
-    .collect()
-});
-
-/// Removes anything that looks like a secret from `text`.
+/// Removes anything that looks like a secret from `text` (see [`crate::redact`]).
 pub(crate) fn redact(text: &str) -> String {
-    SECRETS.iter().fold(text.to_owned(), |acc, (re, rep)| {
-        re.replace_all(&acc, *rep).into_owned()
-    })
+    crate::redact::known_formats(text).into_owned()
 }
 
 /// Whether `text` already leads with the status (`429 …`, `Error: 429 …`) or says `HTTP 429`.

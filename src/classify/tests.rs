@@ -1,4 +1,5 @@
-//! Classifier tests: the shared corpus, then extra cases per reason and per hint format.
+//! Classifier tests: extra cases per reason and per hint format (the corpus files are in
+//! `corpus_tests.rs`).
 
 use super::*;
 use serde_json::json;
@@ -11,53 +12,6 @@ fn classifier() -> Classifier {
 
 fn reason(v: Value) -> Option<Reason> {
     classifier().classify(&v, NOW).reason
-}
-
-#[test]
-fn corpus_every_line_passes() {
-    // `../shared` from the main checkout; `../../shared` from a worktree under /work/wt.
-    let candidates = [
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/errors.jsonl"),
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/corpus/errors.jsonl"
-        ),
-    ];
-    let corpus = candidates
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .expect("shared/corpus/errors.jsonl must exist next to the checkout");
-    let c = classifier();
-    let mut passed = 0;
-    let mut failures = Vec::new();
-    for line in corpus.lines().filter(|l| !l.trim().is_empty()) {
-        let case: Value = serde_json::from_str(line).expect("corpus line is JSON");
-        let id = case["id"].as_str().unwrap_or("?");
-        let got = c.classify(&case["input"], NOW);
-        let want: Option<Reason> = serde_json::from_value(case["reason"].clone()).unwrap();
-        let mut ok = got.reason == want && got.retryable == want.is_some_and(Reason::is_retryable);
-        if let Some(ms) = case.get("retryAfterMs").and_then(Value::as_i64) {
-            ok &= got.retry_after_ms == Some(ms);
-        }
-        if let Some(at) = case.get("resetAtMs").and_then(Value::as_i64) {
-            ok &= got.reset_at_ms == Some(at);
-        }
-        if case["input"]["kind"] == "chat_text" {
-            let text = case["input"]["text"].as_str().unwrap();
-            ok &= c.is_surfaced_error(text) == want.is_some();
-        }
-        if ok {
-            passed += 1;
-        } else {
-            failures.push(format!("{id}: got {got:?}, want {want:?}"));
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "corpus failures:\n{}",
-        failures.join("\n")
-    );
-    assert!(passed >= 27, "corpus shrank: {passed} lines");
 }
 
 #[test]
@@ -92,7 +46,8 @@ fn extra_cases_per_reason() {
         (json!({"status": 400, "body": {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.", "status": "INVALID_ARGUMENT"}}}), Reason::Auth),
         (json!({"status": 403, "body": {"type": "error", "error": {"type": "permission_error", "message": "Your API key does not have permission to use the specified resource."}}}), Reason::AuthPermanent),
         (json!("This key has been revoked."), Reason::AuthPermanent),
-        (json!({"status": 403, "body": "Forbidden"}), Reason::AuthPermanent),
+        // A bare 403 "Forbidden" is `auth` (as OpenClaw reads it); a 403 saying why is refined.
+        (json!({"status": 403, "body": "Forbidden"}), Reason::Auth),
         (json!({"status": 503, "body": {"error": {"code": 503, "message": "The model is overloaded. Please try again later.", "status": "UNAVAILABLE"}}}), Reason::Overloaded),
         (json!({"status": 500, "body": {"type": "error", "error": {"type": "api_error", "message": "Internal server error"}}}), Reason::ServerError),
         (json!({"status": 504, "body": "Gateway Timeout"}), Reason::ServerError),

@@ -35,6 +35,8 @@ pub struct EngineConfig {
     pub gateway: GatewayConfig,
     /// Auth-profile rotation. Default: see [`ProfileConfig`].
     pub profiles: ProfileConfig,
+    /// Shared coordination state for several engines. Default: none (a lone engine).
+    pub state: crate::state::StateConfig,
 }
 
 impl Default for EngineConfig {
@@ -50,6 +52,7 @@ impl Default for EngineConfig {
             scheduler: SchedulerConfig::default(),
             gateway: GatewayConfig::default(),
             profiles: ProfileConfig::default(),
+            state: crate::state::StateConfig::default(),
         }
     }
 }

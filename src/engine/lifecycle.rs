@@ -1,18 +1,22 @@
 //! `start()` and `close()`: opening the durable stores and running the scheduler.
 
-use super::{Engine, StoreQueue};
+use super::Engine;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
-use crate::queue::{QueueConfig, QueueStore};
 use crate::scheduler::{Scheduler, SchedulerHandle};
-use std::sync::{Arc, Mutex};
+use crate::state::coordination::{Coordinator, Solo};
+use crate::state::file::{FileParked, QueueConfig, QueueStore};
+use crate::state::redis::RedisCoordinator;
+use crate::state::ParkedQueue;
+use std::sync::Arc;
 
 /// What `start()` brought up.
 pub(crate) struct Running {
-    pub store: Arc<Mutex<QueueStore>>,
+    pub store: Arc<dyn ParkedQueue>,
     pub scheduler: SchedulerHandle,
     pub profiles: Arc<ProfileStore>,
+    pub coordinator: Arc<dyn Coordinator>,
 }
 
 /// The engine's lifecycle.
@@ -52,12 +56,7 @@ impl Engine {
         qcfg.clock = self.clock.clone();
         let (store, report) = run_blocking(move || QueueStore::open(qcfg, now)).await?;
         for r in report.recoveries {
-            (self.events)(Event::RecoveredCorruptFile {
-                path: r.path.display().to_string(),
-                moved_to: r.moved_to.display().to_string(),
-                kept: r.kept,
-                dropped: r.dropped,
-            });
+            (self.events)(r.to_event());
         }
         if let Some(imp) = report.imported {
             (self.events)(Event::Imported {
@@ -73,21 +72,40 @@ impl Engine {
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
-        let store = Arc::new(Mutex::new(store));
-        let scheduler = Scheduler::spawn(
-            Arc::new(StoreQueue::new(store.clone())),
+        let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
+        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
+            Some(redis) => Arc::new(RedisCoordinator::start(
+                redis.clone(),
+                self.clock.clone(),
+                self.events.clone(),
+            )?),
+            None => Arc::new(Solo),
+        };
+        let scheduler = Scheduler::spawn_coordinated(
+            store.clone(),
             self.resender.clone(),
             self.cfg.scheduler.clone(),
             self.clock.clone(),
             self.jitter.clone(),
             self.events.clone(),
+            coordinator.clone(),
         )?;
         *life = Life::Running(Arc::new(Running {
             store,
             scheduler,
             profiles: Arc::new(profiles),
+            coordinator,
         }));
         Ok(())
+    }
+
+    /// Like [`Engine::close`], but first give resends already in flight up to `grace` to
+    /// finish (no new resend starts meanwhile); the rest are then cancelled as `close` does.
+    pub async fn close_within(&self, grace: std::time::Duration) -> EngineResult<()> {
+        if !grace.is_zero() && self.is_running().await {
+            self.drain.drain(grace).await;
+        }
+        self.close().await
     }
 
     /// Stop the scheduler (in-flight work goes back to `Parked`, nothing is lost), flush and
@@ -97,6 +115,7 @@ impl Engine {
         let previous = std::mem::replace(&mut *life, Life::Closed);
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
+            running.coordinator.close().await;
         }
         self.gateway.close().await;
         Ok(())

@@ -3,17 +3,16 @@
 //! profile rotation and gateway resends are in the submodules.
 
 mod config;
+mod drain;
 mod lifecycle;
 mod operator;
 mod parking;
 mod profiles;
-mod queue_adapter;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
 pub use operator::{RetryNowOutcome, RetryTarget};
 pub use parking::{ParkAction, ParkOutcome};
-pub use queue_adapter::StoreQueue;
 pub use stats::EngineStats;
 
 use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};
@@ -23,8 +22,10 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::gateway::{GatewayClient, GatewayResender};
 use crate::jitter::Jitter;
+use crate::metrics::Metrics;
 use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
+use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
 use crate::resender::Resender;
 use crate::window::{effective_reset, Window};
 use lifecycle::Life;
@@ -43,6 +44,9 @@ pub struct Engine {
     guard: Mutex<MessageGuard>,
     gateway: GatewayClient,
     resender: Arc<dyn Resender>,
+    drain: Arc<drain::Drain>,
+    metrics: Arc<Metrics>,
+    redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
 }
 
@@ -69,6 +73,17 @@ impl Engine {
         resender: Option<Arc<dyn Resender>>,
     ) -> EngineResult<Self> {
         let jitter = cfg.seed.map(Jitter::seeded).unwrap_or_default();
+        let redactor = Arc::new(Redactor::new(
+            [
+                cfg.gateway.token.as_deref(),
+                cfg.gateway.password.as_deref(),
+            ]
+            .into_iter()
+            .flatten(),
+        ));
+        let events = scrubbing_sink(events, redactor.clone());
+        let metrics = Arc::new(Metrics::new());
+        let events = metrics.tap(events, clock.clone());
         let classifier = Classifier::new(cfg.classifier.clone())?;
         let policy = PolicyTable::new(cfg.policy.clone(), jitter.clone(), events.clone())?;
         let breakers = BreakerRegistry::new(cfg.breaker.clone(), events.clone())?;
@@ -81,6 +96,11 @@ impl Engine {
             events.clone(),
         )?;
         let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let resender: Arc<dyn Resender> =
+            Arc::new(ScrubbedResender::new(resender, redactor.clone()));
+        let drain = Arc::new(drain::Drain::default());
+        let resender: Arc<dyn Resender> =
+            Arc::new(drain::DrainingResender::new(resender, drain.clone()));
         Ok(Self {
             cfg,
             clock,
@@ -92,6 +112,9 @@ impl Engine {
             guard: Mutex::new(guard),
             gateway,
             resender,
+            drain,
+            metrics,
+            redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
         })
     }
@@ -111,8 +134,16 @@ impl Engine {
     }
 
     /// Classify a failure input (string, error-like object, HTTP response, `agent_end` event).
+    /// The summary `message` never holds a configured secret or a known key format.
     pub fn classify(&self, input: &Value, now_ms: Option<i64>) -> Classification {
-        self.classifier.classify(input, self.at(now_ms))
+        let mut c = self.classifier.classify(input, self.at(now_ms));
+        self.redactor.scrub_in_place(&mut c.message);
+        c
+    }
+
+    /// The redactor of this engine's configured secrets (and known key formats).
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
@@ -122,7 +153,7 @@ impl Engine {
 
     /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
     fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
-        let c = self.classifier.classify(input, now_ms);
+        let c = self.classify(input, Some(now_ms));
         let reason = c.reason.ok_or_else(|| {
             EngineError::input(
                 "input",

@@ -2,11 +2,11 @@
 //! counters that survive restarts (`add_counter`, `counters`).
 
 use super::lifecycle::run_blocking;
-use super::{check_key, locked, Engine};
+use super::{check_key, Engine};
 use crate::counters::{CounterFile, CounterRecovery, Counters};
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
-use crate::queue::{EntryStatus, QueueOp};
+use crate::state::{EntryStatus, QueueChange};
 use serde::Serialize;
 
 /// Which parked sessions `retry_now` makes due: one session, or every session of a group.
@@ -65,26 +65,30 @@ impl Engine {
         let store = running.store.clone();
         let now = self.clock.now_ms();
         let outcome = run_blocking(move || {
-            let mut store = locked(&store);
             let matching: Vec<_> = match &target {
                 RetryTarget::Session(k) => store.get(k)?.into_iter().collect(),
-                RetryTarget::Group(g) => {
-                    store.all()?.into_iter().filter(|e| &e.group == g).collect()
-                }
+                RetryTarget::Group(g) => store
+                    .all_entries()?
+                    .into_iter()
+                    .filter(|e| &e.group == g)
+                    .collect(),
             };
             let mut outcome = RetryNowOutcome::default();
-            let mut ops = Vec::new();
-            for mut entry in matching {
+            let mut changes = Vec::new();
+            for entry in matching {
                 if entry.status != EntryStatus::Parked {
                     outcome.in_flight.push(entry.session_key);
                     continue;
                 }
-                outcome.due.push(entry.session_key.clone());
-                entry.retry_at_ms = entry.retry_at_ms.min(now);
-                ops.push(QueueOp::Put(entry));
+                changes.push(QueueChange::SetStatus {
+                    session_key: entry.session_key.clone(),
+                    status: EntryStatus::Parked,
+                    retry_at_ms: Some(entry.retry_at_ms.min(now)),
+                });
+                outcome.due.push(entry.session_key);
             }
-            if !ops.is_empty() {
-                store.apply(ops)?;
+            if !changes.is_empty() {
+                store.apply(&changes, now)?;
             }
             Ok(outcome)
         })

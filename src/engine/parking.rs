@@ -6,8 +6,8 @@ use crate::classify::Classification;
 use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::policy::{Action, Decision, Mode};
-use crate::queue::{EntryStatus, ParkedEntry};
 use crate::reason::Reason;
+use crate::state::{EntryStatus, ParkedEntry};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -67,10 +67,12 @@ impl Engine {
         &self,
         session_key: &str,
         input: &Value,
-        meta: Value,
+        mut meta: Value,
         now_ms: Option<i64>,
     ) -> EngineResult<ParkOutcome> {
         check_key("sessionKey", session_key)?;
+        // Meta is stored in the queue files: no configured secret or key format goes there.
+        self.redactor.scrub_value(&mut meta);
         if !(meta.is_null() || meta.is_object()) {
             return Err(EngineError::input(
                 "meta",
@@ -96,7 +98,7 @@ impl Engine {
         let decision = locked(&self.policy).record_failure(session_key, &failure, now);
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || locked(&store).get(&key)).await?;
+        let existing = run_blocking(move || store.get(&key)).await?;
         let key = session_key.to_string();
 
         let stop =
@@ -107,13 +109,13 @@ impl Engine {
             );
             (self.events)(Event::Rejected {
                 session_key: key.clone(),
-                code: "NOT_RETRYABLE".into(),
+                code: "E_NOT_RETRYABLE".into(),
                 message: why.clone(),
             });
             if existing.is_some() {
                 let store = running.store.clone();
                 let k = key.clone();
-                run_blocking(move || locked(&store).remove(&k)).await?;
+                run_blocking(move || store.remove(&k)).await?;
                 self.abandoned(
                     &key,
                     reason,
@@ -149,7 +151,7 @@ impl Engine {
             if existing.is_some() {
                 let store = running.store.clone();
                 let k = key.clone();
-                run_blocking(move || locked(&store).remove(&k)).await?;
+                run_blocking(move || store.remove(&k)).await?;
                 running.scheduler.notify();
             }
             self.abandoned(&key, reason, attempts, &classification.message);
@@ -202,7 +204,7 @@ impl Engine {
                 entry.meta = meta;
             }
             let store = running.store.clone();
-            let put = run_blocking(move || locked(&store).put(entry)).await;
+            let put = run_blocking(move || store.put(entry)).await;
             if let Err(e) = put {
                 if let EngineError::QueueFull { .. } = e {
                     (self.events)(Event::Rejected {
@@ -260,7 +262,7 @@ impl Engine {
         locked(&self.policy).record_success(session_key);
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || locked(&store).get(&key)).await?;
+        let existing = run_blocking(move || store.get(&key)).await?;
         let Some(entry) = existing else {
             return Ok(false);
         };
@@ -272,7 +274,7 @@ impl Engine {
         } else {
             let store = running.store.clone();
             let key = session_key.to_string();
-            run_blocking(move || locked(&store).remove(&key)).await?;
+            run_blocking(move || store.remove(&key)).await?;
             (self.events)(Event::Resolved {
                 session_key: session_key.to_string(),
             });
@@ -287,7 +289,7 @@ impl Engine {
         let running = self.running().await?;
         let store = running.store.clone();
         let key = session_key.to_string();
-        let removed = run_blocking(move || locked(&store).remove(&key)).await?;
+        let removed = run_blocking(move || store.remove(&key)).await?;
         running.scheduler.notify();
         Ok(removed)
     }
@@ -298,14 +300,14 @@ impl Engine {
         let running = self.running().await?;
         let store = running.store.clone();
         let key = session_key.to_string();
-        run_blocking(move || locked(&store).get(&key)).await
+        run_blocking(move || store.get(&key)).await
     }
 
     /// Every parked entry, earliest due first.
     pub async fn pending(&self) -> EngineResult<Vec<ParkedEntry>> {
         let running = self.running().await?;
         let store = running.store.clone();
-        run_blocking(move || locked(&store).all()).await
+        run_blocking(move || store.all_entries()).await
     }
 }
 

@@ -5,7 +5,7 @@ use super::{locked, Engine};
 use crate::breaker::BreakerState;
 use crate::error::EngineResult;
 use crate::policy::KeyState;
-use crate::queue::ParkedEntry;
+use crate::state::ParkedEntry;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -59,7 +59,7 @@ impl Engine {
         let entries: Vec<ParkedEntry> = match self.running().await {
             Ok(r) => {
                 let store = r.store.clone();
-                run_blocking(move || locked(&store).all()).await?
+                run_blocking(move || store.all_entries()).await?
             }
             Err(_) => Vec::new(),
         };
@@ -80,5 +80,21 @@ impl Engine {
             keys,
             breaker_states,
         })
+    }
+}
+
+impl Engine {
+    /// Prometheus metrics (OpenMetrics text): event counters, the resume-lag histogram and
+    /// parked entries by status (all 0 before `start()`). See [`crate::metrics`].
+    pub async fn metrics(&self) -> EngineResult<String> {
+        let by_status = match self.running().await {
+            Ok(r) => {
+                let store = r.store.clone();
+                let entries = run_blocking(move || store.all_entries()).await?;
+                count(entries.iter().map(|e| name(&e.status)))
+            }
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(self.metrics.render(&by_status))
     }
 }

@@ -296,7 +296,11 @@ impl GatewayClient {
 
     fn scrubber(&self) -> Scrubber {
         let cfg = read(&self.inner.cfg);
-        Scrubber::new(cfg.token.as_deref(), cfg.password.as_deref())
+        Scrubber::new(
+            [cfg.token.as_deref(), cfg.password.as_deref()]
+                .into_iter()
+                .flatten(),
+        )
     }
 }
 

@@ -5,8 +5,8 @@
 //! `v3|deviceId|clientId|clientMode|role|scopesCSV|signedAtMs|token|nonce|platform|deviceFamily`
 //! with platform and device family trimmed and lower-cased.
 
-use crate::durable::{ensure_dir, fsync_dir, FILE_MODE};
 use crate::error::{EngineError, EngineResult};
+use crate::state::file::durable::{ensure_dir, fsync_dir, FILE_MODE};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use ed25519_dalek::{Signer, SigningKey};

@@ -183,7 +183,7 @@ proptest! {
         let cut = at.index(error.message.len() + 1);
         let cut = (0..=cut).rev().find(|i| error.message.is_char_boundary(*i)).unwrap_or(0);
         error.message.insert_str(cut, &format!(" {token} / {password} "));
-        let scrubber = Scrubber::new(Some(&token), Some(&password));
+        let scrubber = Scrubber::new([&token, &password]);
         let text = failure_text(&classify_connect_error(&error, &scrubber));
         prop_assert!(!text.contains(&token), "token leaked: {text}");
         prop_assert!(!text.contains(&password), "password leaked: {text}");

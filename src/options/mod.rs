@@ -4,6 +4,7 @@
 mod policy;
 mod reader;
 mod scheduler;
+mod state;
 mod stores;
 
 pub use reader::{kind, OptionReader};
@@ -17,7 +18,7 @@ use serde_json::Value;
 use std::path::PathBuf;
 
 /// Top-level option names (functions `onEvent`/`resend` are taken by the binding).
-pub const TOP_LEVEL: [&str; 13] = [
+pub const TOP_LEVEL: [&str; 14] = [
     "stateDir",
     "seed",
     "budgetWindow",
@@ -29,6 +30,7 @@ pub const TOP_LEVEL: [&str; 13] = [
     "scheduler",
     "gateway",
     "profiles",
+    "state",
     "onEvent",
     "resend",
 ];
@@ -72,9 +74,18 @@ pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
     cfg.gateway = stores::read_gateway(&root.object("gateway", &mut p)?, &cfg.state_dir)?;
     let mut p = String::new();
     cfg.profiles = stores::read_profiles(&root.object("profiles", &mut p)?)?;
+    let mut p = String::new();
+    cfg.state = state::read_state(&root.object("state", &mut p)?)?;
     Ok(cfg)
 }
 
+/// Most custom patterns accepted.
+pub const MAX_PATTERNS: usize = 256;
+/// Longest custom pattern accepted, in characters (compiled size is limited separately).
+pub const MAX_PATTERN_CHARS: usize = 4096;
+
+/// `patterns`: at most [`MAX_PATTERNS`] of at most [`MAX_PATTERN_CHARS`] characters each, both
+/// checked before anything is compiled.
 fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
     let mut cfg = ClassifierConfig::default();
     let Some(v) = root.raw("patterns") else {
@@ -86,6 +97,15 @@ fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
             format!("expected an array of {{pattern, reason}}, got {}", kind(v)),
         )
     })?;
+    if list.len() > MAX_PATTERNS {
+        return Err(EngineError::option(
+            "patterns",
+            format!(
+                "has {} patterns; at most {MAX_PATTERNS} are accepted",
+                list.len()
+            ),
+        ));
+    }
     for (i, item) in list.iter().enumerate() {
         let path = format!("patterns[{i}]");
         let r = OptionReader::new(&path, Some(item))?;
@@ -93,6 +113,13 @@ fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
         let pattern = r
             .string("pattern")?
             .ok_or_else(|| EngineError::option(format!("{path}.pattern"), "is required"))?;
+        let chars = pattern.chars().count();
+        if chars > MAX_PATTERN_CHARS {
+            return Err(EngineError::option(
+                format!("{path}.pattern"),
+                format!("is {chars} characters long; patterns are at most {MAX_PATTERN_CHARS}"),
+            ));
+        }
         let reason: Reason = r
             .string("reason")?
             .ok_or_else(|| EngineError::option(format!("{path}.reason"), "is required"))?
@@ -107,6 +134,21 @@ fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pattern_count_and_length_are_bounded() {
+        let long = json!({"patterns": [{"pattern": "a".repeat(MAX_PATTERN_CHARS + 1), "reason": "rate_limit"}]});
+        let e = parse_options(Some(&long)).unwrap_err();
+        assert!(e.to_string().contains("patterns[0].pattern"), "{e}");
+        let ok = json!({"patterns": [{"pattern": "a".repeat(MAX_PATTERN_CHARS), "reason": "rate_limit"}]});
+        assert!(parse_options(Some(&ok)).is_ok());
+        let many: Vec<_> = (0..=MAX_PATTERNS)
+            .map(|i| json!({"pattern": format!("p{i}"), "reason": "rate_limit"}))
+            .collect();
+        let e = parse_options(Some(&json!({ "patterns": many }))).unwrap_err();
+        assert_eq!(e.code(), "E_INVALID_OPTION");
+        assert!(e.to_string().contains("`patterns`"), "{e}");
+    }
 
     #[test]
     fn defaults_and_errors_name_fields() {

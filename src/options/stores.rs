@@ -26,10 +26,10 @@ pub struct QueueSettings {
 impl Default for QueueSettings {
     fn default() -> Self {
         Self {
-            max_entries: crate::queue::DEFAULT_MAX_ENTRIES,
+            max_entries: crate::state::file::queue::DEFAULT_MAX_ENTRIES,
             max_attempts: 5,
             import_path: None,
-            compact_min_records: crate::queue::DEFAULT_COMPACT_MIN_RECORDS,
+            compact_min_records: crate::state::file::queue::DEFAULT_COMPACT_MIN_RECORDS,
         }
     }
 }

@@ -2,28 +2,43 @@
 
 use crate::keyed_store::IdleSince;
 use crate::reason::Reason;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Longest error text kept per key, in characters.
 pub const MAX_ERROR_CHARS: usize = 1_000;
 
-/// Internal per-key record.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct KeyRecord {
+/// What the policy remembers about one key: the record persisted in the decision state
+/// (`crate::state::DecisionStore`) and exported by `exportState()`. Times are epoch ms, so a
+/// restored record is judged against the wall clock. Serialised in camelCase.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    /// Failures in a row across reasons.
     pub consecutive_errors: u32,
+    /// Failures in a row of `last_reason`.
     pub reason_streak: u32,
+    /// Disables in a row (doubles the disable span).
     pub disables_in_row: u32,
+    /// The reason of the last failure.
     pub last_reason: Option<Reason>,
+    /// The last error text (truncated to 1000 characters).
     pub last_error: String,
+    /// When the last failure was recorded.
     pub last_failure_at_ms: i64,
+    /// When the next attempt may happen.
     pub next_attempt_at_ms: Option<i64>,
+    /// End of the current backoff or park.
     pub cooldown_until_ms: Option<i64>,
+    /// Whether the key is disabled.
     pub disabled: bool,
+    /// End of the current disable; `None` with `disabled` = until a success or reset.
     pub disabled_until_ms: Option<i64>,
+    /// The last alert raised (reason, epoch ms): "one alert per window" survives restarts.
     pub last_alert: Option<(Reason, i64)>,
 }
 
 impl KeyRecord {
+    /// A record with no failures, last active at `now_ms`.
     pub fn new(now_ms: i64) -> Self {
         Self {
             consecutive_errors: 0,
@@ -42,12 +57,13 @@ impl KeyRecord {
 
     /// Forget the failure streak (a success); the alert memory stays so a flapping key still
     /// alerts at most once per window.
-    pub fn clear_streak(&mut self) {
+    pub(crate) fn clear_streak(&mut self) {
         let last_alert = self.last_alert;
         *self = Self::new(self.last_failure_at_ms);
         self.last_alert = last_alert;
     }
 
+    /// The public view at `now_ms`, `None` without a failure streak.
     pub fn view(&self, now_ms: i64) -> Option<KeyState> {
         let reason = self.last_reason?;
         if self.consecutive_errors == 0 {

@@ -12,7 +12,7 @@ mod tests;
 
 pub use config::{PolicyConfig, DEFAULT_IDLE_EVICT_MS, DEFAULT_MAX_KEYS};
 pub use decision::{Action, Decision, Failure};
-pub use key_state::{KeyState, MAX_ERROR_CHARS};
+pub use key_state::{KeyRecord, KeyState, MAX_ERROR_CHARS};
 pub use reason_policy::{
     Mode, ReasonPolicy, DEFAULT_ALERT_WINDOW_MS, DEFAULT_DISABLE_MAX_MS, DEFAULT_DISABLE_MS,
     DEFAULT_UNKNOWN_STOP_AFTER,

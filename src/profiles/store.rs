@@ -1,62 +1,31 @@
-//! The durable usage store shared by every process using the same state directory.
+//! Profile rotation over a [`ProfileUsageStore`] shared by every engine using it.
 //!
-//! Every operation runs as one transaction: take `profiles.lock` ([`LockGuard`]), re-read
-//! `profiles.json`, apply the operation to what is on disk, write it back with
-//! [`write_atomic`] (0600), release the lock. No process ever writes a stale copy, so
-//! concurrent picks and marks from many processes are all counted.
+//! Every operation runs as one transaction of the store (for the default file backend: take
+//! `profiles.lock`, re-read `profiles.json`, apply, write back atomically), so concurrent
+//! picks and marks from many processes are all counted.
 //!
-//! A damaged file is moved aside ([`move_aside`]) and its readable profiles are kept; `open`
-//! returns a [`RecoveryInfo`] for the caller to report, and later operations that meet a damaged
-//! file (another process broke it) report [`Event::RecoveredCorruptFile`] through the sink.
+//! A damaged store is repaired with every readable profile kept; `open` returns the
+//! [`RecoveryReport`] for the caller to report, and later operations that meet a damaged file
+//! (another process broke it) report [`Event::RecoveredCorruptFile`] through the sink.
 
 use super::config::ProfileConfig;
 use super::profile::{validate_id, ProfileStats};
 use super::rotation::{choose, PickResult};
 use super::schedule::{apply_outcome, MarkResult, Outcome, Penalty};
-use super::state_file::{decode, encode, Decoded, StoreState};
 use super::view::ProfileView;
-use crate::durable::{ensure_dir, move_aside, write_atomic, LockGuard};
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, EventSink};
+use crate::state::file::durable::ensure_dir;
+use crate::state::file::FileProfiles;
+use crate::state::{ProfileUsage, ProfileUsageStore, RecoveryReport};
 use std::collections::BTreeSet;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
-/// Name of the usage file inside the state directory.
-pub const FILE_NAME: &str = "profiles.json";
-/// Name of the lock file inside the state directory.
-pub const LOCK_NAME: &str = "profiles.lock";
-
-/// A damaged `profiles.json` that was moved aside.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecoveryInfo {
-    /// The damaged file.
-    pub path: PathBuf,
-    /// Where it now lives.
-    pub moved_to: PathBuf,
-    /// Profiles kept from it.
-    pub kept: usize,
-    /// Profiles that could not be read.
-    pub dropped: usize,
-}
-
-impl RecoveryInfo {
-    /// The matching [`Event::RecoveredCorruptFile`].
-    pub fn to_event(&self) -> Event {
-        Event::RecoveredCorruptFile {
-            path: self.path.display().to_string(),
-            moved_to: self.moved_to.display().to_string(),
-            kept: self.kept,
-            dropped: self.dropped,
-        }
-    }
-}
-
-/// Auth-profile rotation backed by `profiles.json`. Blocking: call from `spawn_blocking` in
-/// async code. Cheap to share behind an `Arc`; holds no open files between calls.
+/// Auth-profile rotation over a usage store (default: `profiles.json` in the state directory).
+/// Blocking: call from `spawn_blocking` in async code. Cheap to share behind an `Arc`.
 pub struct ProfileStore {
-    path: PathBuf,
-    lock_path: PathBuf,
+    usage: Arc<dyn ProfileUsageStore>,
     cfg: ProfileConfig,
     events: EventSink,
 }
@@ -64,36 +33,36 @@ pub struct ProfileStore {
 impl std::fmt::Debug for ProfileStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProfileStore")
-            .field("path", &self.path)
             .field("cfg", &self.cfg)
             .finish_non_exhaustive()
     }
 }
 
 impl ProfileStore {
-    /// Open (creating `dir` with 0700 if missing) the store in `dir`. `now_ms` names a damaged
-    /// file moved aside. Returns the recovery report if the file was damaged.
+    /// Open (creating `dir` with 0700 if missing) the file-backed store in `dir`. `now_ms`
+    /// names a damaged file moved aside. Returns the recovery report if the file was damaged.
     pub fn open(
         dir: &Path,
         cfg: ProfileConfig,
         events: EventSink,
         now_ms: i64,
-    ) -> EngineResult<(ProfileStore, Option<RecoveryInfo>)> {
+    ) -> EngineResult<(ProfileStore, Option<RecoveryReport>)> {
         cfg.validate()?;
         ensure_dir(dir).map_err(|e| EngineError::io(dir, e))?;
-        let store = ProfileStore {
-            path: dir.join(FILE_NAME),
-            lock_path: dir.join(LOCK_NAME),
-            cfg,
-            events,
-        };
-        let ((), recovery) = store.transact(now_ms, |_| Ok(((), false)))?;
-        Ok((store, recovery))
+        Self::with_backend(Arc::new(FileProfiles::in_dir(dir)), cfg, events, now_ms)
     }
 
-    /// The path of `profiles.json`.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Rotation over any usage backend (e.g. a shared one). Reads it once to report damage.
+    pub fn with_backend(
+        usage: Arc<dyn ProfileUsageStore>,
+        cfg: ProfileConfig,
+        events: EventSink,
+        now_ms: i64,
+    ) -> EngineResult<(ProfileStore, Option<RecoveryReport>)> {
+        cfg.validate()?;
+        let store = ProfileStore { usage, cfg, events };
+        let ((), recovery) = store.transact(now_ms, |_| Ok(((), false)))?;
+        Ok((store, recovery))
     }
 
     /// Register `profile_id` under `provider`. Returns `true` if it was new, `false` if it was
@@ -221,7 +190,7 @@ impl ProfileStore {
     fn run<R>(
         &self,
         now_ms: i64,
-        op: impl FnOnce(&mut StoreState) -> EngineResult<(R, bool)>,
+        op: impl FnOnce(&mut ProfileUsage) -> EngineResult<(R, bool)>,
     ) -> EngineResult<R> {
         let (out, recovery) = self.transact(now_ms, op)?;
         if let Some(info) = recovery {
@@ -230,72 +199,30 @@ impl ProfileStore {
         Ok(out)
     }
 
-    /// Lock, re-read, apply `op` (which says whether it changed the state), write if changed,
-    /// unlock.
+    /// One transaction of the usage store: apply `op` (which says whether it changed the
+    /// state) to the current usage.
     fn transact<R>(
         &self,
         now_ms: i64,
-        op: impl FnOnce(&mut StoreState) -> EngineResult<(R, bool)>,
-    ) -> EngineResult<(R, Option<RecoveryInfo>)> {
-        let _lock =
-            LockGuard::acquire(&self.lock_path).map_err(|e| EngineError::io(&self.lock_path, e))?;
-        let (mut state, recovery) = self.load(now_ms)?;
-        let (out, changed) = op(&mut state)?;
-        if changed {
-            self.save(&state)?;
-        }
+        op: impl FnOnce(&mut ProfileUsage) -> EngineResult<(R, bool)>,
+    ) -> EngineResult<(R, Option<RecoveryReport>)> {
+        let mut op = Some(op);
+        let mut out = None;
+        let recovery = self.usage.transact(now_ms, &mut |state| {
+            let op = op.take().expect("a transaction runs its operation once");
+            let (r, changed) = op(state)?;
+            out = Some(r);
+            Ok(changed)
+        })?;
+        let out = out.expect("the usage store ran the operation");
         Ok((out, recovery))
-    }
-
-    /// Read the file (missing = empty). A damaged file is moved aside and its readable part
-    /// written back at once, so nothing salvaged is lost if the operation then fails.
-    fn load(&self, now_ms: i64) -> EngineResult<(StoreState, Option<RecoveryInfo>)> {
-        let bytes = match std::fs::read(&self.path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok((StoreState::default(), None))
-            }
-            Err(e) => return Err(EngineError::io(&self.path, e)),
-        };
-        match decode(&bytes) {
-            Decoded::Clean(state) => Ok((state, None)),
-            Decoded::TooNew(v) => Err(EngineError::io(
-                &self.path,
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "written by a newer engine (format version {v}); upgrade openclaw-retry-engine or use another state directory"
-                    ),
-                ),
-            )),
-            Decoded::Damaged {
-                state,
-                kept,
-                dropped,
-            } => {
-                let moved_to =
-                    move_aside(&self.path, now_ms).map_err(|e| EngineError::io(&self.path, e))?;
-                self.save(&state)?;
-                let info = RecoveryInfo {
-                    path: self.path.clone(),
-                    moved_to,
-                    kept,
-                    dropped,
-                };
-                Ok((state, Some(info)))
-            }
-        }
-    }
-
-    fn save(&self, state: &StoreState) -> EngineResult<()> {
-        write_atomic(&self.path, &encode(state)).map_err(|e| EngineError::io(&self.path, e))
     }
 }
 
 /// Add `profile_id` under `provider` if missing; `true` if added. Err if it belongs to another
 /// provider.
 fn ensure_registered(
-    state: &mut StoreState,
+    state: &mut ProfileUsage,
     profile_id: &str,
     provider: &str,
 ) -> EngineResult<bool> {

@@ -1,5 +1,6 @@
 //! [`SchedulerHandle`]: how the engine talks to the running scheduler task.
 
+use crate::state::coordination::GroupOutcome;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
@@ -12,6 +13,11 @@ pub(crate) enum Command {
         key: String,
         retry_at_ms: Option<i64>,
         error: String,
+    },
+    /// Another engine of the fleet published `outcome` for `group`.
+    GroupOutcome {
+        group: String,
+        outcome: GroupOutcome,
     },
     Shutdown,
 }

@@ -32,12 +32,11 @@
 //! Store errors are retried after `store_retry_ms`; writes are kept in order until they land.
 
 mod config;
+mod fleet;
 mod handle;
-pub mod memory;
 mod outcome;
 mod plan;
 mod probe;
-mod queue;
 mod release;
 mod runner;
 mod store_calls;
@@ -49,7 +48,6 @@ pub use config::{ProbeConfirm, SchedulerConfig};
 pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
-pub use queue::{ParkedQueue, QueueChange, SchedEntry, SchedStatus};
 pub use release::ReleaseQueue;
 
 use crate::clock::SharedClock;
@@ -57,6 +55,8 @@ use crate::error::EngineResult;
 use crate::events::EventSink;
 use crate::jitter::Jitter;
 use crate::resender::Resender;
+use crate::state::coordination::{Coordinator, Solo};
+use crate::state::ParkedQueue;
 use std::sync::Arc;
 
 /// Entry point: [`Scheduler::spawn`].
@@ -75,8 +75,31 @@ impl Scheduler {
         jitter: Jitter,
         events: EventSink,
     ) -> EngineResult<SchedulerHandle> {
+        let solo: Arc<dyn Coordinator> = Arc::new(Solo);
+        Self::spawn_coordinated(queue, resender, cfg, clock, jitter, events, solo)
+    }
+
+    /// [`Scheduler::spawn`] for an engine of a fleet: `coordinator` decides which engine probes
+    /// each group, and the outcomes it hears from the others release or re-park this engine's
+    /// entries (see `fleet.rs`).
+    pub fn spawn_coordinated(
+        queue: Arc<dyn ParkedQueue>,
+        resender: Arc<dyn Resender>,
+        cfg: SchedulerConfig,
+        clock: SharedClock,
+        jitter: Jitter,
+        events: EventSink,
+        coordinator: Arc<dyn Coordinator>,
+    ) -> EngineResult<SchedulerHandle> {
         cfg.validate()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let outcomes = tx.clone();
+        coordinator.listen(Arc::new(move |group: &str, outcome| {
+            let _ = outcomes.send(handle::Command::GroupOutcome {
+                group: group.to_string(),
+                outcome,
+            });
+        }));
         let runner = runner::Runner {
             store: store_calls::StoreCalls(queue),
             resender,
@@ -95,6 +118,8 @@ impl Scheduler {
             dirty: true,
             pending: Vec::new(),
             store_retry_at: None,
+            coordinator,
+            watching: Default::default(),
         };
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {

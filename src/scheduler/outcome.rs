@@ -3,10 +3,11 @@
 
 use super::config::ProbeConfirm;
 use super::probe::reprobe_backoff_ms;
-use super::queue::{QueueChange, SchedEntry, SchedStatus};
 use super::runner::{status_change, Early, Runner, Stage};
 use crate::error::EngineResult;
 use crate::events::Event;
+use crate::state::coordination::GroupOutcome;
+use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 
 impl Runner {
     /// A resend finished.
@@ -66,7 +67,7 @@ impl Runner {
         };
         let early = held.early.take();
         if !probe {
-            self.persist(vec![status_change(&key, SchedStatus::AwaitingResult)])
+            self.persist(vec![status_change(&key, EntryStatus::AwaitingResult)])
                 .await;
         }
         match early {
@@ -151,11 +152,11 @@ impl Runner {
         let group = held.entry.group;
         // On a store error nothing is released; the group goes idle and the next batch
         // probes again.
-        let parked: Vec<SchedEntry> = self.store.all_entries().await.unwrap_or_default();
-        let (spent, members): (Vec<SchedEntry>, Vec<SchedEntry>) = parked
+        let parked: Vec<ParkedEntry> = self.store.all_entries().await.unwrap_or_default();
+        let (spent, members): (Vec<ParkedEntry>, Vec<ParkedEntry>) = parked
             .into_iter()
             .filter(|e| {
-                e.status == SchedStatus::Parked && e.retry_at_ms <= now + self.cfg.release_ahead_ms
+                e.status == EntryStatus::Parked && e.retry_at_ms <= now + self.cfg.release_ahead_ms
             })
             .filter(|e| e.group == group && e.session_key != key && self.settled(&e.session_key))
             .partition(|e| e.attempts >= self.cfg.max_attempts);
@@ -164,6 +165,7 @@ impl Runner {
             group: group.clone(),
             released: members.len(),
         });
+        self.publish_outcome(&group, GroupOutcome::Ok { at_ms: now });
         let mut changes = vec![QueueChange::Remove {
             session_key: key.clone(),
         }];
@@ -176,7 +178,7 @@ impl Runner {
         }
         self.groups.probe_ok(&group, members.len());
         for entry in members {
-            changes.push(status_change(&entry.session_key, SchedStatus::Released));
+            changes.push(status_change(&entry.session_key, EntryStatus::Released));
             self.schedule_release(entry, now);
         }
         self.persist(changes).await;
@@ -207,17 +209,17 @@ impl Runner {
         let mut changes = Vec::new();
         let abandon = self.record_failure(&held.entry, error, next, &mut changes);
         // On a store error only the probe moves; the others keep their due times.
-        let others: Vec<SchedEntry> = self.store.all_entries().await.unwrap_or_default();
+        let others: Vec<ParkedEntry> = self.store.all_entries().await.unwrap_or_default();
         for e in others {
             let movable = e.group == group
                 && e.session_key != key
-                && e.status == SchedStatus::Parked
+                && e.status == EntryStatus::Parked
                 && e.retry_at_ms < next
                 && self.settled(&e.session_key);
             if movable {
                 changes.push(QueueChange::SetStatus {
                     session_key: e.session_key,
-                    status: SchedStatus::Parked,
+                    status: EntryStatus::Parked,
                     retry_at_ms: Some(next),
                 });
             }
@@ -226,6 +228,13 @@ impl Runner {
             .iter()
             .filter(|c| !matches!(c, QueueChange::Remove { .. }))
             .count();
+        self.publish_outcome(
+            &group,
+            GroupOutcome::Failed {
+                at_ms: now,
+                retry_at_ms: next,
+            },
+        );
         self.emit(Event::ProbeFailed {
             session_key: key,
             group,
@@ -269,7 +278,7 @@ impl Runner {
     /// (returns the `Abandoned` event to emit).
     fn record_failure(
         &self,
-        entry: &SchedEntry,
+        entry: &ParkedEntry,
         error: String,
         next: i64,
         changes: &mut Vec<QueueChange>,
@@ -291,7 +300,7 @@ impl Runner {
     }
 }
 
-fn abandoned(entry: &SchedEntry, attempts: u32, message: String) -> Event {
+fn abandoned(entry: &ParkedEntry, attempts: u32, message: String) -> Event {
     Event::Abandoned {
         session_key: entry.session_key.clone(),
         reason: entry.reason,

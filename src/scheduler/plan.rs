@@ -2,30 +2,30 @@
 //! one probe of their group, and which join a group that is already releasing.
 
 use super::probe::{GroupPhase, GroupTable};
-use super::queue::SchedEntry;
+use crate::state::ParkedEntry;
 use std::collections::BTreeMap;
 
 /// What to do with one batch of due entries.
 #[derive(Debug, Default, PartialEq)]
 pub struct BatchPlan {
     /// Entries already at `max_attempts`: remove them with an `Abandoned` event.
-    pub abandon: Vec<SchedEntry>,
+    pub abandon: Vec<ParkedEntry>,
     /// One entry per idle group: the oldest (earliest `first_failed_at_ms`, then key).
-    pub probes: Vec<SchedEntry>,
+    pub probes: Vec<ParkedEntry>,
     /// Entries of groups whose probe already succeeded: release without a new probe.
-    pub join: Vec<SchedEntry>,
+    pub join: Vec<ParkedEntry>,
 }
 
 /// Plan a batch. Entries of groups with a probe out, entries already `is_tracked`, and the
 /// non-probe entries of idle groups are left parked (they wait for the probe's outcome).
 pub fn plan_batch(
-    due: Vec<SchedEntry>,
+    due: Vec<ParkedEntry>,
     groups: &GroupTable,
     is_tracked: impl Fn(&str) -> bool,
     max_attempts: u32,
 ) -> BatchPlan {
     let mut plan = BatchPlan::default();
-    let mut oldest: BTreeMap<String, SchedEntry> = BTreeMap::new();
+    let mut oldest: BTreeMap<String, ParkedEntry> = BTreeMap::new();
     for entry in due {
         if is_tracked(&entry.session_key) {
             continue;
@@ -38,7 +38,7 @@ pub fn plan_batch(
             GroupPhase::Probing { .. } => {}
             GroupPhase::Releasing { .. } => plan.join.push(entry),
             GroupPhase::Idle => {
-                let older = |cur: &SchedEntry| {
+                let older = |cur: &ParkedEntry| {
                     (entry.first_failed_at_ms, &entry.session_key)
                         < (cur.first_failed_at_ms, &cur.session_key)
                 };
@@ -60,8 +60,8 @@ mod tests {
     use super::*;
     use crate::reason::Reason;
 
-    fn e(key: &str, group: &str, first: i64, attempts: u32) -> SchedEntry {
-        let mut e = SchedEntry::parked(key, group, Reason::Quota, 0, first);
+    fn e(key: &str, group: &str, first: i64, attempts: u32) -> ParkedEntry {
+        let mut e = ParkedEntry::new(key, Reason::Quota, first, 0, "").in_group(group);
         e.attempts = attempts;
         e
     }

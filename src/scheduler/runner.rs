@@ -6,7 +6,6 @@ use super::config::SchedulerConfig;
 use super::handle::Command;
 use super::plan::plan_batch;
 use super::probe::GroupTable;
-use super::queue::{QueueChange, SchedEntry, SchedStatus};
 use super::release::ReleaseQueue;
 use super::store_calls::StoreCalls;
 use crate::clock::SharedClock;
@@ -14,6 +13,8 @@ use crate::error::EngineResult;
 use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
 use crate::resender::{ResendRequest, Resender};
+use crate::state::coordination::{Coordinator, ProbeClaim};
+use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub(super) enum Early {
 /// An entry the scheduler is working on.
 #[derive(Debug)]
 pub(super) struct Held {
-    pub(super) entry: SchedEntry,
+    pub(super) entry: ParkedEntry,
     pub(super) probe: bool,
     pub(super) stage: Stage,
     pub(super) early: Option<Early>,
@@ -67,6 +68,10 @@ pub(super) struct Runner {
     /// Store writes not yet applied (the store failed); retried at `store_retry_at`.
     pub(super) pending: Vec<QueueChange>,
     pub(super) store_retry_at: Option<i64>,
+    /// Who probes each group when several engines share it (`Solo` alone).
+    pub(super) coordinator: Arc<dyn Coordinator>,
+    /// Groups another engine is probing, with when to claim them again (`fleet.rs`).
+    pub(super) watching: HashMap<String, i64>,
 }
 
 enum Wake {
@@ -101,6 +106,9 @@ impl Runner {
             match woke {
                 Wake::Command(None) | Wake::Command(Some(Command::Shutdown)) => break,
                 Wake::Command(Some(Command::Notify)) => self.dirty = true,
+                Wake::Command(Some(Command::GroupOutcome { group, outcome })) => {
+                    self.on_fleet_outcome(group, outcome).await
+                }
                 Wake::Command(Some(Command::Resolved(key))) => self.on_resolved(key).await,
                 Wake::Command(Some(Command::Failed {
                     key,
@@ -132,10 +140,10 @@ impl Runner {
             Ok(all) => {
                 let changes: Vec<_> = all
                     .into_iter()
-                    .filter(|e| e.status != SchedStatus::Parked)
+                    .filter(|e| e.status != EntryStatus::Parked)
                     .map(|e| QueueChange::SetStatus {
                         session_key: e.session_key,
-                        status: SchedStatus::Parked,
+                        status: EntryStatus::Parked,
                         retry_at_ms: Some(e.retry_at_ms.min(now)),
                     })
                     .collect();
@@ -158,6 +166,7 @@ impl Runner {
             }
         }
         self.expire_deadlines(now).await;
+        self.expire_watches(now);
         if self.store_retry_at.is_none() {
             self.refresh_next_due(now).await;
             if self.next_due.is_some_and(|at| at <= now) {
@@ -172,7 +181,7 @@ impl Runner {
         if !self.dirty {
             return;
         }
-        match self.store.next_due_ms(self.groups.probing_groups()).await {
+        match self.store.next_due_ms(self.skip_groups()).await {
             Ok(at) => {
                 self.next_due = at;
                 self.dirty = false;
@@ -184,7 +193,10 @@ impl Runner {
     /// Plan and start one batch of due entries.
     async fn run_batch(&mut self, now: i64) {
         let due = match self.store.due_entries(now).await {
-            Ok(due) => due,
+            Ok(mut due) => {
+                due.retain(|e| !self.watching.contains_key(&e.group));
+                due
+            }
             Err(_) => {
                 self.store_retry_at = Some(now + self.cfg.store_retry_ms);
                 return;
@@ -208,18 +220,35 @@ impl Runner {
                 message: entry.last_error,
             });
         }
+        let (mut known, mut watched) = (Vec::new(), false);
         for entry in plan.probes {
-            changes.push(status_change(&entry.session_key, SchedStatus::Probing));
+            match self.claim(&entry, now).await {
+                ProbeClaim::Mine => {}
+                ProbeClaim::Elsewhere { reclaim_at_ms } => {
+                    self.watch(&entry.group, reclaim_at_ms);
+                    watched = true;
+                    continue;
+                }
+                ProbeClaim::Known(outcome) => {
+                    known.push((entry.group, outcome));
+                    continue;
+                }
+            }
+            changes.push(status_change(&entry.session_key, EntryStatus::Probing));
             self.groups.start_probe(&entry.group, &entry.session_key);
             self.probe_wait.push_back(entry.session_key.clone());
             self.hold(entry, true);
         }
         for entry in plan.join {
-            changes.push(status_change(&entry.session_key, SchedStatus::Released));
+            changes.push(status_change(&entry.session_key, EntryStatus::Released));
             self.groups.join_release(&entry.group, 1);
             self.schedule_release(entry, now);
         }
-        if changes.is_empty() {
+        let fleet_acted = watched || !known.is_empty();
+        for (group, outcome) in known {
+            self.on_fleet_outcome(group, outcome).await;
+        }
+        if changes.is_empty() && !fleet_acted {
             // Only entries the scheduler cannot act on yet are due (e.g. an entry re-parked
             // by the engine while held): look again later instead of spinning.
             self.next_due = Some(now + self.cfg.store_retry_ms);
@@ -228,7 +257,7 @@ impl Runner {
         self.persist(changes).await;
     }
 
-    pub(super) fn hold(&mut self, entry: SchedEntry, probe: bool) {
+    pub(super) fn hold(&mut self, entry: ParkedEntry, probe: bool) {
         let held = Held {
             entry,
             probe,
@@ -239,7 +268,7 @@ impl Runner {
     }
 
     /// Queue a released entry to start at a random point in `[now, now + spread]`.
-    pub(super) fn schedule_release(&mut self, entry: SchedEntry, now: i64) {
+    pub(super) fn schedule_release(&mut self, entry: ParkedEntry, now: i64) {
         let start = now + self.jitter.up_to(self.cfg.release_spread_ms);
         self.release.push(entry.session_key.clone(), start);
         self.hold(entry, false);
@@ -300,6 +329,7 @@ impl Runner {
         } else {
             consider(self.next_due);
         }
+        consider(self.next_reclaim());
         if self.inflight.len() < self.cfg.max_concurrent {
             consider(self.release.next_start_ms());
         }
@@ -341,14 +371,14 @@ impl Runner {
         let changes: Vec<_> = self
             .held
             .drain()
-            .map(|(key, _)| status_change(&key, SchedStatus::Parked))
+            .map(|(key, _)| status_change(&key, EntryStatus::Parked))
             .collect();
         self.store_retry_at = None;
         self.persist(changes).await;
     }
 }
 
-pub(super) fn status_change(key: &str, status: SchedStatus) -> QueueChange {
+pub(super) fn status_change(key: &str, status: EntryStatus) -> QueueChange {
     QueueChange::SetStatus {
         session_key: key.to_string(),
         status,

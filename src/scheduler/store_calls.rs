@@ -1,8 +1,8 @@
 //! Async access to the blocking [`ParkedQueue`]: every call runs on tokio's blocking pool so a
 //! fsync never stalls the runtime's worker threads.
 
-use super::queue::{ParkedQueue, QueueChange, SchedEntry};
 use crate::error::{EngineError, EngineResult};
+use crate::state::{ParkedEntry, ParkedQueue, QueueChange};
 use std::sync::Arc;
 
 /// A cheap clonable async front for a [`ParkedQueue`].
@@ -21,12 +21,12 @@ async fn blocking<T: Send + 'static>(
 }
 
 impl StoreCalls {
-    pub(crate) async fn all_entries(&self) -> EngineResult<Vec<SchedEntry>> {
+    pub(crate) async fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
         let q = self.0.clone();
         blocking(move || q.all_entries()).await
     }
 
-    pub(crate) async fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<SchedEntry>> {
+    pub(crate) async fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
         let q = self.0.clone();
         blocking(move || q.due_entries(now_ms)).await
     }

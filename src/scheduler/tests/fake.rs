@@ -7,8 +7,9 @@ use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
 use crate::resender::{ResendFuture, ResendRequest, Resender};
-use crate::scheduler::memory::MemoryQueue;
-use crate::scheduler::{SchedEntry, Scheduler, SchedulerConfig, SchedulerHandle};
+use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
+use crate::state::memory::MemoryQueue;
+use crate::state::ParkedEntry;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -132,7 +133,7 @@ impl Harness {
     /// Spawn a scheduler over `entries` (call inside a paused-time test).
     pub fn start(
         cfg: SchedulerConfig,
-        entries: Vec<SchedEntry>,
+        entries: Vec<ParkedEntry>,
         script: impl Fn(&ResendRequest, usize) -> Reply + Send + Sync + 'static,
     ) -> Harness {
         let clock = Arc::new(TokioClock::starting_at(T0));
@@ -181,8 +182,8 @@ impl Harness {
 }
 
 /// An entry of `group` due at `T0 + due_ms`, first failed `age` ms before T0 (older = larger).
-pub fn entry(key: &str, group: &str, due_ms: i64, age: i64) -> SchedEntry {
-    let mut e = SchedEntry::parked(key, group, Reason::Quota, T0 + due_ms, T0 - age);
+pub fn entry(key: &str, group: &str, due_ms: i64, age: i64) -> ParkedEntry {
+    let mut e = ParkedEntry::new(key, Reason::Quota, T0 - age, T0 + due_ms, "").in_group(group);
     e.status_since_ms = T0;
     e
 }

@@ -2,7 +2,8 @@
 
 use super::fake::{entry, Harness, Reply, T0};
 use crate::events::Event;
-use crate::scheduler::{ProbeConfirm, SchedStatus, SchedulerConfig};
+use crate::scheduler::{ProbeConfirm, SchedulerConfig};
+use crate::state::EntryStatus;
 
 #[tokio::test(start_paused = true)]
 async fn failed_probe_reparks_the_group_and_the_next_probe_comes_at_the_next_window() {
@@ -23,17 +24,17 @@ async fn failed_probe_reparks_the_group_and_the_next_probe_comes_at_the_next_win
     h.run_until(2_000).await;
     assert_eq!(h.resender.keys(), vec!["a"]);
     for key in ["a", "b", "c"] {
-        let e = h.queue.get(key).unwrap();
+        let e = h.queue.entry(key).unwrap();
         assert_eq!(
             (e.status, e.retry_at_ms),
-            (SchedStatus::Parked, T0 + 61_000),
+            (EntryStatus::Parked, T0 + 61_000),
             "{key}"
         );
     }
-    assert_eq!(h.queue.get("far").unwrap().retry_at_ms, T0 + 900_000);
-    assert_eq!(h.queue.get("a").unwrap().attempts, 2);
+    assert_eq!(h.queue.entry("far").unwrap().retry_at_ms, T0 + 900_000);
+    assert_eq!(h.queue.entry("a").unwrap().attempts, 2);
     assert_eq!(
-        h.queue.get("a").unwrap().last_error,
+        h.queue.entry("a").unwrap().last_error,
         "resend failed: 429 rate limited"
     );
     assert!(h.events().contains(&Event::ProbeFailed {
@@ -48,7 +49,7 @@ async fn failed_probe_reparks_the_group_and_the_next_probe_comes_at_the_next_win
     let calls = h.resender.calls();
     assert_eq!(calls.len(), 2);
     assert_eq!((calls[1].key.as_str(), calls[1].at_ms), ("a", T0 + 61_000));
-    assert_eq!(h.queue.get("b").unwrap().retry_at_ms, T0 + 181_000);
+    assert_eq!(h.queue.entry("b").unwrap().retry_at_ms, T0 + 181_000);
 
     // Third window: the probe succeeds and the rest of the due group is released.
     h.run_until(200_000).await;
@@ -62,7 +63,7 @@ async fn failed_probe_reparks_the_group_and_the_next_probe_comes_at_the_next_win
         assert!((T0 + 181_000..=T0 + 186_000).contains(&c.at_ms));
     }
     assert_eq!(h.queue.len(), 1, "only the entry of a later window stays");
-    assert!(h.queue.get("far").is_some());
+    assert!(h.queue.entry("far").is_some());
     h.handle.shutdown().await;
 }
 
@@ -96,7 +97,10 @@ async fn two_groups_probe_independently() {
     assert_eq!(keys.len(), 4);
     assert!(keys.contains(&"b2".to_string()) && keys.contains(&"b3".to_string()));
     assert_eq!(h.queue.len(), 2, "the failed group stays parked");
-    assert_eq!(h.queue.get("a2").unwrap().retry_at_ms, T0 + 1_010 + 60_000);
+    assert_eq!(
+        h.queue.entry("a2").unwrap().retry_at_ms,
+        T0 + 1_010 + 60_000
+    );
     assert_eq!(
         h.count(|e| matches!(e, Event::ProbeOk { group, released: 2, .. } if group == "up")),
         1
@@ -119,15 +123,15 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
 
     // The probe is acked at +1 s but never resolved: at +31 s it failed.
     h.run_until(30_999).await;
-    assert_eq!(h.queue.get("p").unwrap().status, SchedStatus::Probing);
+    assert_eq!(h.queue.entry("p").unwrap().status, EntryStatus::Probing);
     h.run_until(31_001).await;
     assert_eq!(h.resender.calls().len(), 1);
-    let p = h.queue.get("p").unwrap();
+    let p = h.queue.entry("p").unwrap();
     assert_eq!(
         (p.status, p.attempts, p.retry_at_ms),
-        (SchedStatus::Parked, 2, T0 + 91_000)
+        (EntryStatus::Parked, 2, T0 + 91_000)
     );
-    assert_eq!(h.queue.get("m").unwrap().retry_at_ms, T0 + 91_000);
+    assert_eq!(h.queue.entry("m").unwrap().retry_at_ms, T0 + 91_000);
     assert!(p.last_error.contains("timeout"));
 
     // Second probe at +91 s; the engine reports a failure with a provider retry time.
@@ -137,30 +141,30 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     assert_eq!(h.resender.calls()[1].at_ms, T0 + 91_000);
     h.handle.failed("p", Some(T0 + 500_000), "429 again");
     h.run_until(93_000).await;
-    let p = h.queue.get("p").unwrap();
+    let p = h.queue.entry("p").unwrap();
     assert_eq!(
         (p.attempts, p.retry_at_ms, p.last_error.as_str()),
         (3, T0 + 500_000, "429 again")
     );
-    assert_eq!(h.queue.get("m").unwrap().retry_at_ms, T0 + 500_000);
+    assert_eq!(h.queue.entry("m").unwrap().retry_at_ms, T0 + 500_000);
 
     // Third probe resolves; the released entry is acked and then waits for its result,
     // which never comes: after await_timeout_ms (10 min) it is re-parked with one more attempt.
     h.run_until(501_000).await;
     h.handle.resolved("p");
     h.run_until(510_000).await;
-    assert!(h.queue.get("p").is_none());
-    let m = h.queue.get("m").unwrap();
-    assert_eq!(m.status, SchedStatus::AwaitingResult);
+    assert!(h.queue.entry("p").is_none());
+    let m = h.queue.entry("m").unwrap();
+    assert_eq!(m.status, EntryStatus::AwaitingResult);
     let acked_at = h.resender.calls()[3].at_ms;
     h.run_until(acked_at - T0 + 600_000 - 1).await;
     assert_eq!(
-        h.queue.get("m").unwrap().status,
-        SchedStatus::AwaitingResult
+        h.queue.entry("m").unwrap().status,
+        EntryStatus::AwaitingResult
     );
     h.run_until(acked_at - T0 + 600_001).await;
-    let m = h.queue.get("m").unwrap();
-    assert_eq!((m.status, m.attempts), (SchedStatus::Parked, 2));
+    let m = h.queue.entry("m").unwrap();
+    assert_eq!((m.status, m.attempts), (EntryStatus::Parked, 2));
     assert_eq!(m.retry_at_ms, acked_at + 600_000 + 60_000);
     h.handle.shutdown().await;
 }
@@ -192,6 +196,9 @@ async fn entries_due_soon_after_a_successful_probe_go_with_it_without_probing_ag
     released.sort();
     assert_eq!(released, ["jittered", "later"]);
     assert!(calls[1..].iter().all(|c| c.at_ms < T0 + 1_500));
-    assert!(h.queue.get("next-window").is_some(), "a later window waits");
+    assert!(
+        h.queue.entry("next-window").is_some(),
+        "a later window waits"
+    );
     h.handle.shutdown().await;
 }

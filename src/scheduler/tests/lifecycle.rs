@@ -3,7 +3,8 @@
 use super::fake::{entry, Harness, Reply, T0};
 use crate::events::Event;
 use crate::reason::Reason;
-use crate::scheduler::{SchedStatus, SchedulerConfig};
+use crate::scheduler::SchedulerConfig;
+use crate::state::EntryStatus;
 
 #[tokio::test(start_paused = true)]
 async fn resend_errors_count_as_attempts_until_abandoned() {
@@ -18,10 +19,10 @@ async fn resend_errors_count_as_attempts_until_abandoned() {
     });
     h.run_until(2_000).await;
     assert!(
-        h.queue.get("spent").is_none(),
+        h.queue.entry("spent").is_none(),
         "an entry already at the limit is not resent"
     );
-    assert_eq!(h.queue.get("s").unwrap().attempts, 2);
+    assert_eq!(h.queue.entry("s").unwrap().attempts, 2);
     h.run_until(100_000).await;
     let calls = h.resender.calls();
     assert_eq!(calls.len(), 2);
@@ -61,15 +62,15 @@ async fn shutdown_with_work_in_flight_returns_promptly_and_reparks() {
     let h = Harness::start(SchedulerConfig::default(), entries, |_, _| Reply::Hang);
     h.run_until(5_000).await;
     assert_eq!(h.resender.in_flight(), 1);
-    assert_eq!(h.queue.get("s0").unwrap().status, SchedStatus::Probing);
+    assert_eq!(h.queue.entry("s0").unwrap().status, EntryStatus::Probing);
     let before = h.now();
     h.handle.shutdown().await;
     assert_eq!(h.now(), before, "shutdown waited on a timer");
     assert_eq!(h.resender.in_flight(), 0, "the hung resend was cancelled");
-    let s0 = h.queue.get("s0").unwrap();
+    let s0 = h.queue.entry("s0").unwrap();
     assert_eq!(
         (s0.status, s0.attempts, s0.retry_at_ms),
-        (SchedStatus::Parked, 1, T0 + 1_000)
+        (EntryStatus::Parked, 1, T0 + 1_000)
     );
     assert_eq!(h.queue.len(), 10);
     h.handle.notify();
@@ -79,11 +80,11 @@ async fn shutdown_with_work_in_flight_returns_promptly_and_reparks() {
 #[tokio::test(start_paused = true)]
 async fn interrupted_entries_are_parked_and_due_at_restart() {
     let mut probing = entry("probing", "g1", -50_000, 0);
-    probing.status = SchedStatus::Probing;
+    probing.status = EntryStatus::Probing;
     let mut awaiting = entry("awaiting", "g2", 40_000, 0);
-    awaiting.status = SchedStatus::AwaitingResult;
+    awaiting.status = EntryStatus::AwaitingResult;
     let mut released = entry("released", "g3", -1, 0);
-    released.status = SchedStatus::Released;
+    released.status = EntryStatus::Released;
     let h = Harness::start(
         SchedulerConfig::default(),
         vec![probing, awaiting, released, entry("later", "g4", 90_000, 0)],

@@ -1,4 +1,4 @@
-//! Scheduler tests on paused tokio time with [`super::memory::MemoryQueue`] and a scripted
+//! Scheduler tests on paused tokio time with [`crate::state::memory::MemoryQueue`] and a scripted
 //! fake resender.
 
 mod fake;

@@ -2,9 +2,10 @@
 
 use super::fake::{entry, Harness, Reply, T0};
 use crate::events::Event;
-use crate::scheduler::{ProbeConfirm, SchedStatus, SchedulerConfig};
+use crate::scheduler::{ProbeConfirm, SchedulerConfig};
+use crate::state::EntryStatus;
 
-fn fifty() -> Vec<crate::scheduler::SchedEntry> {
+fn fifty() -> Vec<crate::state::ParkedEntry> {
     // k00 is the oldest, so it is the probe.
     (0..50)
         .map(|i| entry(&format!("k{i:02}"), "openai", 1_000, 1_000 - i))
@@ -30,8 +31,8 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
         "only the probe goes out"
     );
     assert_eq!(h.resender.calls()[0].at_ms, T0 + 1_000);
-    assert_eq!(h.queue.get("k00").unwrap().status, SchedStatus::Probing);
-    assert_eq!(h.queue.get("k01").unwrap().status, SchedStatus::Parked);
+    assert_eq!(h.queue.entry("k00").unwrap().status, EntryStatus::Probing);
+    assert_eq!(h.queue.entry("k01").unwrap().status, EntryStatus::Parked);
 
     let ok_at = h.now();
     h.handle.resolved("k00");
@@ -56,10 +57,10 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
     let distinct: std::collections::BTreeSet<i64> = calls[1..].iter().map(|c| c.at_ms).collect();
     assert!(distinct.len() > 20, "starts are spread, not a burst");
     assert!(h.resender.max_in_flight() <= 4);
-    assert!(h.queue.get("k00").is_none());
+    assert!(h.queue.entry("k00").is_none());
     assert_eq!(
-        h.queue.get("k07").unwrap().status,
-        SchedStatus::AwaitingResult
+        h.queue.entry("k07").unwrap().status,
+        EntryStatus::AwaitingResult
     );
     assert_eq!(
         h.count(|e| matches!(e, Event::ProbeOk { released: 49, .. })),

@@ -5,10 +5,9 @@ use crate::clock::TokioClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
-use crate::scheduler::memory::MemoryQueue;
-use crate::scheduler::{
-    ParkedQueue, ProbeConfirm, QueueChange, SchedEntry, Scheduler, SchedulerConfig,
-};
+use crate::scheduler::{ProbeConfirm, Scheduler, SchedulerConfig};
+use crate::state::memory::MemoryQueue;
+use crate::state::{ParkedEntry, ParkedQueue, QueueChange};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,10 +20,19 @@ struct FlakyQueue {
 }
 
 impl ParkedQueue for FlakyQueue {
-    fn all_entries(&self) -> EngineResult<Vec<SchedEntry>> {
+    fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.inner.get(session_key)
+    }
+    fn put(&self, entry: ParkedEntry) -> EngineResult<()> {
+        self.inner.put(entry)
+    }
+    fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.inner.remove(session_key)
+    }
+    fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
         self.inner.all_entries()
     }
-    fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<SchedEntry>> {
+    fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
         self.inner.due_entries(now_ms)
     }
     fn next_due_ms(&self, skip_groups: &[String]) -> EngineResult<Option<i64>> {

@@ -1,0 +1,129 @@
+//! Precedence: which of the signals in a failure decides its reason.
+//!
+//! 1. A user's custom pattern (`custom:<index>`).
+//! 2. An explicit provider or API error code ([`Tier::Code`] rules: `unknown_parameter`,
+//!    `deactivated_workspace`, `insufficient_quota`, Zhipu `"code":1311`, …) decides alone,
+//!    whatever the status: a rejected parameter named `timeout` is `format`, a 400 whose body
+//!    says `insufficient_quota` is `billing`.
+//! 3. The HTTP status (a structured `status` field, else one written in the text: `HTTP 429`,
+//!    a leading `503 …`, `status code 401`), read together with the text: each status row
+//!    (`status.rs`) has a default reason and lists the text reasons that refine it. So a 402
+//!    saying "rate limit" is `rate_limit`, a 429 "Request too large" is `context_overflow`
+//!    (not retryable), a 429 saying "daily" is `quota`, but a 503 saying "invalid api key" stays
+//!    `server_error`. An HTML error page under a transport status (408, 499, 5xx) is read by its
+//!    status alone; a bare leading `402` counts only with a billing or rate-limit wording.
+//!    Generic wordings ([`Tier::Hint`]: `bad request`, `too many tokens`) never refine a status.
+//! 4. Without a status, the first matching text rule ([`Tier::Text`] or [`Tier::Hint`], table
+//!    order).
+//! 5. Nothing matched: `unknown` (rule `no-match`).
+//!
+//! Anthropic's `anthropic-ratelimit-unified-status: rejected` header turns a 429 or an unclear
+//! failure into `quota` (the subscription's 5-hour/weekly window).
+
+use super::input::FailureView;
+use super::rule::{Rule, Tier};
+use super::rule_set::first_match;
+use super::status::{leading_status, status_in_text, status_row};
+use crate::reason::Reason;
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+/// The reason and the id of the rule that decided it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Verdict {
+    /// The reason.
+    pub reason: Reason,
+    /// The deciding rule's id: a table id, `status-<code>`, `custom:<i>`,
+    /// `anthropic-unified-rejected` or `no-match`.
+    pub rule: Cow<'static, str>,
+}
+
+impl Verdict {
+    fn of(rule: &'static Rule) -> Self {
+        Verdict {
+            reason: rule.reason,
+            rule: Cow::Borrowed(rule.id),
+        }
+    }
+}
+
+/// `<!doctype html>` / `<html>` pages (proxies, CDNs) that close with `</html>`.
+static HTML_PAGE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?is)^\s*(?:error:?\s*)?(?:http\s*)?(?:\d{3}\s*:?\s*)?(?:<!doctype\s+html|<html)(?-u:\b).*</html>")
+        .expect("html page pattern must compile")
+});
+
+fn is_transport_status(status: u16) -> bool {
+    status == 408 || status == 499 || (500..600).contains(&status)
+}
+
+/// The status of `view`: structured first, else one written in the text.
+pub(crate) fn status_of(view: &FailureView) -> Option<u16> {
+    view.status
+        .or_else(|| status_in_text(&view.text))
+        .or_else(|| leading_status(&view.text))
+}
+
+/// The built-in verdict for `view` (custom patterns are checked by the caller).
+pub(crate) fn decide(view: &FailureView) -> Verdict {
+    let mut status = status_of(view);
+    let matched = first_match(&view.text, status);
+    let verdict = match matched {
+        Some(rule) if rule.tier == Tier::Code => return Verdict::of(rule),
+        _ => by_status(view, &mut status, matched),
+    };
+    let unified_rejected = view.headers.anthropic_unified_rejected()
+        && status.is_none_or(|s| s == 429)
+        && matches!(verdict.reason, Reason::RateLimit | Reason::Unknown);
+    if unified_rejected {
+        return Verdict {
+            reason: Reason::Quota,
+            rule: Cow::Borrowed("anthropic-unified-rejected"),
+        };
+    }
+    verdict
+}
+
+fn by_status(
+    view: &FailureView,
+    status: &mut Option<u16>,
+    matched: Option<&'static Rule>,
+) -> Verdict {
+    let text_reason = matched.map(|r| r.reason);
+    // "402 items found" is not a payment error: a status only written as a bare leading 402
+    // counts when the text speaks of billing or limits.
+    let bare_402 = view.status.is_none()
+        && *status == Some(402)
+        && status_in_text(&view.text).is_none()
+        && !matches!(
+            text_reason,
+            Some(Reason::Billing | Reason::Quota | Reason::RateLimit)
+        );
+    if bare_402 {
+        *status = None;
+    }
+    let row = status.and_then(|s| status_row(s).map(|row| (s, row)));
+    let Some((code, row)) = row else {
+        return matched.map_or_else(no_match, Verdict::of);
+    };
+    let html_page = is_transport_status(code) && HTML_PAGE.is_match(&view.text);
+    match matched {
+        Some(rule)
+            if !html_page && rule.tier == Tier::Text && row.refined_by.contains(&rule.reason) =>
+        {
+            Verdict::of(rule)
+        }
+        _ => Verdict {
+            reason: row.default,
+            rule: Cow::Owned(format!("status-{code}")),
+        },
+    }
+}
+
+fn no_match() -> Verdict {
+    Verdict {
+        reason: Reason::Unknown,
+        rule: Cow::Borrowed("no-match"),
+    }
+}

@@ -1,0 +1,321 @@
+//! Keeping secrets out of everything that leaves the engine: state files, events, errors,
+//! classification summaries, stats and `pending()`.
+//!
+//! Two layers: [`known_formats`] removes the common credential shapes from any text (OpenAI
+//! `sk-…`/`sk-proj-…`, Anthropic `sk-ant-…`, Groq `gsk_…`, xAI `xai-…`, Google `AIza…`, GitHub
+//! and Slack tokens, `Bearer …`, user info in URLs, `apiKey=…`-style pairs), and a [`Redactor`]
+//! additionally removes every configured secret (gateway token and password, device key).
+//! [`is_secret_key`] tells which object keys hold secrets (their values are never read).
+
+use crate::error::EngineError;
+use crate::events::{Event, EventSink};
+use crate::resender::{ResendFuture, ResendRequest, Resender};
+use regex::{Regex, RegexSet};
+use serde_json::Value;
+use std::borrow::Cow;
+use std::sync::{Arc, LazyLock};
+
+/// What a removed secret is replaced by.
+pub const REDACTED: &str = "[redacted]";
+
+/// Secrets shorter than this are not configured secrets (too likely to match ordinary text).
+const MIN_SECRET_LEN: usize = 4;
+
+/// Credential shapes, each with its replacement; applied in order.
+const FORMAT_TABLE: &[(&str, &str)] = &[
+    (
+        r"(?i)(?-u:\b)bearer\s+[A-Za-z0-9._~+/=\-]{4,}",
+        "Bearer ***",
+    ),
+    (r"(?-u:\b)sk-ant-[A-Za-z0-9_\-]{3,}", "sk-ant-***"),
+    (r"(?-u:\b)(sk|pk|rk)-[A-Za-z0-9_\-*.]{3,}", "$1-***"),
+    (r"(?-u:\b)gsk_[A-Za-z0-9]{8,}", "gsk_***"),
+    (r"(?-u:\b)xai-[A-Za-z0-9]{8,}", "xai-***"),
+    (r"(?-u:\b)AIza[0-9A-Za-z_\-]{10,}", "AIza***"),
+    (
+        r"(?-u:\b)eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{3,}",
+        "eyJ***",
+    ),
+    (
+        r"(?-u:\b)(?:gh[pousr]|xox[abpr])[-_][A-Za-z0-9_\-]{6,}",
+        "***",
+    ),
+    (
+        r"(?i)(?-u:\b)([a-z][a-z0-9+.\-]*://)[^\s/@:]*:[^\s/@]*@",
+        "$1***@",
+    ),
+    (
+        r#"(?i)(?-u:\b)(api[_-]?key|x-api-key|access[_-]?token|auth[_-]?token|token|password|passwd|secret|authorization|key)(["']?\s*[:=]\s*["']?)(?:(?:bearer|basic)\s+)?[^\s"',&;}]+"#,
+        "$1$2***",
+    ),
+];
+
+/// The compiled shapes, with their replacements.
+static FORMATS: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
+    FORMAT_TABLE
+        .iter()
+        .map(|(p, r)| (Regex::new(p).expect("redaction pattern must compile"), *r))
+        .collect()
+});
+
+/// All shapes at once: one pass tells which (if any) need replacing.
+static FORMAT_SET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(FORMAT_TABLE.iter().map(|(p, _)| *p)).expect("redaction set must compile")
+});
+
+/// `text` with every known credential shape replaced (borrowed when nothing matched).
+pub fn known_formats(text: &str) -> Cow<'_, str> {
+    let hits = FORMAT_SET.matches(text);
+    if !hits.matched_any() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = Cow::Borrowed(text);
+    for i in hits.iter() {
+        let (re, rep) = &FORMATS[i];
+        if let Cow::Owned(s) = re.replace_all(&out, *rep) {
+            out = Cow::Owned(s);
+        }
+    }
+    out
+}
+
+/// Whether an object key names a secret (`apiKey`, `x-api-key`, `token`, `accessToken`,
+/// `secret`, `clientSecret`, `password`, `authorization`, `cookie`, `privateKey`...).
+/// Rate-limit header names such as `x-ratelimit-remaining-tokens` are not secrets.
+pub fn is_secret_key(key: &str) -> bool {
+    if key.len() > 64 {
+        return false;
+    }
+    let norm: String = key
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    const EXACT: &[&str] = &[
+        "authorization",
+        "proxyauthorization",
+        "cookie",
+        "setcookie",
+        "credentials",
+        "credential",
+    ];
+    const SUFFIXES: &[&str] = &[
+        "apikey",
+        "token",
+        "secret",
+        "password",
+        "passwd",
+        "passphrase",
+        "privatekey",
+        "secretkey",
+        "devicekey",
+    ];
+    EXACT.contains(&norm.as_str()) || SUFFIXES.iter().any(|s| norm.ends_with(s))
+}
+
+/// Removes configured secrets and known credential shapes from text and JSON.
+/// Default: no configured secrets (known shapes only).
+#[derive(Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+impl Redactor {
+    /// A redactor for these configured secrets (empty and very short ones are skipped).
+    pub fn new<S: AsRef<str>>(secrets: impl IntoIterator<Item = S>) -> Self {
+        let mut secrets: Vec<String> = secrets
+            .into_iter()
+            .map(|s| s.as_ref().to_owned())
+            .filter(|s| s.trim().len() >= MIN_SECRET_LEN)
+            .collect();
+        // Longest first, so a secret containing another is removed whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Self { secrets }
+    }
+
+    /// Add a secret learnt later (e.g. a device key loaded on first use).
+    pub fn add(&mut self, secret: &str) {
+        if secret.trim().len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s == secret) {
+            self.secrets.push(secret.to_owned());
+            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        }
+    }
+
+    /// `text` with every configured secret replaced by `[redacted]` and every known
+    /// credential shape masked.
+    pub fn scrub(&self, text: &str) -> String {
+        self.scrub_cow(text).into_owned()
+    }
+
+    /// Like [`Redactor::scrub`], borrowing when nothing had to change.
+    pub fn scrub_cow<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = Cow::Owned(out.replace(s.as_str(), REDACTED));
+            }
+        }
+        match out {
+            Cow::Borrowed(t) => known_formats(t),
+            Cow::Owned(t) => Cow::Owned(known_formats(&t).into_owned()),
+        }
+    }
+
+    /// Scrub a string in place.
+    pub fn scrub_in_place(&self, text: &mut String) {
+        if let Cow::Owned(s) = self.scrub_cow(text) {
+            *text = s;
+        }
+    }
+
+    /// Scrub every string of a JSON value in place, and blank values under secret-named keys.
+    pub fn scrub_value(&self, v: &mut Value) {
+        match v {
+            Value::String(s) => self.scrub_in_place(s),
+            Value::Array(items) => items.iter_mut().for_each(|x| self.scrub_value(x)),
+            Value::Object(map) => {
+                for (k, x) in map.iter_mut() {
+                    if is_secret_key(k) && !x.is_null() {
+                        *x = Value::String(REDACTED.into());
+                    } else {
+                        self.scrub_value(x);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An event sink that scrubs every event's text before passing it on.
+pub fn scrubbing_sink(inner: EventSink, redactor: Arc<Redactor>) -> EventSink {
+    Arc::new(move |mut event: Event| {
+        event.scrub_text(|t| redactor.scrub_in_place(t));
+        inner(event)
+    })
+}
+
+/// A [`Resender`] whose errors are scrubbed (a JS callback may throw a message holding a
+/// token; it becomes `last_error` in the queue and the text of `resend-failed` events).
+pub struct ScrubbedResender {
+    inner: Arc<dyn Resender>,
+    redactor: Arc<Redactor>,
+}
+
+impl ScrubbedResender {
+    /// Wrap `inner`.
+    pub fn new(inner: Arc<dyn Resender>, redactor: Arc<Redactor>) -> Self {
+        Self { inner, redactor }
+    }
+}
+
+impl Resender for ScrubbedResender {
+    fn resend(&self, req: ResendRequest) -> ResendFuture<'_> {
+        Box::pin(async move {
+            self.inner.resend(req).await.map_err(|e| match e {
+                EngineError::ResendFailed(m) => EngineError::ResendFailed(self.redactor.scrub(&m)),
+                EngineError::GatewayRequest {
+                    method,
+                    code,
+                    message,
+                } => EngineError::GatewayRequest {
+                    method,
+                    code,
+                    message: self.redactor.scrub(&message),
+                },
+                other => other,
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn known_formats_are_masked() {
+        let text =
+            "Incorrect API key provided: sk-proj-abcDEF123. Authorization: Bearer eyJhbGci.x.y \
+             url ?key=AIzaSyA1234567890abcdef and api_key=\"hunter2\" token: ghp_abcdefghijkl \
+             groq gsk_abcdefgh12345678 xai xai-abcdefgh12345678 anthropic sk-ant-api03-xyzXYZ_1 \
+             proxy http://user:pa55word@proxy.local:8080/x jwt eyJhbGciOiJIUzI1NiJ9.payload.sig";
+        let s = known_formats(text);
+        for secret in [
+            "abcDEF123",
+            "eyJhbGci",
+            "AIzaSyA1234567890",
+            "eyJhbGciOiJIUzI1NiJ9.payload",
+            "hunter2",
+            "ghp_abcdefghijkl",
+            "gsk_abcdefgh12345678",
+            "xai-abcdefgh12345678",
+            "api03-xyzXYZ_1",
+            "pa55word",
+        ] {
+            assert!(!s.contains(secret), "{secret} leaked in {s}");
+        }
+        assert!(s.contains("sk-***") && s.contains("http://***@proxy.local"));
+        assert!(matches!(
+            known_formats("HTTP 429: slow down"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    #[test]
+    fn configured_secrets_are_removed_everywhere() {
+        let r = Redactor::new(["gw-token-0123456789", "", "ab"]);
+        assert_eq!(
+            r.scrub("bad gw-token-0123456789 and gw-token-0123456789"),
+            "bad [redacted] and [redacted]"
+        );
+        assert_eq!(
+            r.scrub("ab is too short to be a secret"),
+            "ab is too short to be a secret"
+        );
+        let mut v = json!({"a": ["x gw-token-0123456789"], "apiKey": "k1", "n": 1, "headers": {"Authorization": "Basic Zm9v"}});
+        r.scrub_value(&mut v);
+        assert_eq!(
+            v,
+            json!({"a": ["x [redacted]"], "apiKey": "[redacted]", "n": 1, "headers": {"Authorization": "[redacted]"}})
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_recognised_but_rate_limit_headers_are_not() {
+        for k in [
+            "apiKey",
+            "api_key",
+            "x-api-key",
+            "token",
+            "accessToken",
+            "client_secret",
+            "password",
+            "Authorization",
+            "cookie",
+            "privateKey",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "x-ratelimit-remaining-tokens",
+            "max_tokens",
+            "anthropic-ratelimit-tokens-reset",
+            "type",
+            "message",
+            "key",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! Reading the queue files from scratch (on open, and whenever another process compacted or
+//! repaired them), repairing what is damaged.
+
+use super::config::QueueFiles;
+use super::journal::{self, JournalRecord, FORMAT_VERSION};
+use super::snapshot::{self, SnapshotRead};
+use crate::error::{EngineError, EngineResult};
+use crate::state::entry::ParkedEntry;
+use crate::state::file::durable::{link_aside, open_append, write_atomic};
+use crate::state::recovery::RecoveryReport;
+use std::fs::{self, File};
+use std::io::{self, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Entries by session key. Boxed so the hash table's slots stay small (the table keeps up to
+/// twice as many slots as entries).
+pub(crate) use super::entry_map::EntryMap;
+
+/// Identity of a file (device, inode): changes when another process replaces it.
+pub(crate) type FileId = (u64, u64);
+
+/// The in-memory state built from the files.
+#[derive(Debug)]
+pub(crate) struct Loaded {
+    pub entries: EntryMap,
+    pub generation: u64,
+    pub journal: File,
+    pub journal_id: FileId,
+    pub snapshot_id: Option<FileId>,
+    pub offset: u64,
+    pub journal_records: usize,
+    pub recoveries: Vec<RecoveryReport>,
+    pub trimmed: u64,
+}
+
+/// Apply one journal record to the map.
+pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
+    match rec {
+        JournalRecord::Put { entry } => {
+            entries.insert(entry);
+        }
+        JournalRecord::Del { key } => {
+            entries.remove(&key);
+        }
+        JournalRecord::Header { .. } => {}
+    }
+}
+
+pub(crate) fn file_id(path: &Path) -> EngineResult<Option<FileId>> {
+    match fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EngineError::io(path, e)),
+    }
+}
+
+fn unsupported(path: &Path, version: u32) -> EngineError {
+    EngineError::io(
+        path,
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "written by a newer version (format {version}, this one reads {FORMAT_VERSION}); \
+                 upgrade openclaw-retry-engine or point `queue.dir` elsewhere"
+            ),
+        ),
+    )
+}
+
+/// Write a fresh snapshot of `entries` as `generation`, then a journal holding only its header.
+pub(crate) fn write_compacted<'a>(
+    files: &QueueFiles,
+    generation: u64,
+    entries: impl Iterator<Item = &'a ParkedEntry>,
+) -> EngineResult<()> {
+    let bytes = snapshot::encode(generation, entries);
+    write_atomic(&files.snapshot, &bytes).map_err(|e| EngineError::io(&files.snapshot, e))?;
+    write_atomic(&files.journal, &journal::header_line(generation))
+        .map_err(|e| EngineError::io(&files.journal, e))
+}
+
+/// Read snapshot and journal (the caller holds the lock) and repair what needs it: a torn last
+/// journal line is trimmed; a damaged snapshot or a corrupt journal line gets its file kept
+/// aside (`<name>.corrupt-<now_ms>`) and both files rewritten from every readable entry.
+pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
+    let mut recoveries = Vec::new();
+    let snapshot_read =
+        snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
+    let snapshot_missing = snapshot_read.is_none();
+    let (snap_gen, mut entries, snap_damage) = match snapshot_read {
+        None => (0, EntryMap::default(), None),
+        Some(SnapshotRead::Sound {
+            generation,
+            entries,
+        }) => (generation, to_map(entries), None),
+        Some(SnapshotRead::Damaged {
+            generation,
+            entries,
+            dropped,
+        }) => {
+            let kept = entries.len();
+            (
+                generation.unwrap_or(0),
+                to_map(entries),
+                Some((kept, dropped)),
+            )
+        }
+        Some(SnapshotRead::Unsupported(v)) => return Err(unsupported(&files.snapshot, v)),
+    };
+
+    let (journal_missing, scan) = match File::open(&files.journal) {
+        Ok(f) => (
+            false,
+            journal::scan_reader(BufReader::with_capacity(1 << 16, f), true)
+                .map_err(|e| EngineError::io(&files.journal, e))?,
+        ),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
+        Err(e) => return Err(EngineError::io(&files.journal, e)),
+    };
+    if let Some((version, _)) = scan.header {
+        if version > FORMAT_VERSION {
+            return Err(unsupported(&files.journal, version));
+        }
+    }
+    let journal_gen = scan.header.map_or(snap_gen, |(_, g)| g);
+    // A journal one generation behind the snapshot is left over from a compaction cut short by
+    // a crash; replaying it is harmless (every record is last-writer-wins per key and the
+    // snapshot already holds its outcome), so its records are always applied.
+    let stale = journal_gen < snap_gen;
+    let mut journal_records = scan.records.len();
+    for rec in scan.records {
+        apply_record(&mut entries, rec);
+    }
+    let mut generation = snap_gen.max(journal_gen);
+    let mut trimmed = 0;
+
+    if snap_damage.is_some() || scan.bad_lines > 0 {
+        if let Some((kept, dropped)) = snap_damage {
+            let moved_to = link_aside(&files.snapshot, now_ms)
+                .map_err(|e| EngineError::io(&files.snapshot, e))?;
+            recoveries.push(RecoveryReport {
+                path: files.snapshot.clone(),
+                moved_to,
+                kept,
+                dropped,
+            });
+        }
+        if scan.bad_lines > 0 {
+            let moved_to = link_aside(&files.journal, now_ms)
+                .map_err(|e| EngineError::io(&files.journal, e))?;
+            recoveries.push(RecoveryReport {
+                path: files.journal.clone(),
+                moved_to,
+                kept: journal_records,
+                dropped: scan.bad_lines,
+            });
+        }
+        generation = generation.saturating_add(1); // a tampered file may claim the last one
+        write_compacted(files, generation, entries.values())?;
+        journal_records = 0;
+    } else if journal_missing || stale || scan.header.is_none() {
+        if journal_records > 0 || snapshot_missing {
+            // records without a header line, or no snapshot yet: write a new generation
+            generation = generation.saturating_add(1);
+            write_compacted(files, generation, entries.values())?;
+        } else {
+            write_atomic(&files.journal, &journal::header_line(generation))
+                .map_err(|e| EngineError::io(&files.journal, e))?;
+        }
+        journal_records = 0;
+    } else if scan.torn_tail > 0 {
+        let f = open_append(&files.journal).map_err(|e| EngineError::io(&files.journal, e))?;
+        f.set_len(scan.complete_len)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| EngineError::io(&files.journal, e))?;
+        trimmed = scan.torn_tail;
+    }
+
+    let journal = open_append(&files.journal).map_err(|e| EngineError::io(&files.journal, e))?;
+    let meta = journal
+        .metadata()
+        .map_err(|e| EngineError::io(&files.journal, e))?;
+    Ok(Loaded {
+        entries,
+        generation,
+        journal,
+        journal_id: (meta.dev(), meta.ino()),
+        snapshot_id: file_id(&files.snapshot)?,
+        offset: meta.len(),
+        journal_records,
+        recoveries,
+        trimmed,
+    })
+}
+
+fn to_map(entries: Vec<ParkedEntry>) -> EntryMap {
+    let mut map = EntryMap::with_capacity(entries.len());
+    for e in entries {
+        map.insert(e);
+    }
+    map
+}

@@ -1,0 +1,372 @@
+//! [`QueueStore`]: the durable park queue shared by every process using one state directory.
+//!
+//! Each change is appended to `queue.journal` and fsynced before the call returns; the journal
+//! is folded into the `queue.json` snapshot once it holds more than
+//! `max(compact_min_records, 2 × live entries)` records, so writes are O(1) amortised. Every
+//! call takes the `queue.lock` file lock and first reads what other processes appended since
+//! this one last looked (reloading everything after another process's compaction), so no
+//! update is lost between processes.
+
+use super::config::{QueueConfig, QueueFiles};
+use super::import::{parse_old_queue, IMPORTED_FROM};
+use super::journal::{self, JournalRecord};
+use super::load::{apply_record, file_id, load, write_compacted, EntryMap, FileId, Loaded};
+use crate::error::{EngineError, EngineResult};
+use crate::state::entry::sort_entries;
+use crate::state::entry::{ParkedEntry, QueueOp};
+use crate::state::file::durable::{ensure_dir, open_append, write_atomic, LockGuard};
+use crate::state::recovery::{ImportReport, OpenReport, RecoveryReport};
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::os::unix::fs::{FileExt, MetadataExt};
+
+/// The durable park queue. Blocking file I/O: call it from `spawn_blocking` in async code.
+#[derive(Debug)]
+pub struct QueueStore {
+    cfg: QueueConfig,
+    files: QueueFiles,
+    entries: EntryMap,
+    generation: u64,
+    journal: File,
+    journal_id: FileId,
+    snapshot_id: Option<FileId>,
+    offset: u64,
+    journal_records: usize,
+    recoveries: Vec<RecoveryReport>,
+    trimmed: u64,
+}
+
+impl QueueStore {
+    /// Open (creating if needed) the store in `cfg.dir`, repairing damaged files and importing
+    /// `cfg.import_path` once into an empty store. `now_ms` names files kept aside and stamps
+    /// imported entries.
+    pub fn open(cfg: QueueConfig, now_ms: i64) -> EngineResult<(QueueStore, OpenReport)> {
+        let files = QueueFiles::in_dir(&cfg.dir);
+        cfg.validate(&files)?;
+        ensure_dir(&files.dir).map_err(|e| EngineError::io(&files.dir, e))?;
+        let _lock = LockGuard::acquire(&files.lock).map_err(|e| EngineError::io(&files.lock, e))?;
+        let loaded = load(&files, now_ms)?;
+        let mut store = QueueStore::from_loaded(cfg, files, loaded);
+        let imported = store.import_locked(now_ms)?;
+        let report = OpenReport {
+            recoveries: std::mem::take(&mut store.recoveries),
+            imported,
+            trimmed_tail_bytes: std::mem::take(&mut store.trimmed),
+        };
+        Ok((store, report))
+    }
+
+    /// Park or update `entry` under its session key; durable on return. A new key while the
+    /// queue holds `max_entries` fails with [`EngineError::QueueFull`] and evicts nothing.
+    pub fn put(&mut self, entry: ParkedEntry) -> EngineResult<()> {
+        self.apply(vec![QueueOp::Put(entry)])
+    }
+
+    /// Remove the entry under `key`; durable on return. Returns the removed entry.
+    pub fn remove(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
+        let mut removed = self.commit(vec![QueueOp::Remove(key.to_string())])?;
+        Ok(removed.pop().flatten())
+    }
+
+    /// Apply several changes in order with one fsync (group commit); durable on return. All or
+    /// nothing against the cap: if any new key would exceed `max_entries`, nothing is written.
+    /// (A crash during the call may keep a prefix of the batch.)
+    pub fn apply(&mut self, ops: Vec<QueueOp>) -> EngineResult<()> {
+        self.commit(ops).map(drop)
+    }
+
+    /// The entry under `key`, after reading other processes' changes.
+    pub fn get(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
+        let _lock = self.lock()?;
+        self.catch_up()?;
+        Ok(self.entries.get(key).cloned())
+    }
+
+    /// Every entry sorted by `retry_at_ms` (then session key), after reading other processes'
+    /// changes.
+    pub fn all(&mut self) -> EngineResult<Vec<ParkedEntry>> {
+        let _lock = self.lock()?;
+        self.catch_up()?;
+        let mut all: Vec<ParkedEntry> = self.entries.values().cloned().collect();
+        sort_entries(&mut all);
+        Ok(all)
+    }
+
+    /// Read other processes' changes now (for [`QueueStore::iter`]).
+    pub fn refresh(&mut self) -> EngineResult<()> {
+        let _lock = self.lock()?;
+        self.catch_up()
+    }
+
+    /// Parked entries (status `Parked`) as of this process's last call, earliest due first,
+    /// without copying; O(log n) to start, so the scheduler's "what is due next" stays cheap at
+    /// any queue size.
+    pub fn parked_by_due(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
+        self.entries.parked_by_due()
+    }
+
+    /// The entries as of this process's last call, unsorted and without copying (e.g. to find
+    /// the earliest `retry_at_ms`); call [`QueueStore::refresh`] first for other processes'
+    /// changes.
+    pub fn iter(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
+        self.entries.values()
+    }
+
+    /// Entries known to this process (as of its last call).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no entry is known to this process (as of its last call).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Fold the journal into a new snapshot now.
+    pub fn compact(&mut self) -> EngineResult<()> {
+        let _lock = self.lock()?;
+        self.catch_up()?;
+        self.compact_locked()
+    }
+
+    /// The store's file names.
+    pub fn files(&self) -> &QueueFiles {
+        &self.files
+    }
+
+    /// Corrupt files repaired since `open` (found while reading another process's changes);
+    /// drained by this call.
+    pub fn take_recoveries(&mut self) -> Vec<RecoveryReport> {
+        std::mem::take(&mut self.recoveries)
+    }
+
+    fn lock(&self) -> EngineResult<LockGuard> {
+        LockGuard::acquire(&self.files.lock).map_err(|e| EngineError::io(&self.files.lock, e))
+    }
+
+    fn from_loaded(cfg: QueueConfig, files: QueueFiles, loaded: Loaded) -> QueueStore {
+        QueueStore {
+            cfg,
+            files,
+            entries: loaded.entries,
+            generation: loaded.generation,
+            journal: loaded.journal,
+            journal_id: loaded.journal_id,
+            snapshot_id: loaded.snapshot_id,
+            offset: loaded.offset,
+            journal_records: loaded.journal_records,
+            recoveries: loaded.recoveries,
+            trimmed: loaded.trimmed,
+        }
+    }
+
+    fn install(&mut self, loaded: Loaded) {
+        self.entries = loaded.entries;
+        self.generation = loaded.generation;
+        self.journal = loaded.journal;
+        self.journal_id = loaded.journal_id;
+        self.snapshot_id = loaded.snapshot_id;
+        self.offset = loaded.offset;
+        self.journal_records = loaded.journal_records;
+        self.recoveries.extend(loaded.recoveries);
+        self.trimmed += loaded.trimmed;
+    }
+
+    fn reload(&mut self) -> EngineResult<()> {
+        let loaded = load(&self.files, self.cfg.clock.now_ms())?;
+        self.install(loaded);
+        Ok(())
+    }
+
+    /// Read what other processes appended since our last read (the caller holds the lock).
+    fn catch_up(&mut self) -> EngineResult<()> {
+        let path = &self.files.journal;
+        let meta = match fs::metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return self.reload(),
+            Err(e) => return Err(EngineError::io(path, e)),
+        };
+        if (meta.dev(), meta.ino()) != self.journal_id
+            || meta.len() < self.offset
+            || file_id(&self.files.snapshot)? != self.snapshot_id
+        {
+            return self.reload();
+        }
+        if meta.len() == self.offset {
+            return Ok(());
+        }
+        let mut buf = vec![0; (meta.len() - self.offset) as usize];
+        self.journal
+            .read_exact_at(&mut buf, self.offset)
+            .map_err(|e| EngineError::io(path, e))?;
+        let scan = journal::scan(&buf, false);
+        if scan.bad_lines > 0 {
+            return self.reload();
+        }
+        self.journal_records += scan.records.len();
+        for rec in scan.records {
+            apply_record(&mut self.entries, rec);
+        }
+        self.offset += scan.complete_len;
+        if scan.torn_tail > 0 {
+            self.journal
+                .set_len(self.offset)
+                .and_then(|()| self.journal.sync_data())
+                .map_err(|e| EngineError::io(path, e))?;
+            self.trimmed += scan.torn_tail;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self, ops: Vec<QueueOp>) -> EngineResult<Vec<Option<ParkedEntry>>> {
+        if ops.is_empty() {
+            return Ok(Vec::new());
+        }
+        if ops.iter().any(|op| op.key().is_empty()) {
+            return Err(EngineError::input(
+                "sessionKey",
+                "must be a non-empty string",
+            ));
+        }
+        let _lock = self.lock()?;
+        self.catch_up()?;
+        let removed = self.commit_locked(ops)?;
+        if self.journal_records > self.cfg.compact_min_records.max(2 * self.entries.len()) {
+            // The changes are already durable in the journal; a failed compaction leaves a
+            // valid journal behind and is retried after the next write, so it is not reported
+            // as a failure of this call.
+            let _ = self.compact_locked();
+        }
+        Ok(removed)
+    }
+
+    /// Append, fsync, then apply `ops` (the caller holds the lock and has caught up).
+    fn commit_locked(&mut self, ops: Vec<QueueOp>) -> EngineResult<Vec<Option<ParkedEntry>>> {
+        let mut buf = Vec::with_capacity(ops.len() * 256);
+        let mut written = 0;
+        {
+            let mut present: HashMap<&str, bool> = HashMap::new();
+            let mut count = self.entries.len();
+            for op in &ops {
+                let key = op.key();
+                let was = present
+                    .get(key)
+                    .copied()
+                    .unwrap_or_else(|| self.entries.contains_key(key));
+                match op {
+                    QueueOp::Put(_) => {
+                        if !was {
+                            if count >= self.cfg.max_entries {
+                                return Err(EngineError::QueueFull {
+                                    cap: self.cfg.max_entries,
+                                });
+                            }
+                            count += 1;
+                        }
+                        present.insert(key, true);
+                    }
+                    QueueOp::Remove(_) => {
+                        if !was {
+                            continue;
+                        }
+                        count -= 1;
+                        present.insert(key, false);
+                    }
+                }
+                journal::encode_op(&mut buf, op);
+                written += 1;
+            }
+        }
+        if written > 0 {
+            let path = &self.files.journal;
+            self.journal
+                .write_all(&buf)
+                .and_then(|()| self.journal.sync_data())
+                .map_err(|e| EngineError::io(path, e))?;
+            self.offset += buf.len() as u64;
+            self.journal_records += written;
+        }
+        let mut removed = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                QueueOp::Put(entry) => {
+                    removed.push(None);
+                    apply_record(&mut self.entries, JournalRecord::Put { entry });
+                }
+                QueueOp::Remove(key) => removed.push(self.entries.remove(&key).map(|e| *e)),
+            }
+        }
+        Ok(removed)
+    }
+
+    fn compact_locked(&mut self) -> EngineResult<()> {
+        let generation = self.generation.saturating_add(1);
+        write_compacted(&self.files, generation, self.entries.values())?;
+        // From here the files on disk are the new generation; re-read our handles' identities.
+        self.snapshot_id = file_id(&self.files.snapshot)?;
+        let journal = open_append(&self.files.journal)
+            .map_err(|e| EngineError::io(&self.files.journal, e))?;
+        let meta = journal
+            .metadata()
+            .map_err(|e| EngineError::io(&self.files.journal, e))?;
+        self.journal = journal;
+        self.journal_id = (meta.dev(), meta.ino());
+        self.offset = meta.len();
+        self.generation = generation;
+        self.journal_records = 0;
+        Ok(())
+    }
+
+    /// Import the old plugin's queue once (the caller holds the lock).
+    fn import_locked(&mut self, now_ms: i64) -> EngineResult<Option<ImportReport>> {
+        let Some(source) = self.cfg.import_path.clone() else {
+            return Ok(None);
+        };
+        if self.files.import_marker.exists() || !source.exists() {
+            return Ok(None);
+        }
+        let mut report = None;
+        if self.entries.is_empty() {
+            let mut r = ImportReport {
+                source: source.clone(),
+                imported: 0,
+                invalid: 0,
+                over_cap: 0,
+                problem: None,
+            };
+            match fs::read(&source)
+                .map_err(|e| format!("cannot read it ({e})"))
+                .and_then(|b| parse_old_queue(&b, now_ms))
+            {
+                Ok(old) => {
+                    r.invalid = old.invalid;
+                    let room = self.cfg.max_entries;
+                    r.over_cap = old.entries.len().saturating_sub(room);
+                    let ops: Vec<QueueOp> = old
+                        .entries
+                        .into_iter()
+                        .take(room)
+                        .map(QueueOp::Put)
+                        .collect();
+                    r.imported = ops.len();
+                    self.commit_locked(ops)?;
+                }
+                Err(problem) => r.problem = Some(problem),
+            }
+            report = Some(r);
+        }
+        let marker = serde_json::json!({
+            "source": source.display().to_string(),
+            "format": IMPORTED_FROM,
+            "atMs": now_ms,
+            "imported": report.as_ref().map_or(0, |r| r.imported),
+            "skippedBecause": if report.is_none() { Some("store was not empty") } else { None },
+            "problem": report.as_ref().and_then(|r| r.problem.clone()),
+        });
+        let bytes = serde_json::to_vec_pretty(&marker).expect("marker serialises");
+        write_atomic(&self.files.import_marker, &bytes)
+            .map_err(|e| EngineError::io(&self.files.import_marker, e))?;
+        Ok(report)
+    }
+}
