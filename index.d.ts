@@ -266,6 +266,7 @@ export type EngineEvent = EventBase & (
   | { type: 'probe_ok'; sessionKey: string; group: string; released: number }
   | { type: 'probe_failed'; sessionKey: string; group: string; reparked: number; retryAtMs: number }
   | { type: 'resolved'; sessionKey: string }
+  | { type: 'superseded'; sessionKey: string; why: string }
   | { type: 'abandoned'; sessionKey: string; reason: Reason; attempts: number; message: string }
   | { type: 'recovered_corrupt_file'; path: string; movedTo: string; kept: number; dropped: number }
   | { type: 'imported'; path: string; count: number }
@@ -354,7 +355,7 @@ export interface RetryEngineOptions {
     maxKeys?: number
     /** Calendar offset of budget windows. Default 0 (UTC). */
     utcOffsetMinutes?: number
-    /** Added to every computed or provider reset time. Default 1000. */
+    /** Added to every computed or provider reset time (and the most a provider hint is spread by jitter). Default 250. */
     resetMarginMs?: number
     /** Per-reason overrides. */
     reasons?: Partial<Record<Reason, ReasonPolicyOptions>>
@@ -378,7 +379,7 @@ export interface RetryEngineOptions {
     confirm?: 'ack' | 'resolve'
     /** In `resolve` mode, how long a probe waits for `resolve`. Default 600000. */
     probeTimeoutMs?: number
-    /** Released sessions start at a random delay in [0, this]. Default 5000. */
+    /** Released sessions start at a random extra delay in [0, this], on top of the adaptive release rate (after a good probe: up to `maxConcurrent` at once, then +1/s per accepted resend, halved by a refused one). Default 0. */
     releaseSpreadMs?: number
     /** When a probe succeeds, parked sessions of its group due within this many ms go with it. Default 60000. */
     releaseAheadMs?: number
@@ -551,10 +552,11 @@ export declare class RetryEngine {
    */
   park(sessionKey: string, input: FailureInput, meta?: ParkMeta | null): Promise<ParkOutcome>
   /**
-   * A session succeeded: clear its state and remove its parked entry (confirms a probe).
-   * Resolves to whether it was parked.
+   * A session succeeded: clear its state and remove its parked entry, durably, whatever
+   * stage its resume is in. `evidence.runId` (the run that succeeded) confirms a probe when
+   * it is the run of our own resend. Resolves to whether it was parked.
    */
-  resolve(sessionKey: string): Promise<boolean>
+  resolve(sessionKey: string, evidence?: { runId?: string }): Promise<boolean>
   /** Remove a parked session without resending it; resolves to the removed entry or null. */
   unpark(sessionKey: string): Promise<ParkedEntry | null>
   /**

@@ -171,7 +171,7 @@ test('a different reason restarts the stop count of unknown', async () => {
   })
 })
 
-test('quota waits until the provider reset (+1s margin)', async () => {
+test('quota waits until the provider reset (+250 ms margin)', async () => {
   await withEngine({}, (engine) => {
     const now = 1_800_000_000_000
     const input = {
@@ -182,7 +182,7 @@ test('quota waits until the provider reset (+1s margin)', async () => {
     const d = engine.recordFailure('s', input, now)
     assert.equal(d.reason, 'quota')
     assert.equal(d.action, 'wait')
-    assert.equal(d.nextAttemptAtMs, 1_800_003_600_000 + 1000)
+    assert.equal(d.nextAttemptAtMs, 1_800_003_600_000 + 250)
     assert.equal(d.disabledUntilMs, null)
   })
 })
@@ -193,7 +193,7 @@ test('quota without a provider reset waits for the configured budget window', as
     const d = engine.recordFailure('s', input, T0)
     assert.equal(d.reason, 'quota')
     assert.equal(d.action, 'wait')
-    assert.equal(d.nextAttemptAtMs, Date.UTC(2026, 2, 11) + 1000)
+    assert.equal(d.nextAttemptAtMs, Date.UTC(2026, 2, 11) + 250)
   })
 })
 
@@ -287,7 +287,7 @@ test('per-reason overrides: mode park with a budget window, mode stop for timeou
   await withEngine({ policy }, (engine) => {
     const d = engine.recordFailure('s', RATE_LIMIT, T0) // 15:00 -> next 5h boundary is 20:00
     assert.equal(d.action, 'wait')
-    assert.equal(d.nextAttemptAtMs, Date.UTC(2026, 2, 10, 20) + 1000)
+    assert.equal(d.nextAttemptAtMs, Date.UTC(2026, 2, 10, 20) + 250)
     const timeout = { status: 408, body: 'Request Timeout' }
     assert.equal(engine.recordFailure('t', timeout, T0).action, 'retry')
     const t2 = engine.recordFailure('t', timeout, T0 + 1)

@@ -131,3 +131,78 @@ test('engine option state.redis: validated, never echoed, and absent means no Re
   assert.throws(() => new RetryEngine({ state: { redis: {} } }), /state\.redis\.url/)
   assert.throws(() => new RetryEngine({ state: { redis: { url: 'redis://h', leaseTtlMs: 1 } } }), /state\.redis\.leaseTtlMs/)
 })
+
+test('auth profiles: a cooldown or disable learned by one engine applies to every engine', { skip }, async () => {
+  const { createRequire } = await import('node:module')
+  const fs = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+  const redis = await startRedis()
+  const dirs = [0, 1].map(() => fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-fleet-prof-')))
+  const [a, b] = dirs.map((stateDir) => new RetryEngine({ stateDir, state: { redis: { url: redis.url, keyPrefix: 'prof-test:' } } }))
+  try {
+    await a.start()
+    await b.start()
+    const ids = ['key-1', 'key-2']
+    const first = (await a.pickProfile('openai', ids)).profileId
+    const second = (await b.pickProfile('openai', ids)).profileId
+    assert.notEqual(first, second, 'least-recently-used rotation is fleet-wide')
+    const marked = await a.markProfile(first, { status: 429, headers: { 'retry-after': '120' }, body: 'rate limited' })
+    assert.equal(marked.rotate, true)
+    for (let i = 0; i < 3; i++) assert.equal((await b.pickProfile('openai', ids)).profileId, second, 'B skips the profile A cooled down')
+    await b.markProfile(second, { reason: 'billing' })
+    const none = await a.pickProfile('openai', ids)
+    assert.equal(none.profileId, null, 'A sees B\'s billing disable')
+    const listed = await a.profiles('openai')
+    assert.deepEqual(listed.map((p) => p.status).sort(), ['cooldown', 'disabled'].sort())
+  } finally {
+    await a.close()
+    await b.close()
+    await redis.close()
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+  }
+})
+
+test('breakers and per-key decisions learned by one engine apply to every engine, and to one that starts later', { skip }, async () => {
+  const { createRequire } = await import('node:module')
+  const fs = await import('node:fs')
+  const os = await import('node:os')
+  const path = await import('node:path')
+  const { RetryEngine } = createRequire(import.meta.url)('../index.js')
+  const redis = await startRedis()
+  const dirs = []
+  const make = () => {
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-fleet-dec-'))
+    dirs.push(stateDir)
+    return new RetryEngine({ stateDir, state: { redis: { url: redis.url, keyPrefix: 'dec-test:' } } })
+  }
+  const [a, b] = [make(), make()]
+  let c = null
+  try {
+    await a.start()
+    await b.start()
+    await sleep(200) // subscriptions up
+    for (let i = 0; i < 5; i++) a.breakerRecord('openai', false)
+    assert.equal(a.breakerState('openai').state, 'open')
+    await waitFor(() => b.breakerState('openai').state === 'open', 'B sees the open breaker', 10_000)
+    assert.equal(b.breakerAcquire('openai').permit, 'rejected', 'B does not call while the fleet breaker is open')
+    a.recordFailure('cron:nightly', { status: 402, body: 'billing: insufficient credits' })
+    assert.equal(a.state('cron:nightly').disabled, true)
+    await waitFor(() => b.state('cron:nightly')?.disabled === true, 'B sees the disabled key', 10_000)
+    // An engine that starts later loads what the fleet knows.
+    c = make()
+    await c.start()
+    assert.equal(c.breakerState('openai').state, 'open')
+    assert.equal(c.state('cron:nightly')?.disabled, true)
+    // A success anywhere clears it everywhere.
+    b.recordSuccess('cron:nightly')
+    await waitFor(() => a.state('cron:nightly') === null && c.state('cron:nightly') === null, 'the success reaches A and C', 10_000)
+  } finally {
+    await a.close()
+    await b.close()
+    if (c) await c.close()
+    await redis.close()
+    for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+  }
+})

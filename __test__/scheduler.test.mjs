@@ -177,7 +177,8 @@ test('resolve mode: nothing else is released until resolve(probeKey)', async () 
     assert.equal(r.calls.length, 1, 'the ack alone does not confirm the probe')
     assert.equal((await engine.pending()).length, 4)
     assert.notEqual((await engine.get(probeKey)).status, 'parked')
-    assert.equal(await engine.resolve(probeKey), true)
+    // Our own resend's run (its runId is the idempotency key on the real gateway) confirms it.
+    assert.equal(await engine.resolve(probeKey, { runId: r.calls[0].req.idempotencyKey }), true)
     await waitFor(() => r.calls.length === 4, 'the release')
     assert.equal(new Set(r.calls.map((c) => c.req.sessionKey)).size, 4)
     await waitFor(async () => (await engine.get(probeKey)) === null, 'the probe entry to leave')
@@ -189,6 +190,23 @@ test('resolve mode: nothing else is released until resolve(probeKey)', async () 
     await waitFor(async () => (await engine.pending()).length === 0, 'all resolved')
     await sleep(50)
     assert.equal(events.filter((e) => e.type === 'probe_ok').length, 1)
+  })
+})
+
+test('resolve mode: a success that is not our resend resolves the probe but releases nothing', async () => {
+  const r = recorder()
+  const options = { stateDir: tmpDir(), resend: r.resend, scheduler: { confirm: 'resolve', probeTimeoutMs: 30_000, releaseSpreadMs: 100 } }
+  await withEngine(options, async (engine, events) => {
+    for (let i = 0; i < 3; i++) await engine.park(`u${i}`, SOON, { provider: 'openai' })
+    await waitFor(() => r.calls.length === 1, 'the probe')
+    const probeKey = r.calls[0].req.sessionKey
+    assert.equal(await engine.resolve(probeKey, { runId: 'the-gateway-s-own-retry' }), true)
+    assert.equal(await engine.get(probeKey), null, 'resolved at once, durably')
+    await waitFor(() => r.calls.length === 2, 'the next probe')
+    await sleep(300)
+    assert.equal(r.calls.length, 2, 'one new probe, no release')
+    assert.notEqual(r.calls[1].req.sessionKey, probeKey)
+    assert.equal(events.filter((e) => e.type === 'probe-ok').length, 0)
   })
 })
 

@@ -7,7 +7,7 @@ const { RetryEngine } = createRequire(import.meta.url)('../index.js')
 
 const utc = (s) => Date.parse(s)
 const engine = new RetryEngine({ policy: { resetMarginMs: 0 } })
-const withMargin = new RetryEngine() // default margin 1000 ms
+const withMargin = new RetryEngine() // default margin 250 ms
 after(async () => {
   await engine.close()
   await withMargin.close()
@@ -67,8 +67,8 @@ test('policy.utcOffsetMinutes is the default offset', async () => {
   }
 })
 
-test('the reset margin is added (default 1000 ms, configurable)', async () => {
-  assert.equal(withMargin.nextReset('1d', utc('2026-03-10T15:00:00Z')), utc('2026-03-11T00:00:01Z'))
+test('the reset margin is added (default 250 ms, configurable)', async () => {
+  assert.equal(withMargin.nextReset('1d', utc('2026-03-10T15:00:00Z')), utc('2026-03-11T00:00:00Z') + 250)
   const m = new RetryEngine({ policy: { resetMarginMs: 5000 } })
   try {
     assert.equal(m.nextReset('5h', utc('2026-03-10T12:30:00Z')), utc('2026-03-10T15:00:05Z'))
@@ -80,7 +80,7 @@ test('the reset margin is added (default 1000 ms, configurable)', async () => {
 test('explicitResetMs beats the computed reset (plus the margin)', () => {
   const explicit = utc('2026-03-10T16:42:17Z')
   assert.equal(engine.nextReset('1d', utc('2026-03-10T15:00:00Z'), { explicitResetMs: explicit }), explicit)
-  assert.equal(withMargin.nextReset('1d', utc('2026-03-10T15:00:00Z'), { explicitResetMs: explicit }), explicit + 1000)
+  assert.equal(withMargin.nextReset('1d', utc('2026-03-10T15:00:00Z'), { explicitResetMs: explicit }), explicit + 250)
   assert.equal(engine.nextReset('5m', utc('2026-03-10T15:00:00Z'), { explicitResetMs: explicit, utcOffsetMinutes: 60 }), explicit)
 })
 

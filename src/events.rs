@@ -73,6 +73,15 @@ pub enum Event {
         /// Next due time (epoch ms).
         retry_at_ms: i64,
     },
+    /// A parked session was dropped unsent: the gateway showed it moved on since it failed
+    /// (a later user message, a successful reply, or a run in flight).
+    #[serde(rename_all = "camelCase")]
+    Superseded {
+        /// The session key.
+        session_key: String,
+        /// What was seen.
+        why: String,
+    },
     /// A parked session completed and left the queue.
     #[serde(rename_all = "camelCase")]
     Resolved {
@@ -223,7 +232,7 @@ impl Event {
             }
             Event::Imported { path, .. } => f(path),
             Event::GatewayConnected { url } => f(url),
-            Event::StateDegraded { message, .. } => f(message),
+            Event::Superseded { why, .. } => f(why),
             Event::Parked { .. }
             | Event::Resent { .. }
             | Event::ProbeOk { .. }

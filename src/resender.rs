@@ -22,11 +22,36 @@ pub struct ResendRequest {
     pub meta: serde_json::Value,
 }
 
-/// The future a [`Resender`] returns.
-pub type ResendFuture<'a> = Pin<Box<dyn Future<Output = EngineResult<()>> + Send + 'a>>;
+/// What a [`Resender`] did with one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResendOutcome {
+    /// The send was accepted (e.g. the gateway acknowledged `chat.send`). `run_id` is the run
+    /// it started when known (the gateway's ack `runId`; on OpenClaw 2026.9.6 it equals the
+    /// idempotency key): a probe counts as good only when the run that succeeded is this one.
+    Sent {
+        /// The started run's id, if the resender knows it.
+        run_id: Option<String>,
+    },
+    /// Not sent: the failed run itself is still running (the gateway retries it). The entry
+    /// waits (no attempt counted) and is checked again shortly; the run's own success
+    /// resolves it.
+    StillRunning {
+        /// What was seen (secret-free).
+        why: String,
+    },
+    /// Not sent: the session moved on since it failed (a later user message, a successful
+    /// reply, or a run in flight). The entry is dropped with a `superseded` event.
+    Superseded {
+        /// What was seen (secret-free).
+        why: String,
+    },
+}
 
-/// Sends one parked session again. `Ok(())` means the send was accepted (e.g. the gateway
-/// acknowledged `chat.send`); whether the agent run then succeeded is reported separately.
+/// The future a [`Resender`] returns.
+pub type ResendFuture<'a> = Pin<Box<dyn Future<Output = EngineResult<ResendOutcome>> + Send + 'a>>;
+
+/// Sends one parked session again. `Ok(Sent)` means the send was accepted; whether the agent
+/// run then succeeded is reported separately (`resolve`/`failed`).
 pub trait Resender: Send + Sync {
     /// Send `req`. Implementations reuse connections across calls.
     fn resend(&self, req: ResendRequest) -> ResendFuture<'_>;

@@ -54,9 +54,10 @@ export async function startProvider () {
 }
 
 /** Start one engine process; collects its events. */
-export function startEngine (redisUrl, providerUrl, name, keys) {
+export function startEngine (redisUrl, providerUrl, name, keys, env = {}) {
   const child = spawn(process.execPath, [FIXTURE, redisUrl, tmpDir(), providerUrl, name, ...keys], {
-    stdio: ['pipe', 'pipe', 'inherit']
+    stdio: ['pipe', 'pipe', 'inherit'],
+    env: { ...process.env, ...env }
   })
   const e = { name, keys, child, events: [], exited: false }
   child.on('exit', () => { e.exited = true })

@@ -63,9 +63,9 @@ exports.FIELDS = {
         description: 'Most resends in flight at once.',
     },
     releaseSpreadMs: {
-        type: 'integer', minimum: 0, maximum: 3_600_000, default: 5000,
+        type: 'integer', minimum: 0, maximum: 3_600_000, default: 0,
         label: 'Release spread (ms)',
-        description: 'After a successful probe, the other sessions are resent at a random delay in [0, releaseSpreadMs].',
+        description: 'After a successful probe, the other sessions are resent at once up to maxConcurrent, then at an adaptive rate, plus a random extra delay in [0, releaseSpreadMs].',
         advanced: true,
     },
     probeTimeoutMs: {

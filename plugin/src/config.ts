@@ -19,7 +19,7 @@ export interface PluginConfig {
   maxAttempts: number
   /** Most resends in flight. Default 4. */
   maxConcurrent: number
-  /** Released sessions start at a random delay in [0, this] ms. Default 5000. */
+  /** Extra random delay in [0, this] ms for released sessions. Default 0. */
   releaseSpreadMs: number
   /** How long a probe resend may take to finish successfully, in ms. Default 600000. */
   probeTimeoutMs: number
@@ -100,9 +100,9 @@ export const FIELDS = {
     description: 'Most resends in flight at once.',
   },
   releaseSpreadMs: {
-    type: 'integer', minimum: 0, maximum: 3_600_000, default: 5000,
+    type: 'integer', minimum: 0, maximum: 3_600_000, default: 0,
     label: 'Release spread (ms)',
-    description: 'After a successful probe, the other sessions are resent at a random delay in [0, releaseSpreadMs].',
+    description: 'After a successful probe, the other sessions are resent at once up to maxConcurrent, then at an adaptive rate, plus a random extra delay in [0, releaseSpreadMs].',
     advanced: true,
   },
   probeTimeoutMs: {

@@ -55,16 +55,23 @@ export async function onAgentEnd(rt: Runtime | null, event: any, ctx: AgentCtx =
     const c = rt.engine.classify(event)
     const isCron = ctx.trigger === 'cron'
     if (c.reason === null) {
-      if (await rt.engine.resolve(sessionKey)) rt.counters.resolved += 1
+      // The run id is the evidence that confirms a probe: only our own resend's run does.
+      const runId = event.runId ?? ctx.runId
+      if (await rt.engine.resolve(sessionKey, runId ? { runId } : undefined)) rt.counters.resolved += 1
       if (isCron) rt.engine.recordSuccess(`cron:${cronJobId(ctx) ?? sessionKey}`)
       return
     }
-    // The gateway retries some failures inside one run (same runId, one agent_end each);
-    // only the first of them is a new failure of the session.
-    if (!firstSight(rt, event.runId ?? ctx.runId)) return
+    // The gateway retries some failures inside one run (same runId, one agent_end each, no
+    // field telling the last one apart): only the first of them is a new failure of the
+    // session. The entry carries the runId: until that run is final, compare-and-send sees it
+    // in flight (`chat.history` `inFlightRun.runId`) and waits instead of resending, and the
+    // run's own later success resolves the entry.
+    const runId = event.runId ?? ctx.runId
+    if (!firstSight(rt, runId)) return
     if (isCron) await handleCron(rt, event, ctx)
     await rt.engine.park(sessionKey, event, {
       ...(ctx.modelProviderId ? { provider: ctx.modelProviderId } : {}),
+      ...(runId ? { runId } : {}),
       message: rt.config.resumeMessage,
     })
   } catch (err) {

@@ -5,7 +5,7 @@
 //! cancellation of the resend. The callback is held weakly: it never keeps Node alive.
 
 use crate::error::EngineError;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 use napi::bindgen_prelude::{
     Either, Function, JsObjectValue, Null, Object, ObjectRef, Promise, ToNapiValue, Unknown,
 };
@@ -189,7 +189,9 @@ impl Resender for JsResender {
                 Err(e) => Err(e),
             };
             guard.completed = true;
-            result
+            // The callback reports no run id; a probe is then confirmed by a `resolve` whose
+            // runId is the request's idempotency key (what the gateway uses as runId).
+            result.map(|()| ResendOutcome::Sent { run_id: None })
         })
     }
 }

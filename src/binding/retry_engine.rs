@@ -490,20 +490,39 @@ impl RetryEngine {
         })
     }
 
-    /// A session succeeded: clear its state and remove its parked entry (confirms a probe).
-    /// Resolves to whether it was parked.
+    /// A session succeeded: clear its state and remove its parked entry, durably, whatever
+    /// stage its resume is in. `evidence.runId` (the run that succeeded) confirms a probe when
+    /// it is the run of our own resend. Resolves to whether it was parked.
     #[napi(
-        ts_args_type = "sessionKey: string",
+        ts_args_type = "sessionKey: string, evidence?: { runId?: string }",
         ts_return_type = "Promise<boolean>"
     )]
     pub fn resolve<'env>(
         &self,
         env: &'env Env,
         session_key: Unknown<'_>,
+        evidence: Unknown<'_>,
     ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
-        let a = args::string(Js::new(env.raw()), raw(&session_key), "sessionKey");
+        let js = Js::new(env.raw());
+        let a = (|| {
+            let key = args::string(js, raw(&session_key), "sessionKey")?;
+            let evidence = args::opt_object(js, raw(&evidence), "evidence", Mode::Params)?;
+            let run_id = match evidence.get("runId") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s.clone()),
+                Some(_) => {
+                    return Err(crate::error::EngineError::input(
+                        "evidence.runId",
+                        "expected a string",
+                    ))
+                }
+            };
+            Ok((key, run_id))
+        })();
         let engine = self.engine.clone();
-        settle(env, a, move |key| async move { engine.resolve(&key).await })
+        settle(env, a, move |(key, run_id)| async move {
+            engine.resolve(&key, run_id.as_deref()).await
+        })
     }
 
     /// Remove a parked session without resending it; resolves to the removed entry or null.

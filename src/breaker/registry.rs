@@ -180,6 +180,25 @@ impl BreakerRegistry {
         }
     }
 
+    /// The record of `key`, if tracked (what the fleet shares, see `state::coordination`).
+    pub fn record_of(&self, key: &str) -> Option<&BreakerRecord> {
+        self.keys.get(key)
+    }
+
+    /// Set (or, with `None`, forget) the record of `key` as another engine of the fleet has
+    /// it. No events: the engine that made the change reported it.
+    pub fn put_record(&mut self, key: &str, record: Option<BreakerRecord>) {
+        match record {
+            Some(r) => {
+                let slot = self.keys.get_or_insert_with(key, || r.clone());
+                *slot = r;
+            }
+            None => {
+                self.keys.remove(key);
+            }
+        }
+    }
+
     /// The state of `key` at `now_ms` (an unknown key is closed with no failures).
     pub fn state(&self, key: &str, now_ms: i64) -> BreakerState {
         match self.keys.get(key) {

@@ -85,6 +85,7 @@ impl Resender for DrainingResender {
 mod tests {
     use super::*;
     use crate::error::EngineResult;
+    use crate::resender::ResendOutcome;
     use std::sync::Mutex;
 
     /// Resends that finish only when their gate is opened.
@@ -97,7 +98,7 @@ mod tests {
             self.1.fetch_add(1, Ordering::SeqCst);
             Box::pin(async move {
                 let _ = rx.await;
-                EngineResult::Ok(())
+                EngineResult::Ok(ResendOutcome::Sent { run_id: None })
             })
         }
     }

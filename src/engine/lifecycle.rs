@@ -5,9 +5,8 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::profiles::ProfileStore;
 use crate::scheduler::{Scheduler, SchedulerHandle};
-use crate::state::coordination::{Coordinator, Solo};
+use crate::state::coordination::Coordinator;
 use crate::state::file::{FileParked, QueueConfig, QueueStore};
-use crate::state::redis::RedisCoordinator;
 use crate::state::ParkedQueue;
 use std::sync::Arc;
 
@@ -64,23 +63,25 @@ impl Engine {
                 count: imp.imported,
             });
         }
+        let shared = self.open_shared_state()?;
         let dir = self.cfg.state_dir.clone();
         let pcfg = self.cfg.profiles.clone();
         let sink = self.events.clone();
-        let (profiles, recovered) =
-            run_blocking(move || ProfileStore::open(&dir, pcfg, sink, now)).await?;
+        let usage = shared.profile_usage.clone();
+        let (profiles, recovered) = run_blocking(move || match usage {
+            Some(usage) => ProfileStore::with_backend(usage, pcfg, sink, now),
+            None => ProfileStore::open(&dir, pcfg, sink, now),
+        })
+        .await?;
         if let Some(r) = recovered {
             (self.events)(r.to_event());
         }
         let store: Arc<dyn ParkedQueue> = Arc::new(FileParked::new(store));
-        let coordinator: Arc<dyn Coordinator> = match &self.cfg.state.redis {
-            Some(redis) => Arc::new(RedisCoordinator::start(
-                redis.clone(),
-                self.clock.clone(),
-                self.events.clone(),
-            )?),
-            None => Arc::new(Solo),
-        };
+        let coordinator = shared.coordinator;
+        if self.cfg.state.redis.is_some() {
+            let loaded = coordinator.load_decisions().await;
+            self.fleet.link(coordinator.clone(), loaded);
+        }
         let scheduler = Scheduler::spawn_coordinated(
             store.clone(),
             self.resender.clone(),
@@ -116,6 +117,7 @@ impl Engine {
         if let Life::Running(running) = previous {
             running.scheduler.shutdown().await;
             running.coordinator.close().await;
+            self.fleet.unlink();
         }
         self.gateway.close().await;
         Ok(())

@@ -4,10 +4,12 @@
 
 mod config;
 mod drain;
+mod fleet_link;
 mod lifecycle;
 mod operator;
 mod parking;
 mod profiles;
+mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
@@ -48,6 +50,7 @@ pub struct Engine {
     metrics: Arc<Metrics>,
     redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
+    fleet: fleet_link::FleetLink,
 }
 
 impl std::fmt::Debug for Engine {
@@ -116,6 +119,7 @@ impl Engine {
             metrics,
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
+            fleet: Default::default(),
         })
     }
 
@@ -180,31 +184,41 @@ impl Engine {
         check_key("key", key)?;
         let now = self.at(now_ms);
         let (_, failure) = self.failure_of(input, now)?;
-        Ok(locked(&self.policy).record_failure(key, &failure, now))
+        self.apply_fleet_mail();
+        let decision = locked(&self.policy).record_failure(key, &failure, now);
+        self.share_policy(key);
+        Ok(decision)
     }
 
     /// Record a success of `key`: clears its failure streak, cooldown and disable.
     pub fn record_success(&self, key: &str) -> EngineResult<()> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         locked(&self.policy).record_success(key);
+        self.share_policy(key);
         Ok(())
     }
 
     /// The policy state of `key`, or `None` when it has no failures on record.
     pub fn state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Option<KeyState>> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.policy).state(key, self.at(now_ms)))
     }
 
     /// Forget `key`'s policy state (re-enables a disabled key). Returns whether it existed.
     pub fn reset(&self, key: &str) -> EngineResult<bool> {
         check_key("key", key)?;
-        Ok(locked(&self.policy).reset(key))
+        self.apply_fleet_mail();
+        let existed = locked(&self.policy).reset(key);
+        self.share_policy(key);
+        Ok(existed)
     }
 
     /// Ask the breaker of `key` for permission to call.
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).try_acquire(key, self.at(now_ms)))
     }
 
@@ -212,18 +226,23 @@ impl Engine {
     pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
         check_key("key", key)?;
         let now = self.at(now_ms);
-        let mut b = locked(&self.breakers);
-        if ok {
-            b.record_success(key, now)
-        } else {
-            b.record_failure(key, now)
+        self.apply_fleet_mail();
+        {
+            let mut b = locked(&self.breakers);
+            if ok {
+                b.record_success(key, now)
+            } else {
+                b.record_failure(key, now)
+            }
         }
+        self.share_breaker(key);
         Ok(())
     }
 
     /// The breaker state of `key` (closed when unknown).
     pub fn breaker_state(&self, key: &str, now_ms: Option<i64>) -> EngineResult<BreakerState> {
         check_key("key", key)?;
+        self.apply_fleet_mail();
         Ok(locked(&self.breakers).state(key, self.at(now_ms)))
     }
 

@@ -254,32 +254,33 @@ impl Engine {
         });
     }
 
-    /// A session succeeded: clear its policy state and remove its parked entry (confirming a
-    /// probe in resolve mode). Returns whether an entry was parked.
-    pub async fn resolve(&self, session_key: &str) -> EngineResult<bool> {
+    /// A session succeeded: clear its policy state and remove its parked entry durably
+    /// (acknowledged after the write), whatever stage its resume is in, so it is never resent
+    /// and never comes back after a restart. `run_id` (the run that succeeded) is the
+    /// evidence that confirms a probe in resolve mode. Returns whether an entry was parked.
+    pub async fn resolve(&self, session_key: &str, run_id: Option<&str>) -> EngineResult<bool> {
         check_key("sessionKey", session_key)?;
         let running = self.running().await?;
         locked(&self.policy).record_success(session_key);
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || store.get(&key)).await?;
-        let Some(entry) = existing else {
+        let removed = run_blocking(move || store.remove(&key)).await?;
+        // The scheduler may hold it whatever the stored status says (a status write may be
+        // pending): it drops it in every stage and reports `resolved` for what it held.
+        running.scheduler.resolved(session_key, run_id);
+        let Some(entry) = removed else {
             return Ok(false);
         };
-        if matches!(
+        let held = matches!(
             entry.status,
             EntryStatus::Probing | EntryStatus::AwaitingResult | EntryStatus::Released
-        ) {
-            running.scheduler.resolved(session_key);
-        } else {
-            let store = running.store.clone();
-            let key = session_key.to_string();
-            run_blocking(move || store.remove(&key)).await?;
+        );
+        if !held {
             (self.events)(Event::Resolved {
                 session_key: session_key.to_string(),
             });
-            running.scheduler.notify();
         }
+        running.scheduler.notify();
         Ok(true)
     }
 
@@ -290,6 +291,7 @@ impl Engine {
         let store = running.store.clone();
         let key = session_key.to_string();
         let removed = run_blocking(move || store.remove(&key)).await?;
+        running.scheduler.forget(session_key);
         running.scheduler.notify();
         Ok(removed)
     }

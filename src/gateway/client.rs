@@ -5,8 +5,9 @@ use super::config::GatewayConfig;
 use super::connection::{CallOutcome, Connection};
 use super::connector::{ConnectError, Connector};
 use super::device::DeviceIdentity;
-use super::reconnect::startup_retry_delay_ms;
+use super::reconnect::{startup_retry_delay_ms, ReconnectSchedule};
 use super::redact::Scrubber;
+use super::session_check::{judge_history, PendingResend, SessionVerdict};
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
@@ -15,6 +16,20 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
+
+/// How many of the latest messages compare-and-send reads (`chat.history` `limit`).
+const HISTORY_LIMIT: u64 = 20;
+
+/// What [`GatewayClient::compare_and_send`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CheckedSend {
+    /// The session still ended in the failed turn; `chat.send` was acknowledged.
+    Sent(ChatAck),
+    /// Not sent: the failed run is still running (the gateway retries it).
+    StillRunning(String),
+    /// Not sent: the session moved on.
+    MovedOn(String),
+}
 
 /// The gateway's acknowledgement of `chat.send`. Serialised as `{runId, status}`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -36,8 +51,9 @@ pub struct GatewayClient {
 struct Inner {
     cfg: RwLock<GatewayConfig>,
     clock: SharedClock,
-    jitter: Jitter,
     events: EventSink,
+    /// Survives connect series; reset only when a request is answered.
+    schedule: Mutex<ReconnectSchedule>,
     conn: tokio::sync::Mutex<Option<Arc<Connection>>>,
     /// Set after the gateway rejected the credentials; calls fail fast until reset.
     auth_failure: Mutex<Option<String>>,
@@ -83,7 +99,7 @@ impl GatewayClient {
             inner: Arc::new(Inner {
                 cfg: RwLock::new(cfg),
                 clock,
-                jitter,
+                schedule: Mutex::new(ReconnectSchedule::new(jitter)),
                 events,
                 conn: tokio::sync::Mutex::new(None),
                 auth_failure: Mutex::new(None),
@@ -121,12 +137,72 @@ impl GatewayClient {
             "message": message,
             "idempotencyKey": idempotency_key,
         });
+        self.retrying("chat.send", |conn| {
+            let params = &params;
+            async move {
+                let payload = self.call_on(&conn, "chat.send", params).await?;
+                parse_ack(&payload).map_err(CallFailure::Engine)
+            }
+        })
+        .await
+    }
+
+    /// Compare-and-send: on one connection, read the session's `chat.history` and send
+    /// `chat.send` only when the session still ends in the failed turn (see
+    /// [`judge_history`]). Retried like [`GatewayClient::chat_send`], checking again on the
+    /// new connection.
+    pub async fn compare_and_send(
+        &self,
+        pending: PendingResend<'_>,
+        message: &str,
+    ) -> EngineResult<CheckedSend> {
+        if pending.session_key.trim().is_empty() || pending.idempotency_key.trim().is_empty() {
+            return Err(EngineError::input(
+                "sessionKey",
+                "session key and idempotency key must be non-empty",
+            ));
+        }
+        let history = json!({"sessionKey": pending.session_key, "limit": HISTORY_LIMIT});
+        let send = json!({
+            "sessionKey": pending.session_key,
+            "message": message,
+            "idempotencyKey": pending.idempotency_key,
+        });
+        self.retrying("chat.send", |conn| {
+            let (history, send) = (&history, &send);
+            async move {
+                let seen = self.call_on(&conn, "chat.history", history).await?;
+                match judge_history(&seen, pending) {
+                    SessionVerdict::Unchanged => {}
+                    SessionVerdict::StillRunning(why) => return Ok(CheckedSend::StillRunning(why)),
+                    SessionVerdict::MovedOn(why) => return Ok(CheckedSend::MovedOn(why)),
+                }
+                let payload = self.call_on(&conn, "chat.send", send).await?;
+                parse_ack(&payload)
+                    .map(CheckedSend::Sent)
+                    .map_err(CallFailure::Engine)
+            }
+        })
+        .await
+    }
+
+    /// Run `attempt` on the shared connection. If the connection drops before the answer, or
+    /// the gateway answers `UNAVAILABLE` (it drains for a restart), run it again (at most once
+    /// per new connection; the reconnect backs off) until `connect_budget_ms` after the first
+    /// attempt: after a drop at once, after `UNAVAILABLE` once the gateway's clamped
+    /// `retryAfterMs` has passed.
+    async fn retrying<T, F, Fut>(&self, method: &str, mut attempt: F) -> EngineResult<T>
+    where
+        F: FnMut(Arc<Connection>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallFailure>>,
+    {
         let budget_ms = read(&self.inner.cfg).connect_budget_ms as i64;
         let deadline = self.inner.clock.now_ms() + budget_ms;
         loop {
-            let failure = match self.call("chat.send", &params).await {
-                Ok(payload) => return parse_ack(&payload),
-                Err(f @ CallFailure::Engine(_)) => return Err(to_engine_error("chat.send", f)),
+            let conn = self.connection().await?;
+            let failure = match attempt(conn).await {
+                Ok(v) => return Ok(v),
+                Err(f @ CallFailure::Engine(_)) => return Err(to_engine_error(method, f)),
                 Err(f) => f,
             };
             let delay_ms = match &failure {
@@ -138,7 +214,7 @@ impl GatewayClient {
             if self.inner.closed.load(Ordering::SeqCst)
                 || self.inner.clock.now_ms() + delay_ms as i64 >= deadline
             {
-                return Err(to_engine_error("chat.send", failure));
+                return Err(to_engine_error(method, failure));
             }
             if delay_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(delay_ms)).await;
@@ -202,11 +278,25 @@ impl GatewayClient {
 
     async fn call(&self, method: &str, params: &Value) -> Result<Value, CallFailure> {
         let conn = self.connection().await.map_err(CallFailure::Engine)?;
+        self.call_on(&conn, method, params).await
+    }
+
+    async fn call_on(
+        &self,
+        conn: &Connection,
+        method: &str,
+        params: &Value,
+    ) -> Result<Value, CallFailure> {
         let timeout_ms = read(&self.inner.cfg).request_timeout_ms;
-        match conn
+        let outcome = conn
             .call(method, params, Duration::from_millis(timeout_ms))
-            .await
-        {
+            .await;
+        match &outcome {
+            CallOutcome::Answered(_) => lock(&self.inner.schedule).healthy(),
+            CallOutcome::Dropped(_) => lock(&self.inner.schedule).dropped(),
+            CallOutcome::TimedOut => {}
+        }
+        match outcome {
             CallOutcome::Answered(res) if res.ok => Ok(res.payload.unwrap_or(Value::Null)),
             CallOutcome::Answered(res) => {
                 let scrubber = self.scrubber();
@@ -241,8 +331,13 @@ impl GatewayClient {
         if let Some(conn) = slot.as_ref().filter(|c| c.is_usable()) {
             return Ok(conn.clone());
         }
-        let restart_expected = slot.as_ref().is_some_and(|c| c.shutdown_announced());
-        *slot = None;
+        if let Some(dead) = slot.take() {
+            let mut schedule = lock(&self.inner.schedule);
+            schedule.dropped();
+            if dead.shutdown_announced() {
+                schedule.restart_expected();
+            }
+        }
         let cfg = read(&self.inner.cfg).clone();
         let identity = self.identity(&cfg)?;
         let scrubber = self.scrubber();
@@ -250,11 +345,10 @@ impl GatewayClient {
             cfg: &cfg,
             identity: identity.as_ref(),
             clock: &self.inner.clock,
-            jitter: &self.inner.jitter,
             events: &self.inner.events,
             scrubber: &scrubber,
             cancelled: &self.inner.closed,
-            restart_expected,
+            schedule: &self.inner.schedule,
         };
         match connector.connect().await {
             Ok(conn) if self.inner.closed.load(Ordering::SeqCst) => {

@@ -6,14 +6,13 @@ use super::config::GatewayConfig;
 use super::connection::Connection;
 use super::device::DeviceIdentity;
 use super::handshake::{handshake, ConnectFailure, ConnectRequest};
-use super::reconnect::{startup_retry_delay_ms, Backoff, RESTART_BACKOFF_CAP_MS};
+use super::reconnect::{startup_retry_delay_ms, ReconnectSchedule};
 use super::redact::{display_url, Scrubber};
 use crate::clock::SharedClock;
 use crate::error::EngineError;
 use crate::events::{Event, EventSink};
-use crate::jitter::Jitter;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Everything one connect series needs.
@@ -21,16 +20,15 @@ pub(crate) struct Connector<'a> {
     pub cfg: &'a GatewayConfig,
     pub identity: Option<&'a DeviceIdentity>,
     pub clock: &'a SharedClock,
-    pub jitter: &'a Jitter,
     pub events: &'a EventSink,
     pub scrubber: &'a Scrubber,
     /// Set when the client is closed: stop before the next attempt.
     pub cancelled: &'a AtomicBool,
-    /// The previous connection ended with `event shutdown` (a restart is likely): failed
-    /// attempts back off only up to [`RESTART_BACKOFF_CAP_MS`] so the client is back soon
-    /// after the gateway. A `connect` answered "unavailable during gateway restart" switches
-    /// to that schedule too.
-    pub restart_expected: bool,
+    /// The client's reconnect schedule (shared by every series, reset only by an answered
+    /// request). A previous connection that ended with `event shutdown`, or a `connect`
+    /// answered "unavailable during gateway restart", caps it at 2 s so the client is back
+    /// soon after a restarting gateway.
+    pub schedule: &'a Mutex<ReconnectSchedule>,
 }
 
 /// Why a connect series gave up.
@@ -48,13 +46,16 @@ impl Connector<'_> {
         let url = display_url(&self.cfg.url);
         let budget = self.cfg.connect_budget_ms as i64;
         let deadline = self.clock.now_ms() + budget;
-        let mut restarting = self.restart_expected;
-        let mut backoff = if restarting {
-            Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS)
-        } else {
-            Backoff::new(self.jitter.clone())
-        };
         let mut last = String::from("no attempt made");
+        // A connection died since the last answer: wait one step before connecting again, so
+        // a gateway that accepts the handshake and then drops every request sees a backoff.
+        let owed = self.schedule().take_owed_delay_ms();
+        if let Some(wait_ms) = owed {
+            if self.clock.now_ms() + wait_ms as i64 >= deadline {
+                return Err(self.unavailable(&url, "the previous connection dropped"));
+            }
+            tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+        }
         loop {
             if self.cancelled.load(Ordering::SeqCst) {
                 return Err(ConnectError::Other(EngineError::Closed));
@@ -113,11 +114,8 @@ impl Connector<'_> {
                         terminal: false,
                     });
                     last = message;
-                    if !restarting {
-                        restarting = true;
-                        backoff = Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS);
-                    }
-                    backoff.next_delay_ms()
+                    self.schedule().restart_expected();
+                    self.schedule().next_delay_ms()
                 }
                 Err(ConnectFailure::Protocol(message)) => {
                     return Err(ConnectError::Other(EngineError::GatewayProtocol(message)))
@@ -132,7 +130,7 @@ impl Connector<'_> {
                         terminal: false,
                     });
                     last = message;
-                    backoff.next_delay_ms()
+                    self.schedule().next_delay_ms()
                 }
             };
             if self.clock.now_ms() + delay_ms as i64 >= deadline {
@@ -140,6 +138,10 @@ impl Connector<'_> {
             }
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         }
+    }
+
+    fn schedule(&self) -> std::sync::MutexGuard<'_, ReconnectSchedule> {
+        self.schedule.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn unavailable(&self, url: &str, last: &str) -> ConnectError {

@@ -34,10 +34,15 @@ pub struct FakeScript {
     /// On the first connection, the n-th request after `connect` (1-based) is not answered:
     /// the gateway sends `event shutdown` and closes 1012 instead.
     pub shutdown_on_request: Option<usize>,
+    /// Every connection completes the handshake, then closes (1011) on its first request
+    /// without answering it: a broken gateway that must not cause a reconnect storm.
+    pub close_on_every_request: bool,
     /// How many `chat.send` requests (over all connections) are answered like a gateway that
     /// drains for a restart: `UNAVAILABLE` `chat.send unavailable during gateway restart`,
     /// `retryable: true`, `retryAfterMs` [`FakeScript::startup_retry_after_ms`]; not run.
     pub draining_chat_sends: usize,
+    /// `chat.history` answers by session key (others get `{messages: []}`).
+    pub histories: HashMap<String, Value>,
     /// Methods that are never answered.
     pub silent_methods: Vec<String>,
     /// Require a device identity and verify its v3 signature.
@@ -53,7 +58,9 @@ impl Default for FakeScript {
             startup_rejections: 0,
             startup_retry_after_ms: 500,
             shutdown_on_request: None,
+            close_on_every_request: false,
             draining_chat_sends: 0,
+            histories: HashMap::new(),
             silent_methods: Vec::new(),
             verify_device: false,
             challenge_ts: Some(1_700_000_000_000),
@@ -207,7 +214,9 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                 .requests
                 .push((conn_no, method.clone(), params.clone()));
             served += 1;
-            if conn_no == 1 && s.script.shutdown_on_request == Some(served) {
+            if s.script.close_on_every_request {
+                Some(Err(Value::Null))
+            } else if conn_no == 1 && s.script.shutdown_on_request == Some(served) {
                 None
             } else if s.script.silent_methods.contains(&method) {
                 continue;
@@ -219,6 +228,10 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                     "details":{"method":"chat.send","reason":"gateway-restart"}})))
             } else if method == "chat.send" {
                 Some(chat_ack(&mut s, &params))
+            } else if method == "chat.history" {
+                let key = params["sessionKey"].as_str().unwrap_or_default();
+                let empty = json!({"sessionKey": key, "messages": []});
+                Some(Ok(s.script.histories.get(key).cloned().unwrap_or(empty)))
             } else {
                 Some(Ok(json!({"method": method, "params": params})))
             }
@@ -232,6 +245,10 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
             let _ = close(&mut ws, 1012, "service restart").await;
             return;
         };
+        if payload == Err(Value::Null) {
+            let _ = close(&mut ws, 1011, "internal error").await;
+            return;
+        }
         let res = match payload {
             Ok(p) => json!({"type":"res","id":id,"ok":true,"payload":p}),
             Err(e) => json!({"type":"res","id":id,"ok":false,"error":e}),
@@ -322,7 +339,7 @@ fn device_signature_ok(params: &Value, nonce: &str) -> bool {
 }
 
 fn chat_ack(s: &mut Shared, params: &Value) -> Result<Value, Value> {
-    let (Some(key), Some(session)) = (
+    let (Some(key), Some(_session)) = (
         params["idempotencyKey"].as_str(),
         params["sessionKey"].as_str(),
     ) else {
@@ -335,7 +352,8 @@ fn chat_ack(s: &mut Shared, params: &Value) -> Result<Value, Value> {
         2 => "in_flight",
         _ => "ok",
     };
-    Ok(json!({"runId": format!("run-{session}-{key}"), "status": status}))
+    // Like OpenClaw 2026.9.6: the runId is the idempotency key.
+    Ok(json!({"runId": key, "status": status}))
 }
 
 fn event(name: &str, payload: Value) -> Value {

@@ -21,8 +21,9 @@ pub mod handshake;
 pub mod reconnect;
 mod redact;
 mod resender;
+pub mod session_check;
 
-pub use client::{ChatAck, GatewayClient};
+pub use client::{ChatAck, CheckedSend, GatewayClient};
 pub use config::GatewayConfig;
 pub use device::DeviceIdentity;
 pub use resender::GatewayResender;

@@ -55,6 +55,62 @@ impl Backoff {
     }
 }
 
+/// The reconnect schedule of one client, shared by all its connect series: it keeps doubling
+/// however a connection fails — refused, timed out, or a handshake that succeeds and a socket
+/// that then dies before answering — and is reset only when a request got an answer
+/// ([`ReconnectSchedule::healthy`]). Default: the 1 s ×2 → 30 s [`Backoff`].
+#[derive(Debug, Clone)]
+pub struct ReconnectSchedule {
+    backoff: Backoff,
+    jitter: Jitter,
+    restarting: bool,
+    owed: bool,
+}
+
+impl ReconnectSchedule {
+    /// A fresh schedule (nothing owed, 1 s first step).
+    pub fn new(jitter: Jitter) -> Self {
+        Self {
+            backoff: Backoff::new(jitter.clone()),
+            jitter,
+            restarting: false,
+            owed: false,
+        }
+    }
+
+    /// A request was answered: the connection is healthy, the schedule starts over.
+    pub fn healthy(&mut self) {
+        self.backoff = Backoff::new(self.jitter.clone());
+        self.restarting = false;
+        self.owed = false;
+    }
+
+    /// A connection ended (or a request on it was dropped): the next connect waits one step.
+    pub fn dropped(&mut self) {
+        self.owed = true;
+    }
+
+    /// The gateway announced a restart: steps are capped at [`RESTART_BACKOFF_CAP_MS`] until
+    /// the next healthy answer (it is likely back within seconds).
+    pub fn restart_expected(&mut self) {
+        if !self.restarting {
+            self.restarting = true;
+            self.backoff = Backoff::capped(self.jitter.clone(), RESTART_BACKOFF_CAP_MS);
+        }
+    }
+
+    /// The wait owed before the next connect attempt, if a connection died since the last
+    /// healthy answer (advances the schedule).
+    pub fn take_owed_delay_ms(&mut self) -> Option<u64> {
+        std::mem::take(&mut self.owed).then(|| self.backoff.next_delay_ms())
+    }
+
+    /// The wait after a failed connect attempt (advances the schedule).
+    pub fn next_delay_ms(&mut self) -> u64 {
+        self.backoff.next_delay_ms()
+    }
+}
+
 /// The startup retry delay: the gateway's `retryAfterMs` (default 500) clamped to 100..2000 ms.
 pub fn startup_retry_delay_ms(retry_after_ms: Option<u64>) -> u64 {
     retry_after_ms
@@ -96,6 +152,31 @@ mod tests {
             (0..5).map(|_| b.next_delay_ms()).collect()
         };
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn the_schedule_survives_connections_that_die_until_an_answer_resets_it() {
+        let mut s = ReconnectSchedule::new(Jitter::seeded(5));
+        assert_eq!(s.take_owed_delay_ms(), None, "nothing owed at first");
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            s.dropped();
+            waits.push(s.take_owed_delay_ms().unwrap());
+        }
+        for (d, step) in waits.iter().zip([1_000u64, 2_000, 4_000, 8_000]) {
+            assert!(*d >= step && *d <= step + step / 5, "{waits:?}");
+        }
+        assert_eq!(s.take_owed_delay_ms(), None, "owed once per drop");
+        s.healthy();
+        s.dropped();
+        assert!(
+            s.take_owed_delay_ms().unwrap() < 2_000,
+            "reset after an answer"
+        );
+        s.restart_expected();
+        for _ in 0..5 {
+            assert!(s.next_delay_ms() <= 2_400);
+        }
     }
 
     #[test]

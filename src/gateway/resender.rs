@@ -1,10 +1,13 @@
 //! [`GatewayResender`]: resends parked sessions through `chat.send` on the gateway.
 
-use super::client::GatewayClient;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use super::client::{CheckedSend, GatewayClient};
+use super::session_check::PendingResend;
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 
 /// A [`Resender`] that sends `req.message` into `req.session_key` with `req.idempotency_key`
-/// through a shared [`GatewayClient`] (one connection for a whole batch).
+/// through a shared [`GatewayClient`] (one connection for a whole batch), compare-and-send:
+/// only when the session's `chat.history` still ends in the failed turn (`meta.runId` names
+/// the failed run when the parker knows it).
 #[derive(Debug, Clone)]
 pub struct GatewayResender {
     client: GatewayClient,
@@ -25,10 +28,18 @@ impl GatewayResender {
 impl Resender for GatewayResender {
     fn resend(&self, req: ResendRequest) -> ResendFuture<'_> {
         Box::pin(async move {
-            self.client
-                .chat_send(&req.session_key, &req.message, &req.idempotency_key)
-                .await
-                .map(|_ack| ())
+            let pending = PendingResend {
+                session_key: &req.session_key,
+                idempotency_key: &req.idempotency_key,
+                failed_run_id: req.meta.get("runId").and_then(|v| v.as_str()),
+            };
+            Ok(
+                match self.client.compare_and_send(pending, &req.message).await? {
+                    CheckedSend::Sent(ack) => ResendOutcome::Sent { run_id: ack.run_id },
+                    CheckedSend::StillRunning(why) => ResendOutcome::StillRunning { why },
+                    CheckedSend::MovedOn(why) => ResendOutcome::Superseded { why },
+                },
+            )
         })
     }
 }

@@ -60,7 +60,7 @@ async fn handshake_then_chat_send_is_acked() {
         .await
         .unwrap();
     assert_eq!(ack.status, "started");
-    assert_eq!(ack.run_id.as_deref(), Some("run-agent:main:s1-idem-1"));
+    assert_eq!(ack.run_id.as_deref(), Some("idem-1"));
 
     let r = gw.record();
     let connect = &r.connects[0];
@@ -270,6 +270,37 @@ async fn shutdown_mid_batch_reconnects_and_resends_with_the_same_key() {
 }
 
 #[tokio::test]
+async fn a_gateway_that_drops_every_request_sees_backed_off_reconnects_not_a_storm() {
+    let gw = fake(FakeScript {
+        close_on_every_request: true,
+        ..Default::default()
+    })
+    .await;
+    // Each handshake succeeds and each request is dropped: the schedule must not reset on
+    // the handshake, so within a 10 s budget the client connects at ~0, 1, 3, 7 s.
+    let (client, _) = client_for(gw.url(), |c| c.connect_budget_ms = 10_000);
+    let e = client.chat_send("s", "m", "k").await.unwrap_err();
+    assert!(matches!(e, EngineError::GatewayUnavailable(_)), "{e}");
+    let r = gw.record();
+    assert!((2..=5).contains(&r.accepts), "{} connections", r.accepts);
+    assert_eq!(r.requests.len(), r.accepts, "one send per connection");
+    assert!(r
+        .requests
+        .iter()
+        .all(|(_, _, p)| p["idempotencyKey"] == "k"));
+    // The next call keeps backing off (the next step is past its budget) instead of
+    // starting over at once; a generic request is never resent.
+    let before = gw.record().accepts;
+    client
+        .request("cron.list", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    let r = gw.record();
+    assert!(r.accepts <= before + 1, "{} connections", r.accepts);
+    assert_eq!(r.requests.len(), r.accepts);
+}
+
+#[tokio::test]
 async fn shutdown_during_a_generic_request_fails_it_retryably_then_recovers() {
     let gw = fake(FakeScript {
         shutdown_on_request: Some(2),
@@ -374,11 +405,87 @@ async fn resender_sends_the_parked_session_through_chat_send() {
         })
         .await
         .unwrap();
-    let (_, method, params) = gw.record().requests[0].clone();
-    assert_eq!(method, "chat.send");
+    let r = gw.record();
+    let (conn, method, params) = r.requests[0].clone();
+    assert_eq!(
+        (conn, method.as_str()),
+        (1, "chat.history"),
+        "compare first"
+    );
+    assert_eq!(params["sessionKey"], "agent:main:x");
+    let (conn, method, params) = r.requests[1].clone();
+    assert_eq!(
+        (conn, method.as_str()),
+        (1, "chat.send"),
+        "then send, same connection"
+    );
     assert_eq!(params["sessionKey"], "agent:main:x");
     assert_eq!(params["message"], "continue");
     assert_eq!(params["idempotencyKey"], "park-x-2");
+}
+
+#[tokio::test]
+async fn resender_does_not_send_into_a_session_that_moved_on_or_is_still_running() {
+    use crate::resender::ResendOutcome;
+    let failed = serde_json::json!([
+        {"role":"user","idempotencyKey":"run-1:user"},
+        {"role":"assistant","stopReason":"error","idempotencyKey":"run-1:terminal-error"},
+    ]);
+    let mut moved = failed.clone();
+    moved
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"role":"user","idempotencyKey":"by-hand:user"}));
+    let mut histories = std::collections::HashMap::new();
+    histories.insert(
+        "agent:main:moved".to_string(),
+        serde_json::json!({"messages": moved, "sessionInfo": {"status":"done"}}),
+    );
+    histories.insert(
+        "agent:main:retrying".to_string(),
+        serde_json::json!({"messages": failed, "sessionInfo": {"status":"running","hasActiveRun":true},
+            "inFlightRun": {"runId": "run-1"}}),
+    );
+    histories.insert(
+        "agent:main:failed".to_string(),
+        serde_json::json!({"messages": failed, "sessionInfo": {"status":"failed"}}),
+    );
+    let gw = fake(FakeScript {
+        histories,
+        ..Default::default()
+    })
+    .await;
+    let (client, _) = client_for(gw.url(), |_| {});
+    let resender = GatewayResender::new(client);
+    let req = |key: &str| ResendRequest {
+        session_key: format!("agent:main:{key}"),
+        message: "continue".into(),
+        idempotency_key: format!("resume:agent:main:{key}:2"),
+        attempts: 2,
+        meta: serde_json::json!({"runId": "run-1"}),
+    };
+    let out = resender.resend(req("moved")).await.unwrap();
+    assert!(
+        matches!(out, ResendOutcome::Superseded { ref why } if why.contains("user message")),
+        "{out:?}"
+    );
+    let out = resender.resend(req("retrying")).await.unwrap();
+    assert!(matches!(out, ResendOutcome::StillRunning { .. }), "{out:?}");
+    let out = resender.resend(req("failed")).await.unwrap();
+    assert_eq!(
+        out,
+        ResendOutcome::Sent {
+            run_id: Some("resume:agent:main:failed:2".into())
+        }
+    );
+    let sends: Vec<String> = gw
+        .record()
+        .requests
+        .iter()
+        .filter(|(_, m, _)| m == "chat.send")
+        .map(|(_, _, p)| p["sessionKey"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sends, ["agent:main:failed"]);
 }
 
 #[tokio::test]

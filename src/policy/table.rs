@@ -148,7 +148,11 @@ impl PolicyTable {
         let ratio = self.cfg.jitter_ratio;
         if policy.honour_hint {
             if let Some(hint) = failure.hinted_at(now_ms).filter(|t| *t > now_ms) {
-                let extra = ((hint - now_ms) as f64 * ratio).round() as i64;
+                // The provider said when: go then, spread by at most the reset margin (a
+                // proportional jitter made a 70 s hint up to 7 s late). Parked sessions of one
+                // provider do not stampede anyway: one probe goes first.
+                let extra = (((hint - now_ms) as f64 * ratio).round() as i64)
+                    .min(self.cfg.reset_margin_ms.max(0));
                 return hint.saturating_add(self.jitter.up_to(extra));
             }
         }
@@ -191,6 +195,25 @@ impl PolicyTable {
         };
         if remove {
             self.keys.remove(key);
+        }
+    }
+
+    /// The record of `key`, if tracked (what the fleet shares, see `state::coordination`).
+    pub fn record_of(&self, key: &str) -> Option<&KeyRecord> {
+        self.keys.get(key)
+    }
+
+    /// Set (or, with `None`, forget) the record of `key` as another engine of the fleet has
+    /// it. No events: the engine that made the change reported it.
+    pub fn put_record(&mut self, key: &str, record: Option<KeyRecord>) {
+        match record {
+            Some(r) => {
+                let slot = self.keys.get_or_insert_with(key, || r.clone());
+                *slot = r;
+            }
+            None => {
+                self.keys.remove(key);
+            }
         }
     }
 

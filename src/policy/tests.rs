@@ -6,7 +6,7 @@ use crate::clock::{Clock, ManualClock, TokioClock};
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
-use crate::window::Window;
+use crate::window::{Window, DEFAULT_RESET_MARGIN_MS};
 
 const T0: i64 = 1_795_000_000_000;
 
@@ -209,7 +209,10 @@ fn quota_parks_until_explicit_reset_then_window_then_backoff() {
     f.reset_at_ms = Some(T0 + 7_200_000);
     let d = t.record_failure("s", &f, T0);
     assert_eq!(d.action, Action::Wait);
-    assert_eq!(d.next_attempt_at_ms, Some(T0 + 7_200_000 + 1_000));
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(T0 + 7_200_000 + DEFAULT_RESET_MARGIN_MS)
+    );
     assert_eq!(d.cooldown_until_ms, d.next_attempt_at_ms);
 
     // no hint, configured window: next UTC midnight + margin
@@ -223,10 +226,16 @@ fn quota_parks_until_explicit_reset_then_window_then_backoff() {
     with_window.policy_mut(Reason::Quota).budget_window = Some(Window::parse("1d").unwrap());
     let (mut t, _) = table(with_window.clone());
     let d = t.record_failure("s", &Failure::new(Reason::Quota, "q"), now);
-    assert_eq!(d.next_attempt_at_ms, Some(midnight + 1_000));
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(midnight + DEFAULT_RESET_MARGIN_MS)
+    );
     // the explicit reset beats the window
     let d = t.record_failure("s", &f, T0);
-    assert_eq!(d.next_attempt_at_ms, Some(T0 + 7_200_000 + 1_000));
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(T0 + 7_200_000 + DEFAULT_RESET_MARGIN_MS)
+    );
     // a fixed offset moves the window
     let (mut t, _) = table(
         with_window

@@ -24,7 +24,8 @@ pub struct SchedulerConfig {
     /// How resends are confirmed. Default [`ProbeConfirm::Ack`].
     pub confirm: ProbeConfirm,
     /// After a probe succeeds, each other entry of its group gets a random start delay in
-    /// `[0, release_spread_ms]`. Default 5_000.
+    /// `[0, release_spread_ms]`, on top of the adaptive release rate. Default 0: release at
+    /// once, paced by `max_concurrent` and the rate.
     pub release_spread_ms: i64,
     /// When a probe succeeds, parked entries of its group due within this many ms are released
     /// with it (their due times differ from the probe's only by jitter, so each need not probe
@@ -49,13 +50,16 @@ pub struct SchedulerConfig {
     pub resume_message: String,
     /// Wait before retrying after the queue store returned an error. Default 1_000.
     pub store_retry_ms: i64,
+    /// When compare-and-send finds the failed run still running (the gateway retries it
+    /// itself), check again after this many ms, counting no attempt. Default 5_000.
+    pub still_running_recheck_ms: i64,
 }
 
 impl Default for SchedulerConfig {
     fn default() -> Self {
         SchedulerConfig {
             confirm: ProbeConfirm::Ack,
-            release_spread_ms: 5_000,
+            release_spread_ms: 0,
             release_ahead_ms: 60_000,
             max_concurrent: 4,
             reprobe_backoff_ms: 60_000,
@@ -64,6 +68,7 @@ impl Default for SchedulerConfig {
             max_attempts: 5,
             resume_message: "Continue where you left off.".to_string(),
             store_retry_ms: 1_000,
+            still_running_recheck_ms: 5_000,
         }
     }
 }
@@ -88,6 +93,10 @@ impl SchedulerConfig {
             ("scheduler.reprobeBackoffMs", self.reprobe_backoff_ms),
             ("scheduler.maxReprobeBackoffMs", self.max_reprobe_backoff_ms),
             ("scheduler.storeRetryMs", self.store_retry_ms),
+            (
+                "scheduler.stillRunningRecheckMs",
+                self.still_running_recheck_ms,
+            ),
         ];
         for (field, v) in positive {
             if v <= 0 {

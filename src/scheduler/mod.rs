@@ -6,10 +6,14 @@
 //!
 //! * probe confirmed (by the resender's ack in [`ProbeConfirm::Ack`] mode, by
 //!   [`SchedulerHandle::resolved`] in [`ProbeConfirm::Resolve`] mode) → `ProbeOk`, the probe
-//!   leaves the queue (`Resolved`), and the group's other due entries are released: each
-//!   starts after a random delay in `[0, release_spread_ms]`, with at most `max_concurrent`
-//!   resends in flight over all groups. Entries of that group that fall due while it is
-//!   still releasing join the release without another probe.
+//!   leaves the queue (`Resolved`), and the group's other due entries are released at once up
+//!   to `max_concurrent`, then at the group's adaptive rate ([`pace::ReleasePace`]: additive
+//!   increase per accepted resend, halved by a refused one, when the rest of the group goes
+//!   back to the failure's retry time), plus an optional random delay in
+//!   `[0, release_spread_ms]` (default 0), with at most `max_concurrent` resends in flight
+//!   over all groups. Entries of that group that fall due while it is still releasing join
+//!   the release without another probe. In resolve mode a probe counts as good only on
+//!   evidence that our own resend succeeded (`resolved(key, runId)` with its run id).
 //! * probe failed (resend error, `failed(..)`, or no `resolved` within the probe timeout) →
 //!   `ProbeFailed`; the probe counts an attempt and every parked entry of the group due before
 //!   the next window is moved to it: the failure's retry time if it is in the future, else
@@ -35,6 +39,7 @@ mod config;
 mod fleet;
 mod handle;
 mod outcome;
+pub mod pace;
 mod plan;
 mod probe;
 mod release;
@@ -48,7 +53,7 @@ pub use config::{ProbeConfirm, SchedulerConfig};
 pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
-pub use release::ReleaseQueue;
+pub use release::{GroupReleases, ReleaseQueue};
 
 use crate::clock::SharedClock;
 use crate::error::EngineResult;
@@ -93,6 +98,7 @@ impl Scheduler {
     ) -> EngineResult<SchedulerHandle> {
         cfg.validate()?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let resolutions = handle::Resolutions::default();
         let outcomes = tx.clone();
         coordinator.listen(Arc::new(move |group: &str, outcome| {
             let _ = outcomes.send(handle::Command::GroupOutcome {
@@ -101,6 +107,7 @@ impl Scheduler {
             });
         }));
         let runner = runner::Runner {
+            resolutions: resolutions.clone(),
             store: store_calls::StoreCalls(queue),
             resender,
             cfg,
@@ -111,7 +118,7 @@ impl Scheduler {
             groups: GroupTable::default(),
             held: Default::default(),
             probe_wait: Default::default(),
-            release: ReleaseQueue::default(),
+            release: Default::default(),
             inflight: tokio::task::JoinSet::new(),
             inflight_keys: Default::default(),
             next_due: None,
@@ -124,6 +131,7 @@ impl Scheduler {
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {
             tx,
+            resolutions,
             join: std::sync::Mutex::new(Some(join)),
         })
     }

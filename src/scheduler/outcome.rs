@@ -2,17 +2,19 @@
 //! and confirmation deadlines. Probe success releases the group; probe failure re-parks it.
 
 use super::config::ProbeConfirm;
+use super::handle::Resolution;
 use super::probe::reprobe_backoff_ms;
-use super::runner::{status_change, Early, Runner, Stage};
-use crate::error::EngineResult;
+use super::runner::{status_change, Early, Runner, SendResult, Stage};
 use crate::events::Event;
+use crate::resender::ResendOutcome;
 use crate::state::coordination::GroupOutcome;
 use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 
 impl Runner {
-    /// A resend finished.
-    pub(super) async fn on_sent(&mut self, key: String, result: EngineResult<()>) {
+    /// A resend finished (`None`: not sent, the session was resolved first).
+    pub(super) async fn on_sent(&mut self, key: String, result: SendResult) {
         let Some(held) = self.held.get_mut(&key) else {
+            self.resolutions.take(&key);
             return;
         };
         let (probe, group, attempt) = (
@@ -23,39 +25,59 @@ impl Runner {
         if !probe {
             self.groups.release_done(&group);
         }
-        let now = self.now();
-        let err = match result {
-            Ok(()) => None,
-            Err(e) => Some(e.to_string()),
-        };
-        let Some(error) = err else {
+        if let Some(Ok(ResendOutcome::Sent { run_id })) = &result {
+            held.run_id = run_id.clone();
+            held.acked = true;
+            if !probe {
+                self.release.pace(&group).accepted();
+            }
             self.emit(Event::Resent {
                 session_key: key.clone(),
                 attempts: attempt,
                 probe,
             });
-            return self.on_ack(key, probe, now).await;
-        };
-        self.emit(Event::ResendFailed {
-            session_key: key.clone(),
-            message: error.clone(),
-        });
-        if probe {
-            self.probe_failed(key, None, error, now).await;
-        } else {
-            self.entry_failed(key, None, error, now).await;
+        }
+        let now = self.now();
+        // Resolve wins: whatever the send answered, a resolved entry is never re-parked.
+        if let Some(resolution) = self.resolutions.take(&key) {
+            return self.settle_resolved(key, resolution, now).await;
+        }
+        match result {
+            Some(Ok(ResendOutcome::Sent { .. })) => self.on_ack(key, probe, now).await,
+            Some(Ok(ResendOutcome::Superseded { why })) => self.superseded(key, why).await,
+            Some(Ok(ResendOutcome::StillRunning { .. })) => self.still_running(key, now).await,
+            Some(Err(e)) => {
+                let error = e.to_string();
+                self.emit(Event::ResendFailed {
+                    session_key: key.clone(),
+                    message: error.clone(),
+                });
+                if probe {
+                    self.probe_failed(key, None, error, now).await;
+                } else {
+                    self.release_refused(key, None, error, now).await;
+                }
+            }
+            // Not sent and its resolution already taken: drop it like a resolved entry.
+            None => {
+                let quiet = Resolution {
+                    run_id: None,
+                    quiet: true,
+                };
+                self.settle_resolved(key, quiet, now).await
+            }
         }
     }
 
     async fn on_ack(&mut self, key: String, probe: bool, now: i64) {
         let timeout = match self.cfg.confirm {
-            ProbeConfirm::Ack => {
-                return if probe {
-                    self.probe_succeeded(key, now).await
-                } else {
-                    self.entry_succeeded(key).await
-                };
+            ProbeConfirm::Ack if probe => {
+                if let Some(held) = self.held.remove(&key) {
+                    self.probe_succeeded(key, held.entry.group, now).await;
+                }
+                return;
             }
+            ProbeConfirm::Ack => return self.entry_succeeded(key).await,
             ProbeConfirm::Resolve { timeout_ms } if probe => timeout_ms,
             ProbeConfirm::Resolve { .. } => self.cfg.await_timeout_ms,
         };
@@ -70,30 +92,104 @@ impl Runner {
             self.persist(vec![status_change(&key, EntryStatus::AwaitingResult)])
                 .await;
         }
-        match early {
-            Some(Early::Resolved) => self.on_resolved(key).await,
-            Some(Early::Failed(at, error)) => self.on_failed(key, at, error).await,
-            None => {}
+        if let Some(Early::Failed(at, error)) = early {
+            self.on_failed(key, at, error).await;
         }
     }
 
-    /// `resolved(key)` from the engine.
+    /// `resolved(key)` / `forget(key)` from the engine. A resend in flight settles it when it
+    /// returns; every other stage settles now.
     pub(super) async fn on_resolved(&mut self, key: String) {
-        let Some(held) = self.held.get_mut(&key) else {
+        if self
+            .held
+            .get(&key)
+            .is_some_and(|h| h.stage == Stage::Sending)
+        {
+            return;
+        }
+        let Some(resolution) = self.resolutions.take(&key) else {
             return;
         };
-        match held.stage {
-            Stage::Sending => held.early = Some(Early::Resolved),
-            Stage::Queued => {}
-            Stage::Awaiting { .. } if held.probe => {
-                let now = self.now();
-                self.probe_succeeded(key, now).await;
+        let now = self.now();
+        self.settle_resolved(key, resolution, now).await;
+    }
+
+    /// A held entry's session succeeded (or was unparked): it leaves the queue, is never sent
+    /// again, and a probe releases its group only on evidence that our resend succeeded.
+    async fn settle_resolved(&mut self, key: String, resolution: Resolution, now: i64) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        let group = held.entry.group.clone();
+        if held.stage == Stage::Queued {
+            self.probe_wait.retain(|k| k != &key);
+            self.release.remove(&key);
+            if !held.probe {
+                self.groups.release_done(&group);
             }
-            Stage::Awaiting { .. } => self.entry_succeeded(key).await,
+        }
+        let ours = match self.cfg.confirm {
+            ProbeConfirm::Ack => held.acked,
+            ProbeConfirm::Resolve { .. } => {
+                held.acked
+                    && resolution.run_id.as_ref().is_some_and(|run| {
+                        Some(run) == held.run_id.as_ref() || *run == held.idempotency_key
+                    })
+            }
+        };
+        if held.probe && ours && !resolution.quiet {
+            return self.probe_succeeded(key, group, now).await;
+        }
+        if held.probe {
+            self.groups.probe_cancelled(&group);
+        }
+        self.persist(vec![QueueChange::Remove {
+            session_key: key.clone(),
+        }])
+        .await;
+        if !resolution.quiet {
+            self.emit(Event::Resolved { session_key: key });
         }
     }
 
-    /// `failed(key, retry_at, error)` from the engine.
+    /// The gateway showed that the session moved on since it failed: drop it unsent.
+    async fn superseded(&mut self, key: String, why: String) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        if held.probe {
+            self.groups.probe_cancelled(&held.entry.group);
+        }
+        self.persist(vec![QueueChange::Remove {
+            session_key: key.clone(),
+        }])
+        .await;
+        self.emit(Event::Superseded {
+            session_key: key,
+            why,
+        });
+    }
+
+    /// The failed run is still running (the gateway retries it): nothing was sent; the entry
+    /// waits and is checked again after `still_running_recheck_ms`, with no attempt counted.
+    /// The run's own success resolves it; its final failure re-parks it through `park`.
+    async fn still_running(&mut self, key: String, now: i64) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        if held.probe {
+            self.groups.probe_cancelled(&held.entry.group);
+        }
+        let recheck = now + self.cfg.still_running_recheck_ms;
+        self.persist(vec![QueueChange::SetStatus {
+            session_key: key,
+            status: EntryStatus::Parked,
+            retry_at_ms: Some(recheck.max(held.entry.retry_at_ms)),
+        }])
+        .await;
+    }
+
+    /// `failed(key, retry_at, error)` from the engine: the session failed again.
     pub(super) async fn on_failed(&mut self, key: String, retry_at: Option<i64>, error: String) {
         let Some(held) = self.held.get_mut(&key) else {
             return;
@@ -101,12 +197,58 @@ impl Runner {
         let now = self.clock.now_ms();
         match held.stage {
             Stage::Sending => held.early = Some(Early::Failed(retry_at, error)),
-            Stage::Queued => {}
+            // Not sent yet: it failed without our resend (say, the gateway's own retry ended).
+            // It goes back to wait for `retry_at`, unsent; a probe leaves without a verdict.
+            Stage::Queued => {
+                let (probe, group) = (held.probe, held.entry.group.clone());
+                self.probe_wait.retain(|k| k != &key);
+                self.release.remove(&key);
+                if probe {
+                    self.groups.probe_cancelled(&group);
+                } else {
+                    self.groups.release_done(&group);
+                }
+                self.entry_failed(key, retry_at, error, now).await
+            }
             Stage::Awaiting { .. } if held.probe => {
                 self.probe_failed(key, retry_at, error, now).await
             }
-            Stage::Awaiting { .. } => self.entry_failed(key, retry_at, error, now).await,
+            Stage::Awaiting { .. } => self.release_refused(key, retry_at, error, now).await,
         }
+    }
+
+    /// A released resend failed (a 429, a refused send): the group's release rate halves and
+    /// the releases of the group that have not started go back to wait for the same retry
+    /// time (then probe again), instead of running into the limit one after another.
+    async fn release_refused(
+        &mut self,
+        key: String,
+        retry_at: Option<i64>,
+        error: String,
+        now: i64,
+    ) {
+        let Some(group) = self.held.get(&key).map(|h| h.entry.group.clone()) else {
+            return;
+        };
+        self.release.pace(&group).refused(now);
+        let next = retry_at
+            .filter(|at| *at > now)
+            .unwrap_or(now + self.cfg.reprobe_backoff_ms);
+        let waiting = self.release.take_group(&group);
+        let mut changes = Vec::new();
+        for k in waiting {
+            if self.held.remove(&k).is_none() {
+                continue;
+            }
+            self.groups.release_done(&group);
+            changes.push(QueueChange::SetStatus {
+                session_key: k,
+                status: EntryStatus::Parked,
+                retry_at_ms: Some(next),
+            });
+        }
+        self.persist(changes).await;
+        self.entry_failed(key, Some(next), error, now).await;
     }
 
     /// Resolve-mode deadlines that passed count as failures.
@@ -141,15 +283,11 @@ impl Runner {
         self.emit(Event::Resolved { session_key: key });
     }
 
-    /// The probe succeeded: it leaves the queue, and every parked entry of its group due
-    /// within `release_ahead_ms` is released with a jittered start: the probe just proved the
-    /// window has reset, so entries parked for it (their due times differ only by jitter) go
-    /// now instead of each probing again.
-    async fn probe_succeeded(&mut self, key: String, now: i64) {
-        let Some(held) = self.held.remove(&key) else {
-            return;
-        };
-        let group = held.entry.group;
+    /// The probe succeeded (the caller already dropped it from `held`): it leaves the queue,
+    /// and every parked entry of its group due within `release_ahead_ms` is released with a
+    /// jittered start: the probe just proved the window has reset, so entries parked for it
+    /// (their due times differ only by jitter) go now instead of each probing again.
+    async fn probe_succeeded(&mut self, key: String, group: String, now: i64) {
         // On a store error nothing is released; the group goes idle and the next batch
         // probes again.
         let parked: Vec<ParkedEntry> = self.store.all_entries().await.unwrap_or_default();
@@ -177,6 +315,9 @@ impl Runner {
             self.emit(abandoned(&entry, entry.attempts, entry.last_error.clone()));
         }
         self.groups.probe_ok(&group, members.len());
+        self.release
+            .pace(&group)
+            .probe_ok(self.cfg.max_concurrent, now);
         for entry in members {
             changes.push(status_change(&entry.session_key, EntryStatus::Released));
             self.schedule_release(entry, now);

@@ -88,6 +88,16 @@ impl GroupTable {
         g.consecutive_failures
     }
 
+    /// The probe left without a verdict (its session was resolved with no evidence that our
+    /// resend did it, superseded, or unparked): the group goes idle, the streak is unchanged,
+    /// and the next due entry probes.
+    pub fn probe_cancelled(&mut self, group: &str) {
+        let g = self.entry(group);
+        if matches!(g.phase, GroupPhase::Probing { .. }) {
+            g.phase = GroupPhase::Idle;
+        }
+    }
+
     /// `n` more entries joined a releasing group.
     pub fn join_release(&mut self, group: &str, n: usize) {
         if let GroupPhase::Releasing { outstanding } = &mut self.entry(group).phase {
@@ -153,6 +163,14 @@ mod tests {
         assert_eq!(t.phase("g"), GroupPhase::Releasing { outstanding: 1 });
         t.release_done("g");
         assert_eq!(t.phase("g"), GroupPhase::Idle);
+        t.start_probe("c", "x");
+        t.probe_failed("c");
+        t.start_probe("c", "y");
+        t.probe_cancelled("c");
+        assert_eq!(
+            (t.phase("c"), t.consecutive_failures("c")),
+            (GroupPhase::Idle, 1)
+        );
         t.probe_ok("h", 0);
         assert_eq!(t.phase("h"), GroupPhase::Idle);
     }

@@ -3,16 +3,16 @@
 //! interval, and only this loop plans batches, so two batches never overlap.
 
 use super::config::SchedulerConfig;
-use super::handle::Command;
+use super::handle::{Command, Resolutions};
 use super::plan::plan_batch;
 use super::probe::GroupTable;
-use super::release::ReleaseQueue;
+use super::release::GroupReleases;
 use super::store_calls::StoreCalls;
 use crate::clock::SharedClock;
 use crate::error::EngineResult;
 use crate::events::{Event, EventSink};
 use crate::jitter::Jitter;
-use crate::resender::{ResendRequest, Resender};
+use crate::resender::{ResendOutcome, ResendRequest, Resender};
 use crate::state::coordination::{Coordinator, ProbeClaim};
 use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 use std::collections::{HashMap, VecDeque};
@@ -32,12 +32,16 @@ pub(super) enum Stage {
     Awaiting { deadline_ms: i64 },
 }
 
-/// A `resolved`/`failed` that arrived while the resend was still in flight.
+/// A `failed` that arrived while the resend was still in flight (a `resolved` waits in
+/// [`Resolutions`] instead).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Early {
-    Resolved,
     Failed(Option<i64>, String),
 }
+
+/// What a resend task returns: `None` when it did not send because the session was resolved
+/// before the send started.
+pub(super) type SendResult = Option<EngineResult<ResendOutcome>>;
 
 /// An entry the scheduler is working on.
 #[derive(Debug)]
@@ -46,6 +50,12 @@ pub(super) struct Held {
     pub(super) probe: bool,
     pub(super) stage: Stage,
     pub(super) early: Option<Early>,
+    /// The idempotency key of its resend (empty until sent).
+    pub(super) idempotency_key: String,
+    /// The run id the resend's ack reported, if any.
+    pub(super) run_id: Option<String>,
+    /// Whether its resend was accepted.
+    pub(super) acked: bool,
 }
 
 pub(super) struct Runner {
@@ -56,11 +66,12 @@ pub(super) struct Runner {
     pub(super) jitter: Jitter,
     pub(super) events: EventSink,
     pub(super) rx: UnboundedReceiver<Command>,
+    pub(super) resolutions: Resolutions,
     pub(super) groups: GroupTable,
     pub(super) held: HashMap<String, Held>,
     pub(super) probe_wait: VecDeque<String>,
-    pub(super) release: ReleaseQueue,
-    pub(super) inflight: JoinSet<(String, EngineResult<()>)>,
+    pub(super) release: GroupReleases,
+    pub(super) inflight: JoinSet<(String, SendResult)>,
     pub(super) inflight_keys: HashMap<Id, String>,
     /// Cached earliest due time; recomputed when `dirty`.
     pub(super) next_due: Option<i64>,
@@ -76,7 +87,7 @@ pub(super) struct Runner {
 
 enum Wake {
     Command(Option<Command>),
-    Sent(Result<(Id, (String, EngineResult<()>)), tokio::task::JoinError>),
+    Sent(Result<(Id, (String, SendResult)), tokio::task::JoinError>),
     Timer,
 }
 
@@ -109,7 +120,9 @@ impl Runner {
                 Wake::Command(Some(Command::GroupOutcome { group, outcome })) => {
                     self.on_fleet_outcome(group, outcome).await
                 }
-                Wake::Command(Some(Command::Resolved(key))) => self.on_resolved(key).await,
+                Wake::Command(Some(Command::Resolved(key) | Command::Forget(key))) => {
+                    self.on_resolved(key).await
+                }
                 Wake::Command(Some(Command::Failed {
                     key,
                     retry_at_ms,
@@ -122,8 +135,8 @@ impl Runner {
                 Wake::Sent(Err(join_err)) => {
                     if let Some(key) = self.inflight_keys.remove(&join_err.id()) {
                         let msg = format!("resender task ended abnormally: {join_err}");
-                        self.on_sent(key, Err(crate::error::EngineError::ResendFailed(msg)))
-                            .await;
+                        let failed = Err(crate::error::EngineError::ResendFailed(msg));
+                        self.on_sent(key, Some(failed)).await;
                     }
                 }
                 Wake::Timer => {}
@@ -263,14 +276,19 @@ impl Runner {
             probe,
             stage: Stage::Queued,
             early: None,
+            idempotency_key: String::new(),
+            run_id: None,
+            acked: false,
         };
         self.held.insert(held.entry.session_key.clone(), held);
     }
 
-    /// Queue a released entry to start at a random point in `[now, now + spread]`.
+    /// Queue a released entry to start after a random delay in `[0, release_spread_ms]`
+    /// (default 0); its group's pace decides when it actually starts.
     pub(super) fn schedule_release(&mut self, entry: ParkedEntry, now: i64) {
         let start = now + self.jitter.up_to(self.cfg.release_spread_ms);
-        self.release.push(entry.session_key.clone(), start);
+        self.release
+            .push(&entry.group, entry.session_key.clone(), start);
         self.hold(entry, false);
     }
 
@@ -308,11 +326,17 @@ impl Runner {
             attempts: attempt,
             meta: e.meta.clone(),
         };
+        held.idempotency_key = req.idempotency_key.clone();
         let resender = self.resender.clone();
+        let resolutions = self.resolutions.clone();
         let task_key = key.clone();
         let handle = self.inflight.spawn(async move {
+            // Resolve wins: a resolution acknowledged before this point is never resent.
+            if resolutions.contains(&task_key) {
+                return (task_key, None);
+            }
             let result = resender.resend(req).await;
-            (task_key, result)
+            (task_key, Some(result))
         });
         self.inflight_keys.insert(handle.id(), key);
     }

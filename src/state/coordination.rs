@@ -7,10 +7,16 @@
 //!   given to [`Coordinator::listen`] (and, should a message be lost, from its next claim) and
 //!   releases or re-parks its own entries of the group.
 //!
+//! - **What the fleet decided per key.** Breaker and policy records (an open breaker, a cooled
+//!   down or disabled key) are shared with [`Coordinator::share_decision`] and applied by every
+//!   other engine ([`Coordinator::listen_decisions`]); a starting engine loads them
+//!   ([`Coordinator::load_decisions`]).
+//!
 //! The parked queue itself never goes through this seam: each engine's entries stay in its own
 //! durable local journal. Without a shared backend ([`Solo`], the default) every claim is
 //! `Mine` and nothing is published, which is exactly the single-engine behaviour.
 
+use super::{DecisionChange, DecisionState};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -63,7 +69,10 @@ pub enum ProbeClaim {
 /// Called with `(group, outcome)` when another engine publishes a probe outcome.
 pub type OutcomeListener = Arc<dyn Fn(&str, GroupOutcome) + Send + Sync>;
 
-/// Fleet coordination of group probes. Implementations never fail: when the shared state cannot
+/// Called with another engine's change of one key's decision record.
+pub type DecisionListener = Arc<dyn Fn(DecisionChange) + Send + Sync>;
+
+/// Fleet coordination of group probes and per-key decisions. Implementations never fail: when the shared state cannot
 /// be reached they answer as a lone engine would ([`ProbeClaim::Mine`]) and catch up later.
 pub trait Coordinator: Send + Sync + std::fmt::Debug + 'static {
     /// Ask to probe `group` at `now_ms`. `since_ms` is when the caller's oldest reason to probe
@@ -76,6 +85,17 @@ pub trait Coordinator: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deliver other engines' outcomes to `listener` from now on (replaces an earlier one).
     fn listen(&self, listener: OutcomeListener);
+
+    /// Share one change of this engine's decision state with the fleet (in the background;
+    /// kept and sent later while the shared state is unreachable).
+    fn share_decision(&self, change: DecisionChange);
+
+    /// Deliver other engines' decision changes to `listener` (replaces an earlier one).
+    fn listen_decisions(&self, listener: DecisionListener);
+
+    /// Every decision record the fleet holds, for an engine that starts; `None` when there is
+    /// no shared state or it cannot be reached.
+    fn load_decisions(&self) -> BoxFuture<'_, Option<DecisionState>>;
 
     /// Stop background work (lease renewals, subscriptions). Idempotent.
     fn close(&self) -> BoxFuture<'_, ()>;
@@ -96,6 +116,14 @@ impl Coordinator for Solo {
     }
 
     fn listen(&self, _: OutcomeListener) {}
+
+    fn share_decision(&self, _: DecisionChange) {}
+
+    fn listen_decisions(&self, _: DecisionListener) {}
+
+    fn load_decisions(&self) -> BoxFuture<'_, Option<DecisionState>> {
+        Box::pin(async { None })
+    }
 
     fn close(&self) -> BoxFuture<'_, ()> {
         Box::pin(async {})

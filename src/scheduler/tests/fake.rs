@@ -6,7 +6,7 @@ use crate::error::EngineError;
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
 use crate::state::memory::MemoryQueue;
 use crate::state::ParkedEntry;
@@ -24,6 +24,10 @@ pub enum Reply {
     Ok(u64),
     /// Fail after `ms` with this message.
     Err(u64, &'static str),
+    /// After `ms`, report the session moved on (not sent).
+    Superseded(u64),
+    /// After `ms`, report the failed run is still running (not sent).
+    StillRunning(u64),
     /// Never answer.
     Hang,
 }
@@ -103,16 +107,31 @@ impl Resender for FakeResender {
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         let guard = InFlight(self.in_flight.clone());
         let reply = (self.script)(&req, index);
+        let run_id = req.idempotency_key.clone();
         Box::pin(async move {
             let _guard = guard;
             match reply {
                 Reply::Ok(ms) => {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
-                    Ok(())
+                    Ok(ResendOutcome::Sent {
+                        run_id: Some(run_id),
+                    })
                 }
                 Reply::Err(ms, msg) => {
                     tokio::time::sleep(Duration::from_millis(ms)).await;
                     Err(EngineError::ResendFailed(msg.to_string()))
+                }
+                Reply::Superseded(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(ResendOutcome::Superseded {
+                        why: "a later user message".into(),
+                    })
+                }
+                Reply::StillRunning(ms) => {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                    Ok(ResendOutcome::StillRunning {
+                        why: "the gateway retries it".into(),
+                    })
                 }
                 Reply::Hang => std::future::pending().await,
             }
@@ -170,6 +189,30 @@ impl Harness {
         let wait = T0 + ms - self.now();
         assert!(wait >= 0, "run_until({ms}) is in the past");
         tokio::time::sleep(Duration::from_millis(wait as u64)).await;
+    }
+
+    /// `resolved(key)` with the evidence that it was our latest resend of `key` that
+    /// succeeded (its run id, which the fake sets to the idempotency key).
+    pub fn confirm(&self, key: &str) {
+        let run = self
+            .resender
+            .calls()
+            .into_iter()
+            .rev()
+            .find(|c| c.key == key)
+            .map(|c| c.idempotency_key);
+        self.handle.resolved(key, run.as_deref());
+    }
+
+    /// What the engine's `resolve(key, {runId})` does: remove the entry durably, then tell
+    /// the scheduler.
+    pub fn resolve(&self, key: &str, run_id: Option<&str>) {
+        use crate::state::{ParkedQueue, QueueChange};
+        let remove = QueueChange::Remove {
+            session_key: key.to_string(),
+        };
+        self.queue.apply(&[remove], self.now()).unwrap();
+        self.handle.resolved(key, run_id);
     }
 
     pub fn events(&self) -> Vec<Event> {

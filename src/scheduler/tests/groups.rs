@@ -151,7 +151,7 @@ async fn resolve_mode_probe_timeout_failed_hint_and_await_timeout() {
     // Third probe resolves; the released entry is acked and then waits for its result,
     // which never comes: after await_timeout_ms (10 min) it is re-parked with one more attempt.
     h.run_until(501_000).await;
-    h.handle.resolved("p");
+    h.confirm("p");
     h.run_until(510_000).await;
     assert!(h.queue.entry("p").is_none());
     let m = h.queue.entry("m").unwrap();

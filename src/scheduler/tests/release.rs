@@ -35,7 +35,7 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
     assert_eq!(h.queue.entry("k01").unwrap().status, EntryStatus::Parked);
 
     let ok_at = h.now();
-    h.handle.resolved("k00");
+    h.confirm("k00");
     h.run_until(70_000).await;
     let calls = h.resender.calls();
     assert_eq!(calls.len(), 50);
@@ -68,7 +68,7 @@ async fn fifty_in_one_group_send_one_probe_then_release_the_rest_within_the_spre
     );
 
     for i in 1..50 {
-        h.handle.resolved(&format!("k{i:02}"));
+        h.confirm(&format!("k{i:02}"));
     }
     h.run_until(71_000).await;
     assert!(h.queue.is_empty());

@@ -106,7 +106,7 @@ async fn a_result_reported_before_the_ack_is_applied_at_the_ack() {
     )
     .unwrap();
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    handle.resolved("s");
+    handle.resolved("s", Some("resume:s:2"));
     tokio::time::sleep(Duration::from_millis(1_000)).await;
     assert!(queue.is_empty());
     assert!(events.events().contains(&Event::ProbeOk {

@@ -16,15 +16,20 @@
 //! hosts can delay or advance a release by at most `s` ms; keep hosts NTP-synchronised.
 
 use super::config::RedisConfig;
+use super::decision_message::{parse_record, table_name, DecisionMessage};
 use super::health::Health;
 use super::message::{fields, parse, OutcomeMessage};
-use super::scripts::{CLAIM, FINISH, RENEW};
+use super::profiles::RedisProfiles;
+use super::scripts::{CLAIM, FINISH, RENEW, SHARE};
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
+use crate::state::coordination::DecisionListener;
 use crate::state::coordination::{
     BoxFuture, Coordinator, GroupOutcome, OutcomeListener, ProbeClaim,
 };
+use crate::state::ProfileUsageStore;
+use crate::state::{DecisionChange, DecisionState, DecisionTable};
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::collections::HashMap;
@@ -46,10 +51,16 @@ struct Inner {
     client: redis::Client,
     conn: ConnectionManager,
     clock: SharedClock,
-    health: Health,
+    health: Arc<Health>,
     listener: Mutex<Option<OutcomeListener>>,
+    decision_listener: Mutex<Option<DecisionListener>>,
     renewals: Mutex<HashMap<String, JoinHandle<()>>>,
     subscriber: Mutex<Option<JoinHandle<()>>>,
+    /// The runtime `start` ran on (the recovery backlog is sent from there).
+    rt: tokio::runtime::Handle,
+    /// Decision changes, shared one after the other in the order they were made (so a later
+    /// record never loses to an earlier one); sendable from any thread, e.g. the JS thread.
+    share_tx: tokio::sync::mpsc::UnboundedSender<DecisionChange>,
 }
 
 impl std::fmt::Debug for RedisCoordinator {
@@ -84,17 +95,22 @@ impl RedisCoordinator {
         let conn =
             ConnectionManager::new_lazy_with_config(client.clone(), mcfg).map_err(bad_url)?;
         let id = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        let (share_tx, share_rx) = tokio::sync::mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             cfg,
             id,
             client,
             conn,
             clock,
-            health: Health::new(events),
+            health: Arc::new(Health::new(events)),
             listener: Mutex::new(None),
+            decision_listener: Mutex::new(None),
             renewals: Mutex::new(HashMap::new()),
             subscriber: Mutex::new(None),
+            rt: tokio::runtime::Handle::current(),
+            share_tx,
         });
+        tokio::spawn(share_loop(Arc::downgrade(&inner), share_rx));
         let task = tokio::spawn(subscribe_loop(Arc::downgrade(&inner)));
         *locked(&inner.subscriber) = Some(task);
         Ok(Self { inner })
@@ -103,6 +119,18 @@ impl RedisCoordinator {
     /// This engine's id as written into leases and messages.
     pub fn engine_id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Auth-profile usage in the same Redis, sharing this coordinator's health (one
+    /// `state-degraded` per outage); `local` is the fallback while Redis is away.
+    pub fn profiles(&self, local: Arc<dyn ProfileUsageStore>) -> RedisProfiles {
+        RedisProfiles::new(
+            self.inner.cfg.clone(),
+            self.inner.client.clone(),
+            local,
+            self.inner.health.clone(),
+            self.inner.clock.clone(),
+        )
     }
 
     /// Whether the last Redis call failed (the engine is deciding locally).
@@ -118,6 +146,52 @@ impl Inner {
 
     fn channel(&self) -> String {
         format!("{}outcomes", self.cfg.key_prefix)
+    }
+
+    fn decisions_channel(&self) -> String {
+        format!("{}decisions", self.cfg.key_prefix)
+    }
+
+    fn decisions_key(&self, table: DecisionTable) -> String {
+        format!("{}decisions:{}", self.cfg.key_prefix, table_name(table))
+    }
+
+    /// Write one decision change and announce it. `false` when Redis could not be reached.
+    async fn share(self: &Arc<Self>, change: &DecisionChange) -> bool {
+        let message =
+            serde_json::to_string(&DecisionMessage::new(&self.id, change)).unwrap_or_default();
+        let record = super::decision_message::record_json(&change.record);
+        let record = if record.is_null() {
+            String::new()
+        } else {
+            record.to_string()
+        };
+        let mut conn = self.conn.clone();
+        let mut inv = SHARE.prepare_invoke();
+        inv.key(self.decisions_key(change.table))
+            .arg(&change.key)
+            .arg(record)
+            .arg(self.cfg.outcome_ttl_ms)
+            .arg(self.decisions_channel())
+            .arg(message);
+        let done: Option<i64> = self.call(inv.invoke_async(&mut conn)).await;
+        done.is_some()
+    }
+
+    fn deliver_decision(&self, payload: &str) {
+        let Ok(msg) = serde_json::from_str::<DecisionMessage>(payload) else {
+            return;
+        };
+        if msg.by == self.id {
+            return;
+        }
+        let Some(change) = msg.into_change() else {
+            return;
+        };
+        let listener = locked(&self.decision_listener).clone();
+        if let Some(listener) = listener {
+            listener(change);
+        }
     }
 
     /// Run one Redis call with the timeout; track health. `None` when it failed.
@@ -152,14 +226,17 @@ impl Inner {
 
     /// After a successful call: end a degraded spell by publishing its backlog.
     fn on_success(self: &Arc<Self>, now: i64) {
-        if let Some((backlog, degraded_ms)) = self.health.succeeded(now) {
+        if let Some(backlog) = self.health.succeeded(now) {
             let me = self.clone();
-            tokio::spawn(async move {
-                let n = backlog.len();
-                for (group, outcome) in backlog {
+            self.rt.spawn(async move {
+                let n = backlog.outcomes.len() + backlog.decisions.len();
+                for (group, outcome) in backlog.outcomes {
                     me.publish(&group, outcome).await;
                 }
-                me.health.recovered(degraded_ms, n);
+                for change in backlog.decisions {
+                    let _ = me.share_tx.send(change);
+                }
+                me.health.recovered(backlog.degraded_ms, n);
             });
         }
     }
@@ -228,18 +305,32 @@ impl Inner {
     }
 }
 
+/// Share decision changes in order. While Redis is known to be away they are kept for the
+/// recovery backlog instead of each waiting for a timeout.
+async fn share_loop(
+    weak: std::sync::Weak<Inner>,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<DecisionChange>,
+) {
+    while let Some(change) = rx.recv().await {
+        let Some(me) = weak.upgrade() else { return };
+        if me.health.is_degraded() || !me.share(&change).await {
+            me.health.keep_unshared(change);
+        }
+    }
+}
+
 /// Keep one subscription to the outcomes channel alive; reconnect every `poll_ms` while Redis
 /// is away. Ends when the coordinator is dropped or closed.
 async fn subscribe_loop(weak: std::sync::Weak<Inner>) {
     loop {
         let Some(me) = weak.upgrade() else { return };
         let poll = Duration::from_millis(me.cfg.poll_ms as u64);
-        let channel = me.channel();
+        let (channel, decisions) = (me.channel(), me.decisions_channel());
         let client = me.client.clone();
         let connected = me
             .call(async {
                 let mut ps = client.get_async_pubsub().await?;
-                ps.subscribe(&channel).await?;
+                ps.subscribe(&[&channel, &decisions]).await?;
                 Ok(ps)
             })
             .await;
@@ -249,7 +340,11 @@ async fn subscribe_loop(weak: std::sync::Weak<Inner>) {
             while let Some(msg) = stream.next().await {
                 let Some(me) = weak.upgrade() else { return };
                 if let Ok(payload) = msg.get_payload::<String>() {
-                    me.deliver(&payload);
+                    if msg.get_channel_name() == decisions {
+                        me.deliver_decision(&payload);
+                    } else {
+                        me.deliver(&payload);
+                    }
                 }
             }
             let Some(me) = weak.upgrade() else { return };
@@ -323,6 +418,47 @@ impl Coordinator for RedisCoordinator {
         *locked(&self.inner.listener) = Some(listener);
     }
 
+    fn share_decision(&self, change: DecisionChange) {
+        let _ = self.inner.share_tx.send(change);
+    }
+
+    fn listen_decisions(&self, listener: DecisionListener) {
+        *locked(&self.inner.decision_listener) = Some(listener);
+    }
+
+    fn load_decisions(&self) -> BoxFuture<'_, Option<DecisionState>> {
+        let me = self.inner.clone();
+        Box::pin(async move {
+            let mut state = DecisionState::default();
+            for table in [
+                DecisionTable::Policy,
+                DecisionTable::Breaker,
+                DecisionTable::Guard,
+            ] {
+                let mut conn = me.conn.clone();
+                let key = me.decisions_key(table);
+                let all: HashMap<String, String> = me
+                    .call(
+                        async move { redis::cmd("HGETALL").arg(key).query_async(&mut conn).await },
+                    )
+                    .await?;
+                for (k, v) in all {
+                    let Ok(json) = serde_json::from_str(&v) else {
+                        continue;
+                    };
+                    if let Ok(record) = parse_record(table, json) {
+                        state.apply(DecisionChange {
+                            table,
+                            key: k,
+                            record,
+                        });
+                    }
+                }
+            }
+            Some(state)
+        })
+    }
+
     fn close(&self) -> BoxFuture<'_, ()> {
         let me = self.inner.clone();
         Box::pin(async move {
@@ -334,6 +470,7 @@ impl Coordinator for RedisCoordinator {
                 me.stop_renewal(&g);
             }
             *locked(&me.listener) = None;
+            *locked(&me.decision_listener) = None;
         })
     }
 }

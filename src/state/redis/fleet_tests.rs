@@ -8,7 +8,7 @@ use crate::error::EngineError;
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
-use crate::resender::{ResendFuture, ResendRequest, Resender};
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
 use crate::state::coordination::Coordinator;
 use crate::state::memory::MemoryQueue;
@@ -42,7 +42,7 @@ impl Resender for Engine {
         Box::pin(async move {
             tokio::time::sleep(Duration::from_millis(5)).await;
             if ok {
-                Ok(())
+                Ok(ResendOutcome::Sent { run_id: None })
             } else {
                 Err(EngineError::ResendFailed("429 quota exceeded".into()))
             }

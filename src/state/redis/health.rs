@@ -6,6 +6,7 @@
 
 use crate::events::{Event, EventSink};
 use crate::state::coordination::GroupOutcome;
+use crate::state::{DecisionChange, DecisionTable};
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -14,6 +15,16 @@ struct Inner {
     degraded_since_ms: Option<i64>,
     /// Latest outcome per group learned while degraded, to publish on recovery.
     unpublished: BTreeMap<String, GroupOutcome>,
+    /// Latest decision change per key made while degraded, to share on recovery.
+    unshared: BTreeMap<(DecisionTable, String), DecisionChange>,
+}
+
+/// What a degraded spell left to send, returned by [`Health::succeeded`].
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Backlog {
+    pub outcomes: Vec<(String, GroupOutcome)>,
+    pub decisions: Vec<DecisionChange>,
+    pub degraded_ms: i64,
 }
 
 /// Reachability of the backend, shared by every task of one coordinator.
@@ -77,14 +88,22 @@ impl Health {
         }
     }
 
-    /// A call succeeded at `now_ms`. When this ends a degraded spell, returns the outcomes to
-    /// publish and how long it lasted; the caller publishes them and then calls
-    /// [`Health::recovered`].
-    pub(super) fn succeeded(&self, now_ms: i64) -> Option<(Vec<(String, GroupOutcome)>, i64)> {
+    /// Keep a decision change to share when the backend is back (the latest per key).
+    pub(super) fn keep_unshared(&self, change: DecisionChange) {
+        let key = (change.table, change.key.clone());
+        self.lock().unshared.insert(key, change);
+    }
+
+    /// A call succeeded at `now_ms`. When this ends a degraded spell, returns what to send and
+    /// how long it lasted; the caller sends it and then calls [`Health::recovered`].
+    pub(super) fn succeeded(&self, now_ms: i64) -> Option<Backlog> {
         let mut g = self.lock();
         let since = g.degraded_since_ms.take()?;
-        let backlog = std::mem::take(&mut g.unpublished).into_iter().collect();
-        Some((backlog, (now_ms - since).max(0)))
+        Some(Backlog {
+            outcomes: std::mem::take(&mut g.unpublished).into_iter().collect(),
+            decisions: std::mem::take(&mut g.unshared).into_values().collect(),
+            degraded_ms: (now_ms - since).max(0),
+        })
     }
 
     /// Report the end of a degraded spell.
@@ -119,8 +138,10 @@ mod tests {
                 retry_at_ms: 90,
             },
         );
-        let (backlog, ms) = h.succeeded(110).unwrap();
+        let backlog = h.succeeded(110).unwrap();
+        let ms = backlog.degraded_ms;
         assert_eq!(ms, 100);
+        let backlog = backlog.outcomes;
         assert_eq!(
             backlog,
             vec![

@@ -4,15 +4,20 @@
 
 mod config;
 mod coordinator;
+mod decision_message;
 mod health;
 mod message;
+mod profiles;
 mod scripts;
 
 pub use config::{redact_url, RedisConfig, DEFAULT_KEY_PREFIX};
 pub use coordinator::RedisCoordinator;
+pub use profiles::RedisProfiles;
 
 #[cfg(test)]
 mod fleet_tests;
+#[cfg(test)]
+mod profile_tests;
 #[cfg(test)]
 mod test_server;
 #[cfg(test)]

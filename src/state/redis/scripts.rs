@@ -76,3 +76,22 @@ return written
 "#,
     )
 });
+
+/// Share one decision record and announce it.
+///
+/// KEYS: the table's hash (`decisions:<table>`). ARGV: key, record JSON (empty: the key is
+/// gone), record TTL ms, channel, message. Returns 1.
+pub static SHARE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+if ARGV[2] == '' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"#,
+    )
+});
