@@ -11,6 +11,27 @@ use serde_json::Value;
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Headers(Vec<(String, String)>);
 
+/// Anthropic's per-limit `(reset, remaining)` header names, for requests, tokens, input tokens
+/// and output tokens.
+const ANTHROPIC_LIMITS: [(&str, &str); 4] = [
+    (
+        "anthropic-ratelimit-requests-reset",
+        "anthropic-ratelimit-requests-remaining",
+    ),
+    (
+        "anthropic-ratelimit-tokens-reset",
+        "anthropic-ratelimit-tokens-remaining",
+    ),
+    (
+        "anthropic-ratelimit-input-tokens-reset",
+        "anthropic-ratelimit-input-tokens-remaining",
+    ),
+    (
+        "anthropic-ratelimit-output-tokens-reset",
+        "anthropic-ratelimit-output-tokens-remaining",
+    ),
+];
+
 /// A retry hint read from somewhere in the input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hint {
@@ -116,13 +137,9 @@ impl Headers {
         if let Some(at) = unified {
             return Some(Hint::At(at));
         }
-        let limits = ["requests", "tokens", "input-tokens", "output-tokens"].map(|kind| {
-            let reset = self
-                .get(&format!("anthropic-ratelimit-{kind}-reset"))
-                .and_then(parse_rfc3339);
-            let exhausted = self
-                .get(&format!("anthropic-ratelimit-{kind}-remaining"))
-                .is_some_and(|r| r.trim() == "0");
+        let limits = ANTHROPIC_LIMITS.map(|(reset, remaining)| {
+            let reset = self.get(reset).and_then(parse_rfc3339);
+            let exhausted = self.get(remaining).is_some_and(|r| r.trim() == "0");
             (reset, exhausted)
         });
         latest(&limits).map(Hint::At)

@@ -51,9 +51,16 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Whether `text` mentions `again` or `retry` (any case): the words every text delay has.
 fn mentions_retry(text: &str) -> bool {
-    text.as_bytes()
-        .windows(5)
-        .any(|w| w.eq_ignore_ascii_case(b"again") || w.eq_ignore_ascii_case(b"retry"))
+    let bytes = text.as_bytes();
+    // Only a window starting with `a` or `r` can match, so the full compare runs rarely.
+    bytes.iter().enumerate().any(|(i, b)| {
+        let w = &bytes[i..bytes.len().min(i + 5)];
+        match b | 0x20 {
+            b'a' => w.eq_ignore_ascii_case(b"again"),
+            b'r' => w.eq_ignore_ascii_case(b"retry"),
+            _ => false,
+        }
+    })
 }
 
 /// A relative delay written in `text`, in milliseconds.

@@ -12,9 +12,41 @@ pub(crate) fn redact(text: &str) -> String {
 
 /// Whether `text` already leads with the status (`429 …`, `Error: 429 …`) or says `HTTP 429`.
 fn mentions_status(text: &str, status: u16) -> bool {
-    let code = status.to_string();
+    let mut buf = [0u8; 8];
+    let code = status_digits(status, &mut buf);
     let lead = text.strip_prefix("Error: ").unwrap_or(text);
-    lead.starts_with(&code) || text.contains(&format!("HTTP {code}"))
+    lead.starts_with(code)
+        || text
+            .match_indices("HTTP ")
+            .any(|(i, m)| text[i + m.len()..].starts_with(code))
+}
+
+/// The decimal digits of `status`, written into `buf` (no allocation).
+fn status_digits(status: u16, buf: &mut [u8; 8]) -> &str {
+    let mut n = status;
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
+/// `text` with every whitespace run collapsed to one space and no leading or trailing
+/// whitespace (what `split_whitespace().join(" ")` gives, built in one buffer).
+fn collapse_whitespace(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// A one-paragraph summary: `status` prefix when the text does not already start with it,
@@ -24,7 +56,7 @@ pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let collapsed = text[..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    let collapsed = collapse_whitespace(&text[..end]);
     let redacted = redact(&collapsed);
     let body = match status {
         Some(s) if !mentions_status(&redacted, s) => {
