@@ -3,6 +3,7 @@
 
 mod abort;
 mod args;
+mod classification_js;
 mod convert;
 mod errors;
 mod event_sink;

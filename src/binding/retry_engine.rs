@@ -3,6 +3,7 @@
 
 use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
+use super::classification_js::classification_to_js;
 use super::convert::{promise, rejected, settle, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
@@ -192,7 +193,7 @@ impl RetryEngine {
         input: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
         let v = args::failure(Js::new(env.raw()), raw(&input));
-        to_js_direct(env, Ok(self.engine.classify(&v, None)))
+        classification_to_js(env, &self.engine.classify(&v, None))
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
