@@ -51,15 +51,11 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Whether `text` mentions `again` or `retry` (any case): the words every text delay has.
 fn mentions_retry(text: &str) -> bool {
-    let bytes = text.as_bytes();
-    // Only a window starting with `a` or `r` can match, so the full compare runs rarely.
-    bytes.iter().enumerate().any(|(i, b)| {
-        let w = &bytes[i..bytes.len().min(i + 5)];
-        match b | 0x20 {
-            b'a' => w.eq_ignore_ascii_case(b"again"),
-            b'r' => w.eq_ignore_ascii_case(b"retry"),
-            _ => false,
-        }
+    // The first byte gates the full compare, so most windows cost one test.
+    text.as_bytes().windows(5).any(|w| match w[0] | 0x20 {
+        b'a' => w.eq_ignore_ascii_case(b"again"),
+        b'r' => w.eq_ignore_ascii_case(b"retry"),
+        _ => false,
     })
 }
 
