@@ -2,10 +2,11 @@
 // the plugin loaded and warmed up, polling, and the verdict read from `chat.history` and the
 // fake provider's call log (0 sessions with two replies, 0 lost, no resend before T).
 
+import assert from 'node:assert/strict'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sessionOfCall } from './fake-provider.mjs'
-import { startGateway, trustedEntries } from './gateway.mjs'
+import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -13,6 +14,13 @@ const here = dirname(fileURLToPath(import.meta.url))
 export const PLUGIN_DIR = join(here, '..', '..', 'plugin')
 /** The text the plugin resends into a parked session (marks our resends in the provider's log). */
 export const RESUME = 'RESUME: the provider is back, continue the task.'
+
+/** The `skip` option of a real-gateway test: false, or the loud reason (printed once) why not. */
+export function gatewaySkip() {
+  if (isAvailable()) return false
+  process.stderr.write(`\n${'!'.repeat(78)}\n${skipReason()}\n${'!'.repeat(78)}\n\n`)
+  return skipReason()
+}
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 
@@ -116,4 +124,11 @@ export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_
 export function reportLag(name, lagMs) {
   const fmt = lagMs.length ? `min ${lagMs[0]} / median ${lagMs[Math.floor(lagMs.length / 2)]} / max ${lagMs.at(-1)}` : 'no resends'
   process.stderr.write(`${name}: resend lag after T (ms): ${fmt} [${lagMs.join(', ')}]\n`)
+}
+
+/** The exactly-once verdict: 0 sessions with two replies, 0 without a reply, 0 resends before T. */
+export function assertExactlyOnce(v) {
+  assert.deepEqual(v.doubled, [], 'sessions with two replies')
+  assert.deepEqual(v.lost, [], 'sessions without a reply')
+  assert.deepEqual(v.resendsBeforeT, [], 'resends that reached the provider before T')
 }
