@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { quotaExceeded, rateLimited, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { assertExactlyOnce, connect, gatewaySkip, isResume, reportLag, sessionKeys, sleep, startPluginGateway, taskText, until, verdict } from './resume-harness.mjs'
+import { assertExactlyOnce, connect, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, sleep, startPluginGateway, until, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 
@@ -37,9 +37,7 @@ test('gateway restart during the outage: re-run turns are not resent, failed tur
       const left = Math.ceil((T - Date.now()) / 1000)
       return quotaExceeded({ message: 'You exceeded your current quota: daily usage limit reached.', headers: { 'retry-after': String(left) } })
     })
-    for (const [i, key] of keys.entries()) {
-      await client.request('chat.send', { sessionKey: key, message: taskText(i, key), idempotencyKey: `rs-${i}` })
-    }
+    await sendTasks(client, keys, 'rs')
     const status = () => client.request('retryEngine.status', {})
     // Every session parked (the quota ones final, the 429 ones while the gateway retries them).
     await until('every session parked', async () => (await status()).pending?.length === SESSIONS, 60_000)
@@ -55,7 +53,7 @@ test('gateway restart during the outage: re-run turns are not resent, failed tur
       fake,
       keys,
       T,
-      settled: async () => (await status()).pending?.length === 0,
+      settled: pluginIdle(status),
       timeoutMs: Math.max(T - Date.now(), 0) + 120_000,
     })
     const st = await status()

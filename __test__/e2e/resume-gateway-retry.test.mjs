@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { quotaExceeded, rateLimited, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { assertExactlyOnce, gatewaySkip, isResume, reportLag, sessionKeys, startPluginGateway, taskText, verdict } from './resume-harness.mjs'
+import { assertExactlyOnce, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, startPluginGateway, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 
@@ -41,15 +41,13 @@ test('per-minute 429 retried by the gateway: the run\'s own success is never res
       const left = Math.ceil((T - Date.now()) / 1000)
       return quotaExceeded({ message: 'You exceeded your current quota: daily usage limit reached.', headers: { 'retry-after': String(left) } })
     })
-    for (const [i, key] of keys.entries()) {
-      await client.request('chat.send', { sessionKey: key, message: taskText(i, key), idempotencyKey: `gr-${i}` })
-    }
+    await sendTasks(client, keys, 'gr')
     const v = await verdict({
       client,
       fake,
       keys,
       T,
-      settled: async () => (await status()).pending?.length === 0,
+      settled: pluginIdle(status),
       timeoutMs: OUTAGE_MS + 90_000,
     })
     const st = await status()

@@ -39,6 +39,16 @@ export const sessionKeys = (prefix, n) => Array.from({ length: n }, (_, i) => `a
 /** The user text of a session's original turn; names the session so calls can be attributed. */
 export const taskText = (i, key) => `task ${i} (session=${key} |)`
 
+/** Sends each session's original turn (`taskText`), idempotency keys `<prefix>-<i>`. */
+export async function sendTasks(client, keys, prefix) {
+  for (const [i, key] of keys.entries()) {
+    await client.request('chat.send', { sessionKey: key, message: taskText(i, key), idempotencyKey: `${prefix}-${i}` })
+  }
+}
+
+/** A `settled` for verdict(): the plugin (through `status()`, its retryEngine.status) holds nothing parked. */
+export const pluginIdle = (status) => async () => (await status()).pending?.length === 0
+
 /** Whether a provider call is one of our resends (carries the resume text). */
 export const isResume = (call) => call.userTexts.some((t) => t.includes(RESUME))
 

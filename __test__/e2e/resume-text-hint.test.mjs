@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { quotaExceeded, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { assertExactlyOnce, gatewaySkip, isResume, reportLag, sessionKeys, startPluginGateway, taskText, verdict } from './resume-harness.mjs'
+import { assertExactlyOnce, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, startPluginGateway, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 const TOKEN = `resume-text-e2e-${process.pid}-SECRET`
@@ -39,15 +39,13 @@ test('quota with a text hint only: each session resent once, after T', { skip, t
       if (Date.now() >= T) return success(`answer for ${key}`)
       return quotaExceeded({ message: quotaText(keys.indexOf(key), T) })
     })
-    for (const [i, key] of keys.entries()) {
-      await client.request('chat.send', { sessionKey: key, message: taskText(i, key), idempotencyKey: `th-${i}` })
-    }
+    await sendTasks(client, keys, 'th')
     const v = await verdict({
       client,
       fake,
       keys,
       T,
-      settled: async () => (await status()).pending?.length === 0,
+      settled: pluginIdle(status),
       timeoutMs: OUTAGE_MS + 90_000,
     })
     const st = await status()
