@@ -491,6 +491,12 @@ export interface RetryEngineOptions {
 }
 
 
+/** What `retryNow()` did: sessions made due now, and matching ones already being resent. */
+export interface RetryNowOutcome {
+  due: string[]
+  inFlight: string[]
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -605,6 +611,19 @@ export declare class RetryEngine {
   resolve(sessionKey: string, evidence?: { runId?: string }): Promise<boolean>
   /** Remove a parked session without resending it; resolves to the removed entry or null. */
   unpark(sessionKey: string): Promise<ParkedEntry | null>
+  /**
+   * Resend parked sessions now: `{sessionKey}` or every session of `{group}` becomes due
+   * and goes through the scheduler (one probe per group first). Resolves to
+   * `{due, inFlight}` (session keys).
+   */
+  retryNow(target: { sessionKey: string } | { group: string }): Promise<RetryNowOutcome>
+  /**
+   * Add `by` (default 1) to a lifetime counter kept in `<stateDir>/counters.json`
+   * (survives restarts); resolves to the new value. Works before `start()`.
+   */
+  addCounter(name: string, by?: number): Promise<number>
+  /** Every lifetime counter (`{name: value}`; empty before the first `addCounter`). */
+  counters(): Promise<Record<string, number>>
   /** The parked entry of a session, or null. */
   get(sessionKey: string): Promise<ParkedEntry | null>
   /** Every parked entry, earliest due first. */

@@ -87,7 +87,7 @@ describe('packed packages install and work in an empty project', { timeout: 90_0
   test('the tarballs hold the right files, the binary only in the platform package', () => {
     assert.deepEqual(
       [...packed.root.files].sort(),
-      ['CHANGELOG.md', 'LICENSE', 'README.md', 'index.d.ts', 'index.js', 'package.json',
+      ['CHANGELOG.md', 'LICENSE', 'README.md', 'index.d.ts', 'index.js', 'openclaw.plugin.json', 'package.json',
         'examples/openai-sdk.mjs', 'examples/openclaw-plugin.mjs', 'examples/quickstart.mjs'].concat(
         existsSync(join(ROOT, 'plugin')) ? packed.root.files.filter((f) => f.startsWith('plugin/')) : [],
       ).sort(),

@@ -6,13 +6,18 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, test } from 'node:test'
-import defaultPlugin, { createPlugin, parseConfig, PluginConfigError, STATUS_METHOD } from '../plugin/dist/index.js'
+import { createPlugin, STATUS_METHOD } from '../plugin/dist/plugin.js'
+import { configSchema, FIELDS, parseConfig, PluginConfigError, uiHints } from '../plugin/dist/config.js'
+import { manifest as buildManifest } from '../plugin/dist/manifest.js'
+import { METHODS } from '../plugin/dist/operator.js'
+import { render, table } from '../plugin/dist/cli.js'
 import { engineOptions, gatewayTarget } from '../plugin/dist/engine-options.js'
 import { cronJobId } from '../plugin/dist/hooks.js'
 
 const require = createRequire(import.meta.url)
 const { RetryEngine } = require('../index.js')
-const manifest = JSON.parse(readFileSync(new URL('../plugin/openclaw.plugin.json', import.meta.url), 'utf8'))
+const manifest = JSON.parse(readFileSync(new URL('../openclaw.plugin.json', import.meta.url), 'utf8'))
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
 const QUOTA = '429 You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.'
 
@@ -112,8 +117,7 @@ async function startPlugin({ config = {}, deps = {}, ctx = {} } = {}) {
 describe('plugin manifest and entry', () => {
   test('the manifest names the plugin and documents every setting the entry accepts', () => {
     assert.equal(manifest.id, 'retry-engine')
-    assert.equal(defaultPlugin.id, manifest.id)
-    assert.equal(typeof defaultPlugin.register, 'function')
+    assert.deepEqual(manifest, buildManifest(), 'openclaw.plugin.json is what `npm run build:plugin` writes')
     assert.equal(manifest.configSchema.additionalProperties, false)
     const props = manifest.configSchema.properties
     for (const [k, v] of Object.entries(props)) assert.ok(v.description, `${k} has a description`)
@@ -394,5 +398,192 @@ describe('plugin service and hooks', () => {
     plugin.register(rec.api)
     assert.equal(await rec.hooks.agent_end[0].fn(failedEnd('x'), { sessionKey: 'k' }), undefined)
     assert.equal(rec.hooks.message_sending[0].fn({ to: 'k', content: 'x' }, {}), undefined)
+  })
+})
+
+describe('one source of truth for the settings (manifest schema = plugin = engine)', () => {
+  /** Valid samples of a field (its bounds and default), from FIELDS. */
+  const valid = {
+    gatewayUrl: ['ws://127.0.0.1:18789', 'ws://gw.internal:1/path'],
+    gatewayToken: ['t', 'a token with spaces'],
+    gatewayPassword: ['p'],
+    resumeMessage: ['Continue.', ' go on '],
+    budgetWindow: ['30s', '5m', '5h', '1d', '7d', '2w', '1mo', '999999d'],
+    stateDir: ['/var/lib/x'],
+    redisUrl: ['redis://127.0.0.1:6379/0', 'redis+unix:///tmp/redis.sock'],
+    redisKeyPrefix: ['fleet-a:'],
+  }
+  const invalid = {
+    gatewayUrl: ['wss://127.0.0.1:18789', 'http://x', 'ws://', 'ws:// x', ''],
+    gatewayToken: ['', '   '],
+    gatewayPassword: [''],
+    resumeMessage: ['', '  '],
+    budgetWindow: ['5 hours', '0d', '1y', '1000000d', 'd'],
+    stateDir: ['relative/dir', ''],
+    redisUrl: ['http://x', 'redis://'],
+    redisKeyPrefix: ['', ' '],
+  }
+  for (const [key, f] of Object.entries(FIELDS)) {
+    if (f.type === 'integer') {
+      valid[key] = [f.minimum, f.maximum, f.default]
+      invalid[key] = [f.minimum - 1, f.maximum + 1, 1.5, '3', null, true]
+    } else if (f.type === 'boolean') {
+      valid[key] = [true, false]
+      invalid[key] = ['yes', 0, null]
+    } else {
+      invalid[key].push(1, null, ['x'])
+    }
+  }
+
+  test('the manifest configSchema and uiHints are generated from FIELDS; credentials are sensitive', () => {
+    assert.deepEqual(manifest.configSchema, configSchema())
+    assert.deepEqual(manifest.uiHints, uiHints())
+    assert.deepEqual(Object.keys(manifest.configSchema.properties), Object.keys(FIELDS))
+    for (const k of ['gatewayToken', 'gatewayPassword']) assert.equal(manifest.uiHints[k].sensitive, true)
+    assert.equal(manifest.configSchema.properties.gatewayUrl.pattern, '^ws://\\S+$')
+    assert.equal(manifest.activation.onStartup, true)
+    assert.deepEqual(manifest.backupResources, [{ disposition: 'include', scope: 'state', relativePath: 'retry-engine' }])
+    assert.deepEqual(manifest.cliCommands.map((c) => c.name), ['retry-engine'])
+  })
+
+  test('every field both ways: what the schema allows the engine accepts, what the engine refuses the plugin refuses', () => {
+    for (const key of Object.keys(FIELDS)) {
+      for (const v of valid[key]) {
+        const cfg = parseConfig({ [key]: v })
+        const options = engineOptions(cfg, '/tmp/oc-state', {}, {})
+        assert.doesNotThrow(() => new RetryEngine(options), `${key}=${JSON.stringify(v)} must be accepted by the engine`)
+      }
+      for (const v of invalid[key]) {
+        assert.throws(() => parseConfig({ [key]: v }), (e) => e instanceof PluginConfigError && e.message.includes(`\`${key}\``), `${key}=${JSON.stringify(v)}`)
+      }
+    }
+    // The engine itself refuses the values at the edges the plugin refuses (so the plugin is not
+    // merely stricter by accident where the engine would have accepted them).
+    const base = engineOptions(parseConfig({}), '/tmp/oc-state', {}, {})
+    const refused = [
+      { ...base, gateway: { ...base.gateway, url: 'wss://127.0.0.1:1' } },
+      { ...base, scheduler: { ...base.scheduler, maxConcurrent: 0 } },
+      { ...base, budgetWindow: '5 hours' },
+      { ...base, queue: { ...base.queue, maxAttempts: 0 } },
+    ]
+    for (const o of refused) assert.throws(() => new RetryEngine(o), (e) => e.code === 'E_INVALID_OPTION')
+  })
+
+  test('package.json declares the plugin the way OpenClaw installs it', () => {
+    assert.deepEqual(pkg.openclaw.extensions, ['./plugin/dist/index.js'])
+    assert.deepEqual(pkg.openclaw.install.requiredPlatformPackages, Object.keys(pkg.optionalDependencies))
+    assert.match(pkg.openclaw.compat.pluginApi, /^>=\d{4}\.\d+\.\d+$/)
+    assert.equal(pkg.peerDependenciesMeta.openclaw.optional, true)
+    for (const f of ['openclaw.plugin.json', 'plugin/dist/']) assert.ok(pkg.files.includes(f), f)
+    // The entry requires the addon by package name (a self-reference), never by a path outside the package.
+    const entry = readFileSync(new URL('../plugin/dist/index.js', import.meta.url), 'utf8')
+    assert.match(entry, /require\("openclaw-retry-engine"\)/)
+    assert.doesNotMatch(entry, /\.\.\/\.\.\//)
+    assert.equal(require.resolve('openclaw-retry-engine'), require.resolve('../index.js'))
+  })
+})
+
+describe('operator surface: list, retry, drop, status, counters', () => {
+  test('register() adds every operator method with read/write scopes, and the CLI when the SDK is there', () => {
+    const cliCalls = []
+    const plugin = createPlugin({ env: {}, cli: { call: async () => ({}), addOptions: (c) => c, out: { log() {}, error() {}, fail() {} } } }, () => ({ RetryEngine }))
+    const rec = fakeApi({})
+    rec.api.registerCli = (fn, opts) => cliCalls.push({ fn, opts })
+    plugin.register(rec.api)
+    for (const m of Object.values(METHODS)) assert.equal(rec.methods[m.name].opts.scope, m.scope, m.name)
+    assert.equal(METHODS.retry.scope, 'operator.write')
+    assert.equal(METHODS.drop.scope, 'operator.write')
+    assert.equal(METHODS.list.scope, 'operator.read')
+    assert.deepEqual(cliCalls[0].opts.descriptors.map((d) => d.name), ['retry-engine'])
+  })
+
+  test('list says why; retry makes a session due through the scheduler; drop removes and logs the reason; counters persist', async () => {
+    const resent = []
+    const deps = { extraEngineOptions: { resend: async (r) => { resent.push(r.sessionKey); return { runId: 'r' } } } }
+    const { rec, dir, agentEnd } = await startPlugin({ config: { budgetWindow: '1d', releaseSpreadMs: 0 }, deps })
+    const call = async (name, params = {}) => {
+      let out
+      await rec.methods[name].fn({ params, respond: (ok, payload, error) => (out = { ok, payload, error }) })
+      return out
+    }
+    const ctx = (k) => ({ sessionKey: k, modelProviderId: 'fake' })
+    await agentEnd(failedEnd('run-a'), ctx('agent:main:a'))
+    await agentEnd(failedEnd('run-b'), ctx('agent:main:b'))
+    const listed = (await call(METHODS.list.name)).payload.sessions
+    assert.deepEqual(listed.map((e) => e.sessionKey).sort(), ['agent:main:a', 'agent:main:b'])
+    for (const e of listed) {
+      assert.equal(e.reason, 'quota')
+      assert.equal(e.group, 'fake')
+      assert.match(e.lastError, /quota/)
+      assert.match(e.why, /^quota after 1 attempt\(s\); waits until \d{4}-.*the quota window resets; group fake sends one probe first\)$/)
+    }
+    assert.deepEqual((await call(METHODS.retry.name, {})).error.code, 'INVALID_REQUEST')
+    assert.deepEqual((await call(METHODS.retry.name, { sessionKey: 'x', group: 'y' })).error.code, 'INVALID_REQUEST')
+    const r = await call(METHODS.retry.name, { sessionKey: 'agent:main:a' })
+    assert.deepEqual(r.payload, { due: ['agent:main:a'], inFlight: [] })
+    for (let i = 0; i < 200 && !resent.length; i++) await new Promise((res) => setTimeout(res, 10))
+    assert.deepEqual(resent, ['agent:main:a'], 'resent as the probe of its group, once')
+    const d = await call(METHODS.drop.name, { sessionKey: 'agent:main:b', reason: 'customer cancelled' })
+    assert.equal(d.payload.dropped, true)
+    assert.ok(rec.logs.some((l) => l.level === 'warn' && /dropped agent:main:b .*reason: "customer cancelled"/.test(l.m)))
+    assert.equal((await call(METHODS.drop.name, { sessionKey: 'agent:main:b' })).payload.dropped, false)
+    assert.equal((await call(METHODS.drop.name, { sessionKey: 'agent:main:b', reason: 5 })).error.code, 'INVALID_REQUEST')
+    const s = (await call(METHODS.status.name)).payload
+    assert.equal(s.lifetime.retried, 1)
+    assert.equal(s.lifetime.dropped, 1)
+    assert.equal(s.lifetime.parked, 2)
+    assert.equal(s.settings.budgetWindow, '1d')
+
+    // A new plugin on the same state dir (a restart) sees the same lifetime counters.
+    await rec.services[0].stop({})
+    const again = await startPlugin({ ctx: { stateDir: dir } })
+    const after = (await again.status()).payload.lifetime
+    assert.equal(after.retried, 1)
+    assert.equal(after.dropped, 1)
+    assert.equal(after.parked, 2)
+  })
+
+  test('a failed start is loud (error log, status error) and a failed restart keeps the running engine', async () => {
+    const plugin = createPlugin({ env: {} }, () => ({ RetryEngine }))
+    const rec = fakeApi({ gatewayToken: 'secret-token-xyz' })
+    plugin.register(rec.api)
+    const blocked = join(stateDir(), 'a-file')
+    writeFileSync(blocked, 'x')
+    const bad = { stateDir: join(blocked, 'sub'), config: {}, logger: rec.api.logger }
+    await assert.rejects(rec.services[0].start(bad), /retry-engine failed to start \(E_IO\)/)
+    assert.ok(rec.logs.some((l) => l.level === 'error' && /retry-engine FAILED TO START \(E_IO\)/.test(l.m)))
+    const down = await plugin.status()
+    assert.equal(down.running, false)
+    assert.equal(down.error.code, 'E_IO')
+    let listed
+    await rec.methods[METHODS.list.name].fn({ params: {}, respond: (ok, payload, error) => (listed = { ok, error }) })
+    assert.equal(listed.ok, false)
+    assert.match(listed.error.message, /its start failed/)
+
+    // Now running; a re-registration with new settings whose start fails leaves it running.
+    const good = { stateDir: stateDir(), config: {}, logger: rec.api.logger }
+    await rec.services[0].start(good)
+    started.push({ stop: () => rec.services[0].stop(good) })
+    assert.equal((await plugin.status()).running, true)
+    const next = fakeApi({ maxConcurrent: 2, stateDir: join(blocked, 'other') })
+    plugin.register(next.api)
+    await assert.rejects(next.services[0].start(good))
+    const s = await plugin.status()
+    assert.equal(s.running, true, 'the previous engine keeps running')
+    assert.equal(s.settings.maxConcurrent, 4)
+    assert.equal(s.error.code, 'E_IO')
+    assert.equal(s.settings.gatewayToken, '(set)')
+    assert.ok(!JSON.stringify(s).includes('secret-token-xyz'))
+    assert.ok(rec.logs.some((l) => l.level === "error" && /previous engine keeps running/.test(l.m)))
+  })
+
+  test('CLI rendering: tables for people, the payload for --json', () => {
+    assert.equal(table(['A', 'LONG'], [['xx', 'y'], ['z', 'w']]), 'A   LONG\nxx  y\nz   w')
+    assert.equal(render.list({ sessions: [] }), 'No parked sessions.')
+    const out = render.list({ sessions: [{ sessionKey: 'k', reason: 'quota', status: 'parked', attempts: 2, retryAtMs: 0, group: 'g', lastError: 'e'.repeat(100), why: 'because' }] })
+    assert.match(out, /^SESSION\s+REASON\s+STATUS\s+ATTEMPTS\s+DUE\s+GROUP\s+LAST ERROR\s+WHY\nk\s+quota\s+parked\s+2\s+1970-01-01T00:00:00Z\s+g\s+e{59}…\s+because$/)
+    assert.match(render.status({ running: false, error: { code: 'E_IO', message: 'disk' } }), /NOT RUNNING — start failed: disk \(E_IO\)/)
+    assert.match(render.retry({ due: ['a'], inFlight: ['b'] }), /Resending now.*: a\nAlready being resent: b/)
+    assert.equal(render.drop({ dropped: false, sessionKey: 'k' }), 'k is not parked.')
   })
 })

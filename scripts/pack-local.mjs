@@ -4,8 +4,13 @@
 // The root package lists the platform package in `optionalDependencies`, so `npm install
 // openclaw-retry-engine` fetches the binary for the machine it runs on.
 //
+// It also unpacks both into `<out-dir>/plugin-dir/openclaw-retry-engine/` (the root package with
+// the platform package in its own node_modules): a self-contained directory for
+// `openclaw plugins install <dir>`, which copies a directory as it is (OpenClaw installs
+// dependencies only for archives and npm specs).
+//
 // Run: npm run build && npm run pack:local [-- <out-dir>]   (default out dir: a new temp dir)
-// Prints the two tarball paths as JSON. The binary is copied into npm/linux-x64-gnu/ only for
+// Prints the two tarball paths and the plugin directory as JSON. The binary is copied into npm/linux-x64-gnu/ only for
 // the pack and removed again afterwards (it must never be committed).
 import { execFileSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -47,10 +52,21 @@ function npmPack(dir, outDir) {
   return { file: join(outDir, info.filename), files: info.files.map((f) => f.path) }
 }
 
+/** Unpacks `root` and `platform` (tarball paths) into a self-contained plugin directory; returns it. */
+export function unpackPluginDir(root, platform, outDir) {
+  const dir = join(outDir, 'plugin-dir', 'openclaw-retry-engine')
+  const dep = join(dir, 'node_modules', 'openclaw-retry-engine-linux-x64-gnu')
+  mkdirSync(dep, { recursive: true })
+  execFileSync('tar', ['-xzf', root, '-C', dir, '--strip-components=1'])
+  execFileSync('tar', ['-xzf', platform, '-C', dep, '--strip-components=1'])
+  return dir
+}
+
 /**
  * Copies the built binary into npm/linux-x64-gnu/, packs both packages into `outDir` and
- * removes the copied binary again. Returns `{ outDir, root, platform }` where `root` and
- * `platform` are `{ file, files }` (tarball path and the paths it holds).
+ * removes the copied binary again. Returns `{ outDir, root, platform, pluginDir }` where `root`
+ * and `platform` are `{ file, files }` (tarball path and the paths it holds) and `pluginDir` the
+ * self-contained plugin directory (see unpackPluginDir).
  */
 export function packLocal(outDir = mkdtempSync(join(tmpdir(), 'retry-engine-pack-'))) {
   checkManifests()
@@ -65,13 +81,13 @@ export function packLocal(outDir = mkdtempSync(join(tmpdir(), 'retry-engine-pack
   try {
     const platform = npmPack(PLATFORM_DIR, outDir)
     const root = npmPack(ROOT, outDir)
-    return { outDir, root, platform }
+    return { outDir, root, platform, pluginDir: unpackPluginDir(root.file, platform.file, outDir) }
   } finally {
     if (!hadCopy) rmSync(copied, { force: true })
   }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { root, platform } = packLocal(process.argv[2] && resolve(process.argv[2]))
-  console.log(JSON.stringify({ root: root.file, platform: platform.file }, null, 2))
+  const { root, platform, pluginDir } = packLocal(process.argv[2] && resolve(process.argv[2]))
+  console.log(JSON.stringify({ root: root.file, platform: platform.file, pluginDir }, null, 2))
 }

@@ -9,6 +9,7 @@ pub mod backoff;
 pub mod breaker;
 pub mod classify;
 pub mod clock;
+pub mod counters;
 pub mod engine;
 pub mod error;
 pub mod events;

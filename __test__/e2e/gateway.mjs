@@ -144,6 +144,30 @@ function killAll(pids, signal) {
   }
 }
 
+/**
+ * Runs the openclaw CLI (`openclaw <args>`) with `env` (e.g. a gateway's isolated env, see
+ * startGateway's `cli`); resolves `{code, stdout, stderr}` (never rejects on a non-zero exit).
+ */
+export function runCli(env, args, { timeoutMs = 180_000, cwd } = {}) {
+  const l = layout()
+  return new Promise((resolve, reject) => {
+    const child = spawn(l.nodeBin, [l.openclawEntry, ...args], { cwd: cwd ?? env.HOME, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })
+    })
+  })
+}
+
 const live = new Set()
 process.once('exit', () => {
   for (const pid of live) {
@@ -161,9 +185,11 @@ process.once('exit', () => {
  * `plugins` (plugin dirs for plugins.load.paths), `pluginEntries` (plugins.entries; see
  * trustedEntries), `port` (default: a free port), `readyTimeoutMs` (default 90 000),
  * `extraConfig` (top-level keys merged into the config), `env` (extra env vars), `keepTemp`
- * (default false: stop() deletes the temp dir with HOME, state and config).
- * Returns `{url, port, token, stateDir, configPath, root, home, readyMs, pid, exited, logs(),
- * waitForLog(re), stop(), restart(), halt(), spawn(), waitReady()}`.
+ * (default false: stop() deletes the temp dir with HOME, state and config), `prepare` (async
+ * `({root, home, stateDir, configPath, env, cli})` run after the config is written and before
+ * the first spawn, e.g. to `openclaw plugins install` into the isolated state dir).
+ * Returns `{url, port, token, stateDir, configPath, root, home, env, readyMs, pid, exited, logs(),
+ * waitForLog(re), cli(args), stop(), restart(), halt(), spawn(), waitReady()}`.
  */
 export async function startGateway({
   providerUrl,
@@ -175,6 +201,7 @@ export async function startGateway({
   extraConfig = {},
   env: extraEnv = {},
   keepTemp = false,
+  prepare,
 } = {}) {
   if (!providerUrl) throw new Error('startGateway: providerUrl is required (the fake provider url)')
   if (!token) throw new Error('startGateway: token is required (the gateway auth token)')
@@ -309,8 +336,10 @@ export async function startGateway({
     }
   }
 
+  const cli = (args, opts) => runCli(env, args, opts)
   let readyMs
   try {
+    if (prepare) await prepare({ root, home, stateDir, configPath, env, cli })
     readyMs = await start()
   } catch (err) {
     if (!keepTemp) rmSync(root, { recursive: true, force: true })
@@ -325,6 +354,10 @@ export async function startGateway({
     home,
     stateDir,
     configPath,
+    /** The gateway's environment (HOME, OPENCLAW_STATE_DIR, OPENCLAW_CONFIG_PATH, token, ...). */
+    env,
+    /** Runs the openclaw CLI against this gateway's state and config (see runCli). */
+    cli,
     /** Milliseconds from spawn to the first hello-ok of the latest start. */
     get readyMs() {
       return readyMs

@@ -3,15 +3,13 @@
 // one alert in the log. A fresh gateway: billing makes it disable the provider key for ~10 min.
 //   node --test __test__/e2e/plugin-cron.test.mjs   (~1 min)
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { describe, test } from 'node:test'
 import { billingExhausted, startFakeProvider } from './fake-provider.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
 import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const pluginDir = join(here, '..', '..', 'plugin')
 const available = isAvailable()
 const token = `e2e-plugin-cron-${process.pid}-token`
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
@@ -30,7 +28,7 @@ describe('retry-engine plugin and cron jobs in a real OpenClaw gateway', { skip:
   test('a billing failure of a cron run disables the job through cron.update, with one alert', { timeout: 180_000 }, async () => {
     const fake = await startFakeProvider({ text: 'unused' })
     fake.setDefault(billingExhausted())
-    const gw = await startGateway({ providerUrl: fake.url, token, plugins: [pluginDir], pluginEntries: trustedEntries(['retry-engine']) })
+    const gw = await startGateway({ providerUrl: fake.url, token, plugins: [packedPluginDir()], pluginEntries: trustedEntries(['retry-engine']) })
     const client = await RawClient.open(gw.url)
     try {
       const hello = await client.handshake({ token, scopes: ['operator.read', 'operator.write', 'operator.admin'] })

@@ -1,19 +1,17 @@
-// The plugin in plugin/ inside a REAL OpenClaw gateway (2026.9.6), against the fake provider:
+// The plugin (package root) inside a REAL OpenClaw gateway (2026.9.6), against the fake provider:
 // a provider outage (long-window quota 429s, which the gateway does not retry) hits N sessions,
 // then the provider recovers. Run twice: without the plugin and with it. Prints the provider
 // calls and the sessions left uncompleted for both (the numbers quoted in README.md).
 //   node scripts/setup-openclaw.mjs        # once; needs the npm registry
 //   node --test __test__/e2e/plugin.test.mjs   (~4 min)
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { join } from 'node:path'
 import { after, describe, test } from 'node:test'
 import { quotaExceeded, startFakeProvider } from './fake-provider.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
 import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-const pluginDir = join(here, '..', '..', 'plugin')
 const available = isAvailable()
 if (!available) {
   const bar = '!'.repeat(78)
@@ -58,7 +56,7 @@ async function outage(withPlugin) {
   const gw = await startGateway({
     providerUrl: fake.url,
     token,
-    plugins: withPlugin ? [pluginDir] : [],
+    plugins: withPlugin ? [packedPluginDir()] : [], // the package as users install it
     pluginEntries: withPlugin
       ? trustedEntries(['retry-engine'], { budgetWindow: '30s', releaseSpreadMs: 2000, resumeMessage: RESUME })
       : {},

@@ -3,15 +3,11 @@
 // fake provider's call log (0 sessions with two replies, 0 lost, no resend before T).
 
 import assert from 'node:assert/strict'
-import { dirname, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { sessionOfCall } from './fake-provider.mjs'
 import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
 import { RawClient } from './raw-client.mjs'
 
-const here = dirname(fileURLToPath(import.meta.url))
-/** The plugin package (plugin/), loaded by the gateway from its directory. */
-export const PLUGIN_DIR = join(here, '..', '..', 'plugin')
 /** The text the plugin resends into a parked session (marks our resends in the provider's log). */
 export const RESUME = 'RESUME: the provider is back, continue the task.'
 
@@ -77,7 +73,7 @@ export async function startPluginGateway(fake, token, pluginConfig = {}) {
   const gw = await startGateway({
     providerUrl: fake.url,
     token,
-    plugins: [PLUGIN_DIR],
+    plugins: [packedPluginDir()], // the package as users install it
     pluginEntries: trustedEntries(['retry-engine'], { resumeMessage: RESUME, ...pluginConfig }),
   })
   try {

@@ -1,13 +1,19 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.STOP_REASONS = void 0;
+exports.gatewayTarget = gatewayTarget;
+exports.oldQueuePath = oldQueuePath;
+exports.engineOptions = engineOptions;
 // Builds the RetryEngine options from the plugin settings and the gateway's own config:
 // state dir, old-queue import, budget window, resolve-mode scheduler, and the gateway target.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+const node_fs_1 = require("node:fs");
+const node_path_1 = require("node:path");
 /** Reasons that stop a cron job after `stopAfter` failures in a row. */
-export const STOP_REASONS = ['billing', 'auth', 'auth_permanent', 'format', 'context_overflow', 'model_not_found'];
+exports.STOP_REASONS = ['billing', 'auth', 'auth_permanent', 'format', 'context_overflow', 'model_not_found'];
 /** Default port of an OpenClaw gateway. */
 const DEFAULT_PORT = 18789;
 /** Where and how to reach the gateway: plugin settings first, then the gateway's own. */
-export function gatewayTarget(cfg, openclawConfig, env) {
+function gatewayTarget(cfg, openclawConfig, env) {
     const auth = openclawConfig?.gateway?.auth ?? {};
     const envPort = Number(env.OPENCLAW_GATEWAY_PORT);
     const cfgPort = openclawConfig?.gateway?.port;
@@ -20,21 +26,21 @@ export function gatewayTarget(cfg, openclawConfig, env) {
     };
 }
 /** The old `@cheapestinference/openclaw-ratelimit-retry` queue, when it exists and import is on. */
-export function oldQueuePath(cfg, openclawStateDir) {
+function oldQueuePath(cfg, openclawStateDir) {
     if (!cfg.importOldQueue)
         return undefined;
-    const path = join(openclawStateDir, 'ratelimit-retry', 'queue.json');
-    return existsSync(path) ? path : undefined;
+    const path = (0, node_path_1.join)(openclawStateDir, 'ratelimit-retry', 'queue.json');
+    return (0, node_fs_1.existsSync)(path) ? path : undefined;
 }
 /** RetryEngine options (without callbacks) for a service whose state dir is `openclawStateDir`. */
-export function engineOptions(cfg, openclawStateDir, openclawConfig, env) {
+function engineOptions(cfg, openclawStateDir, openclawConfig, env) {
     const target = gatewayTarget(cfg, openclawConfig, env);
     const importPath = oldQueuePath(cfg, openclawStateDir);
     const reasons = {};
-    for (const r of STOP_REASONS)
+    for (const r of exports.STOP_REASONS)
         reasons[r] = { stopAfter: cfg.stopAfter };
     return {
-        stateDir: cfg.stateDir ?? join(openclawStateDir, 'retry-engine'),
+        stateDir: cfg.stateDir ?? (0, node_path_1.join)(openclawStateDir, 'retry-engine'),
         ...(cfg.budgetWindow ? { budgetWindow: cfg.budgetWindow } : {}),
         policy: { reasons },
         queue: { maxAttempts: cfg.maxAttempts, ...(importPath ? { importPath } : {}) },

@@ -1,7 +1,13 @@
+"use strict";
+Object.defineProperty(exports, "__esModule", { value: true });
+exports.cronJobId = cronJobId;
+exports.onAgentEnd = onAgentEnd;
+exports.roomKey = roomKey;
+exports.onMessageSending = onMessageSending;
 // The hook handlers: agent_end parks failed sessions and resolves successful ones (and keeps
 // cron jobs' failure streaks, disabling a job that waiting cannot fix); message_sending cancels
 // repeated provider-error messages in a room and always lets normal replies through.
-import { firstSight } from './runtime.js';
+const runtime_js_1 = require("./runtime.js");
 function message(err) {
     return err instanceof Error ? err.message : String(err);
 }
@@ -11,7 +17,7 @@ const CRON_SESSION = /^agent:[^:]+:cron:([^:]+)(?::|$)/;
  * The cron job of a cron-triggered run: `ctx.jobId` when the gateway sets it (2026.9.6 does not
  * on agent_end), else the job id inside an isolated run's session key.
  */
-export function cronJobId(ctx) {
+function cronJobId(ctx) {
     if (ctx.jobId)
         return ctx.jobId;
     return ctx.sessionKey?.match(CRON_SESSION)?.[1];
@@ -35,7 +41,7 @@ async function handleCron(rt, event, ctx) {
     rt.logger.warn(`retry-engine disabled cron job ${jobId} after ${decision.consecutiveErrors} ${decision.reason} failure(s)`);
 }
 /** agent_end: park on failure (once per run), resolve on success. Never throws into the gateway. */
-export async function onAgentEnd(rt, event, ctx = {}) {
+async function onAgentEnd(rt, event, ctx = {}) {
     const sessionKey = ctx?.sessionKey;
     if (!rt || !sessionKey || !event)
         return;
@@ -59,7 +65,7 @@ export async function onAgentEnd(rt, event, ctx = {}) {
         // entry's runId counts no attempt but brings the latest hint, so the run's final failure
         // (say a daily quota after a per-minute 429) decides when to resend, not the first one.
         const runId = event.runId ?? ctx.runId;
-        if (isCron && firstSight(rt, runId))
+        if (isCron && (0, runtime_js_1.firstSight)(rt, runId))
             await handleCron(rt, event, ctx);
         await rt.engine.park(sessionKey, event, {
             ...(ctx.modelProviderId ? { provider: ctx.modelProviderId } : {}),
@@ -73,7 +79,7 @@ export async function onAgentEnd(rt, event, ctx = {}) {
     }
 }
 /** The room a message goes to: `<channel>:<recipient>`. */
-export function roomKey(event, ctx = {}) {
+function roomKey(event, ctx = {}) {
     const to = event?.to ?? ctx?.conversationId ?? ctx?.sessionKey;
     if (to === undefined || to === null || String(to) === '')
         return null;
@@ -81,7 +87,7 @@ export function roomKey(event, ctx = {}) {
     return channel ? `${channel}:${to}` : String(to);
 }
 /** message_sending: `{cancel: true}` for a repeated provider-error message, else nothing. */
-export function onMessageSending(rt, event, ctx = {}) {
+function onMessageSending(rt, event, ctx = {}) {
     if (!rt || !rt.config.cancelRepeatedErrors || typeof event?.content !== 'string')
         return undefined;
     const room = roomKey(event, ctx);

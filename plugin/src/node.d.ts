@@ -8,4 +8,9 @@ declare module 'node:path' {
 declare module 'node:module' {
   export function createRequire(url: string): (id: string) => any
 }
-declare const process: { env: Record<string, string | undefined> }
+declare const process: {
+  env: Record<string, string | undefined>
+  exitCode?: number
+  stdout: { write(s: string): boolean }
+  stderr: { write(s: string): boolean }
+}

@@ -28,6 +28,8 @@ export interface Runtime {
   counters: Counters
   /** Run ids already handled for parking (a gateway retry of the same run is not a new failure). */
   seenRuns: Map<string, number>
+  /** Lifetime-counter writes still in flight (awaited before the engine closes). */
+  writes?: Set<Promise<unknown>>
 }
 
 /** Most run ids remembered for de-duplication. */

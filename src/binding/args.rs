@@ -94,6 +94,28 @@ pub fn now(js: Js, v: sys::napi_value) -> EngineResult<Option<i64>> {
     }
 }
 
+/// An optional whole number in `1..=max` (`undefined`/`null` = `default`).
+pub fn opt_count(
+    js: Js,
+    v: sys::napi_value,
+    name: &str,
+    default: u64,
+    max: u64,
+) -> EngineResult<u64> {
+    match js.kind(v) {
+        Kind::Undefined | Kind::Null => Ok(default),
+        Kind::Number => match js.number(v) {
+            Some(n) if n.fract() == 0.0 && (1.0..=max as f64).contains(&n) => Ok(n as u64),
+            Some(n) => Err(EngineError::input(
+                name,
+                format!("expected an integer from 1 to {max}, got {n}"),
+            )),
+            None => Err(EngineError::input(name, "could not be read as a number")),
+        },
+        k => Err(wrong(name, "an integer or undefined", k)),
+    }
+}
+
 /// An optional list of strings (`undefined`/`null` = absent), at most 1000 items.
 pub fn opt_string_list(
     js: Js,

@@ -12,7 +12,7 @@ use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
 use super::options;
 use crate::clock::SystemClock;
-use crate::engine::Engine;
+use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
 use crate::options::parse_options;
 use crate::resender::Resender;
@@ -582,6 +582,55 @@ impl RetryEngine {
         let a = args::string(Js::new(env.raw()), raw(&session_key), "sessionKey");
         let engine = self.engine.clone();
         settle(env, a, move |key| async move { engine.unpark(&key).await })
+    }
+
+    /// Resend parked sessions now: `{sessionKey}` or every session of `{group}` becomes due
+    /// and goes through the scheduler (one probe per group first). Resolves to
+    /// `{due, inFlight}` (session keys).
+    #[napi(
+        ts_args_type = "target: { sessionKey: string } | { group: string }",
+        ts_return_type = "Promise<RetryNowOutcome>"
+    )]
+    pub fn retry_now<'env>(
+        &self,
+        env: &'env Env,
+        target: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let js = Js::new(env.raw());
+        let a = args::opt_object(js, raw(&target), "target", Mode::Meta)
+            .and_then(|v| RetryTarget::from_value(&v));
+        let engine = self.engine.clone();
+        settle(env, a, move |t| async move { engine.retry_now(t).await })
+    }
+
+    /// Add `by` (default 1) to a lifetime counter kept in `<stateDir>/counters.json`
+    /// (survives restarts); resolves to the new value. Works before `start()`.
+    #[napi(
+        ts_args_type = "name: string, by?: number",
+        ts_return_type = "Promise<number>"
+    )]
+    pub fn add_counter<'env>(
+        &self,
+        env: &'env Env,
+        name: Unknown<'_>,
+        by: Unknown<'_>,
+    ) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let js = Js::new(env.raw());
+        let a = args::string(js, raw(&name), "name").and_then(|n| {
+            let by = args::opt_count(js, raw(&by), "by", 1, crate::counters::MAX_INCREMENT)?;
+            Ok((n, by))
+        });
+        let engine = self.engine.clone();
+        settle(env, a, move |(n, by)| async move {
+            engine.add_counter(&n, by).await
+        })
+    }
+
+    /// Every lifetime counter (`{name: value}`; empty before the first `addCounter`).
+    #[napi(ts_return_type = "Promise<Record<string, number>>")]
+    pub fn counters<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Unknown<'env>>> {
+        let engine = self.engine.clone();
+        promise(env, async move { engine.counters().await })
     }
 
     /// The parked entry of a session, or null.

@@ -490,3 +490,9 @@ export interface RetryEngineOptions {
   resend?: (request: ResendRequest) => Promise<void> | void
 }
 
+
+/** What `retryNow()` did: sessions made due now, and matching ones already being resent. */
+export interface RetryNowOutcome {
+  due: string[]
+  inFlight: string[]
+}

@@ -29,7 +29,7 @@ use regex::Regex;
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-/// The reason and the id of the rule that decided it.
+/// The reason, the id of the rule that decided it, and the HTTP status read.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Verdict {
     /// The reason.
@@ -37,15 +37,27 @@ pub(crate) struct Verdict {
     /// The deciding rule's id: a table id, `status-<code>`, `custom:<i>`,
     /// `anthropic-unified-rejected` or `no-match`.
     pub rule: Cow<'static, str>,
+    /// The HTTP status of the failure (structured or written in the text), if any.
+    pub status: Option<u16>,
 }
 
 impl Verdict {
-    fn of(rule: &'static Rule) -> Self {
+    fn of(rule: &'static Rule, status: Option<u16>) -> Self {
         Verdict {
             reason: rule.reason,
             rule: Cow::Borrowed(rule.id),
+            status,
         }
     }
+}
+
+/// Where a status was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusSource {
+    /// A structured field, or a status-like context in the text (`HTTP 429`, `status 503`).
+    Stated,
+    /// Only a number at the very start of the text (`402 …`).
+    Leading,
 }
 
 /// `<!doctype html>` / `<html>` pages (proxies, CDNs) that close with `</html>`.
@@ -59,27 +71,34 @@ fn is_transport_status(status: u16) -> bool {
 }
 
 /// The status of `view`: structured first, else one written in the text.
-pub(crate) fn status_of(view: &FailureView) -> Option<u16> {
+fn status_with_source(view: &FailureView) -> Option<(u16, StatusSource)> {
     view.status
         .or_else(|| status_in_text(&view.text))
-        .or_else(|| leading_status(&view.text))
+        .map(|s| (s, StatusSource::Stated))
+        .or_else(|| leading_status(&view.text).map(|s| (s, StatusSource::Leading)))
+}
+
+/// The status of `view`: structured first, else one written in the text.
+pub(crate) fn status_of(view: &FailureView) -> Option<u16> {
+    status_with_source(view).map(|(s, _)| s)
 }
 
 /// The built-in verdict for `view` (custom patterns are checked by the caller).
 pub(crate) fn decide(view: &FailureView) -> Verdict {
-    let mut status = status_of(view);
-    let matched = first_match(&view.text, status);
+    let stated = status_with_source(view);
+    let matched = first_match(&view.text, stated.map(|(s, _)| s));
     let verdict = match matched {
-        Some(rule) if rule.tier == Tier::Code => return Verdict::of(rule),
-        _ => by_status(view, &mut status, matched),
+        Some(rule) if rule.tier == Tier::Code => return Verdict::of(rule, stated.map(|(s, _)| s)),
+        _ => by_status(view, stated, matched),
     };
     let unified_rejected = view.headers.anthropic_unified_rejected()
-        && status.is_none_or(|s| s == 429)
+        && verdict.status.is_none_or(|s| s == 429)
         && matches!(verdict.reason, Reason::RateLimit | Reason::Unknown);
     if unified_rejected {
         return Verdict {
             reason: Reason::Quota,
             rule: Cow::Borrowed("anthropic-unified-rejected"),
+            ..verdict
         };
     }
     verdict
@@ -87,43 +106,45 @@ pub(crate) fn decide(view: &FailureView) -> Verdict {
 
 fn by_status(
     view: &FailureView,
-    status: &mut Option<u16>,
+    stated: Option<(u16, StatusSource)>,
     matched: Option<&'static Rule>,
 ) -> Verdict {
     let text_reason = matched.map(|r| r.reason);
     // "402 items found" is not a payment error: a status only written as a bare leading 402
     // counts when the text speaks of billing or limits.
-    let bare_402 = view.status.is_none()
-        && *status == Some(402)
-        && status_in_text(&view.text).is_none()
-        && !matches!(
-            text_reason,
-            Some(Reason::Billing | Reason::Quota | Reason::RateLimit)
-        );
-    if bare_402 {
-        *status = None;
-    }
-    let row = status.and_then(|s| status_row(s).map(|row| (s, row)));
-    let Some((code, row)) = row else {
-        return matched.map_or_else(no_match, Verdict::of);
+    let status = match stated {
+        Some((402, StatusSource::Leading))
+            if !matches!(
+                text_reason,
+                Some(Reason::Billing | Reason::Quota | Reason::RateLimit)
+            ) =>
+        {
+            None
+        }
+        other => other.map(|(s, _)| s),
+    };
+    let Some((code, row)) = status.and_then(|s| status_row(s).map(|row| (s, row))) else {
+        return matched.map_or_else(|| no_match(status), |rule| Verdict::of(rule, status));
     };
     let html_page = is_transport_status(code) && HTML_PAGE.is_match(&view.text);
     match matched {
         Some(rule)
             if !html_page && rule.tier == Tier::Text && row.refined_by.contains(&rule.reason) =>
         {
-            Verdict::of(rule)
+            Verdict::of(rule, status)
         }
         _ => Verdict {
             reason: row.default,
             rule: Cow::Owned(format!("status-{code}")),
+            status,
         },
     }
 }
 
-fn no_match() -> Verdict {
+fn no_match(status: Option<u16>) -> Verdict {
     Verdict {
         reason: Reason::Unknown,
         rule: Cow::Borrowed("no-match"),
+        status,
     }
 }

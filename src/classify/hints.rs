@@ -10,6 +10,7 @@
 //! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
 //! 9. for `quota` only: the configured budget window.
 
+use super::captures::{all_captures, first_captures};
 use super::durations::{
     parse_epoch_seconds, parse_go_duration, parse_human_duration, parse_seconds,
 };
@@ -23,7 +24,7 @@ use std::sync::LazyLock;
 /// 2 minutes", "retrying in 6m0s".
 static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?-u:\b)(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:[a-zµμ]+(?:[0-9]+(?:\.[0-9]+)?[a-zµμ]+)*)?)(?:\s+([a-z]+))?",
+        r"(?i-u)\b(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:(?:[a-z]|µ|μ)+(?:[0-9]+(?:\.[0-9]+)?(?:[a-z]|µ|μ)+)*)?)(?:\s+([a-z]+))?",
     )
     .expect("text delay pattern must compile")
 });
@@ -31,25 +32,36 @@ static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
 /// The suffix the OpenClaw gateway appends to a provider's message when the provider sent a
 /// `retry-after` header: `…; Retry-After: 30 seconds` (seconds, integer or decimal).
 static RELAYED_RETRY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)(?-u:\b)retry-after:\s*([0-9]+(?:\.[0-9]+)?)\s*(?:seconds?|secs?|s)?(?-u:\b)")
+    Regex::new(r"(?i-u)\bretry-after:\s*([0-9]+(?:\.[0-9]+)?)\s*(?:seconds?|secs?|s)?\b")
         .expect("relayed retry-after pattern must compile")
 });
 
 /// The `Retry-After: N seconds` suffix relayed by the gateway, in milliseconds.
 pub(crate) fn relayed_retry_after(text: &str) -> Option<i64> {
-    RELAYED_RETRY_AFTER
-        .captures(text)
-        .and_then(|c| parse_seconds(c.get(1)?.as_str()))
+    if !mentions_retry(text) {
+        return None;
+    }
+    first_captures(&RELAYED_RETRY_AFTER, text).and_then(|c| parse_seconds(c.get(1)?.as_str()))
 }
 
 /// Claude's `usage limit reached|1760000000` (epoch seconds after the bar).
 static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)limit reached\|(\d{9,11})(?-u:\b)").expect("epoch reset pattern must compile")
+    Regex::new(r"(?i-u)limit reached\|(\d{9,11})\b").expect("epoch reset pattern must compile")
 });
+
+/// Whether `text` mentions `again` or `retry` (any case): the words every text delay has.
+fn mentions_retry(text: &str) -> bool {
+    text.as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"again") || w.eq_ignore_ascii_case(b"retry"))
+}
 
 /// A relative delay written in `text`, in milliseconds.
 pub(crate) fn text_delay(text: &str) -> Option<i64> {
-    TEXT_DELAY.captures_iter(text).find_map(|c| {
+    if !mentions_retry(text) {
+        return None;
+    }
+    all_captures(&TEXT_DELAY, text).find_map(|c| {
         let token = c.get(1)?.as_str();
         parse_human_duration(token, c.get(2).map(|m| m.as_str()))
     })
@@ -57,9 +69,10 @@ pub(crate) fn text_delay(text: &str) -> Option<i64> {
 
 /// An absolute reset written in `text` (`…|<epoch seconds>`), in epoch milliseconds.
 pub(crate) fn text_reset(text: &str) -> Option<i64> {
-    TEXT_EPOCH_RESET
-        .captures(text)
-        .and_then(|c| parse_epoch_seconds(c.get(1)?.as_str()))
+    if !text.contains('|') {
+        return None;
+    }
+    first_captures(&TEXT_EPOCH_RESET, text).and_then(|c| parse_epoch_seconds(c.get(1)?.as_str()))
 }
 
 /// The hint for `view` classified as `reason`, by the precedence in the module doc.

@@ -7,6 +7,7 @@
 //! string, at most 512 KiB of text in all; JSON bodies over 256 KiB are not parsed), so a 10 MB body
 //! classifies in milliseconds.
 
+mod captures;
 mod classification;
 mod decide;
 mod durations;
@@ -140,14 +141,18 @@ impl Classifier {
             return Verdict {
                 reason: *reason,
                 rule: Cow::Owned(id.clone()),
+                status: decide::status_of(view),
             };
         }
         decide::decide(view)
     }
 
     fn classify_view(&self, view: &FailureView, now_ms: i64) -> Classification {
-        let Verdict { reason, rule } = self.verdict(view);
-        let status = decide::status_of(view);
+        let Verdict {
+            reason,
+            rule,
+            status,
+        } = self.verdict(view);
         let received_ms = view
             .received_at_ms
             .filter(|t| *t <= now_ms)

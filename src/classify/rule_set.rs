@@ -7,7 +7,7 @@
 
 use super::rule::{Rule, Scope};
 use super::rules_table::RULES;
-use regex::{RegexSet, RegexSetBuilder};
+use regex::bytes::{RegexSet, RegexSetBuilder};
 use std::sync::LazyLock;
 
 /// Compiled-size limit of the whole set (bytes); the built-in table needs far less.
@@ -16,20 +16,18 @@ const SET_SIZE_LIMIT: usize = 64 << 20;
 /// has to clear it, so long texts stay on the fast path.
 const DFA_CACHE_LIMIT: usize = 16 << 20;
 
+/// Compiled over bytes with Unicode classes off: `\w`, `\s`, `[^\n]` and case folding are
+/// ASCII, which keeps the lazy DFA small and fast; CJK literals still match as their UTF-8
+/// bytes.
 static SET: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSetBuilder::new(RULES.iter().map(|r| ascii_word_boundaries(r.pattern)))
+    RegexSetBuilder::new(RULES.iter().map(|r| r.pattern))
         .case_insensitive(true)
+        .unicode(false)
         .size_limit(SET_SIZE_LIMIT)
         .dfa_size_limit(DFA_CACHE_LIMIT)
         .build()
         .expect("built-in classifier rules must compile")
 });
-
-/// `\b` as an ASCII word boundary: Unicode word boundaries make the regex engine fall back
-/// from its DFA to a much slower engine on non-ASCII text.
-fn ascii_word_boundaries(src: &str) -> String {
-    src.replace(r"\b", r"(?-u:\b)")
-}
 
 /// Whether `text` has anything a rule could match: an ASCII letter or a non-ASCII character
 /// (CJK provider messages).
@@ -42,7 +40,7 @@ pub(crate) fn first_match(text: &str, status: Option<u16>) -> Option<&'static Ru
     if !may_match(text) {
         return None;
     }
-    SET.matches(text)
+    SET.matches(text.as_bytes())
         .into_iter()
         .map(|i| &RULES[i])
         .find(|rule| {

@@ -93,7 +93,7 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "model-not-found",
         ModelNotFound,
-        r"model[_\-\s]?not[_\-\s]?found|\bmodel\b[^\n]{0,60}?\b(?:not found|could not be found|was not found)\b|models/\S+ is not found|selected model[^\n]*not[_\-\s]?found|\bmodel:\s*[a-z0-9._/-]+[\s\S]*not[_\-\s]?found",
+        r"model[_\-\s]?not[_\-\s]?found|\bmodel\b[^\n]{0,60}?\b(?:not found|could not be found|was not found)\b|models/\S+ is not found|selected model[^\n]*not[_\-\s]?found|\bmodel:\s*[a-z0-9._/-]+[\s\S]*not[_\-\s]?found|not[_\-\s]?found[\s\S]*\bmodel:\s*[a-z0-9._/-]+",
     ),
     text(
         "model-404-not-found",
@@ -244,7 +244,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|current\s+subscription\s+plan\b[\s\S]*\b(?:does\s+not|doesn't|not)\b[\s\S]*\binclude\s+access|\bmodel\b[\s\S]*\bnot\s+available\b[\s\S]*\bcurrent\s+plan\b",
             r"|billing_hard_limit|billing_not_active|billing[_ ](?:error|issue|problem|failure)|billing hard limit|payment (?:method|failed|issue|is required)",
             r"|exceeded your current quota,? please check your plan|account\b[^.\n]{0,40}?\bis not active|used up your points|no available asset for api access",
-            r"|please recharge|\brecharge your\b|余额不足|欠费|请充值",
+            r"|please recharge|\brecharge your\b|余额不足|欠费|请充值|spend(?:ing)? limit",
         ),
     ),
     // ── Long windows (quota) before short ones (rate limit). ─────────────────────────────
@@ -257,7 +257,7 @@ pub(crate) const RULES: &[Rule] = &[
         "quota-window",
         Quota,
         concat!(
-            r"usage limit|budgetexceeded|exceededbudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:limit|threshold|cap)",
+            r"usage limit|budgetexceeded|exceededbudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:threshold|cap)",
             r"|(?:per|a)[ _-](?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|perday|perweek|permonth|\brpd\b|\btpd\b|tokens per day|requests per day",
             r"|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|配额不足|配额已用尽|额度不足|额度已用尽",
         ),

@@ -1,13 +1,15 @@
 //! OpenAI's "Request too large" shape: a tokens-per-minute error whose stated request is bigger
 //! than the stated limit can never succeed by waiting, so it is not a rate limit.
 
+use super::captures::first_captures;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// `… tokens per min (TPM): Limit 30000, Requested 50000` (OpenClaw's `STATED_TOKEN_SIZES_RE`).
+/// `… tokens per min (TPM): Limit 30000, Requested 50000` (OpenClaw's `STATED_TOKEN_SIZES_RE`),
+/// within one sentence of printable ASCII.
 static STATED_TOKEN_SIZES: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)(?:(?-u:\b)tpm(?-u:\b)|tokens per min(?:ute)?)[^.\n]*?(?-u:\b)limit\s+([\d,]+)[^.\n]*?(?-u:\b)requested\s+([\d,]+)",
+        r"(?i-u)(?:\btpm\b|tokens per min(?:ute)?)[\t -\-/-~]*?\blimit\s+([\d,]+)[\t -\-/-~]*?\brequested\s+([\d,]+)",
     )
     .expect("stated token sizes pattern must compile")
 });
@@ -18,12 +20,10 @@ fn count(digits: &str) -> Option<u64> {
 
 /// Whether `text` states a per-minute token limit and a larger requested size.
 pub(crate) fn requested_exceeds_stated_limit(text: &str) -> bool {
-    STATED_TOKEN_SIZES
-        .captures(text)
-        .is_some_and(|c| match (count(&c[1]), count(&c[2])) {
-            (Some(limit), Some(requested)) => requested > limit,
-            _ => false,
-        })
+    first_captures(&STATED_TOKEN_SIZES, text).is_some_and(|c| match (count(&c[1]), count(&c[2])) {
+        (Some(limit), Some(requested)) => requested > limit,
+        _ => false,
+    })
 }
 
 #[cfg(test)]

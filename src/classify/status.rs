@@ -1,6 +1,7 @@
 //! HTTP status codes: finding one in prose (only in status-like contexts, so "14290 tokens" or
 //! "the 429 project" never count) and the reason a bare status implies.
 
+use super::captures::{all_captures, first_captures};
 use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -10,7 +11,7 @@ use std::sync::LazyLock;
 /// leading `429 {…}` (Anthropic/OpenAI SDK messages), `failed (500)`.
 static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?im)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:status\s*)?(?:code\s*)?[:=]?\s*",
+        r"(?im-u)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:status\s*)?(?:code\s*)?[:=]?\s*",
         r#"|(?-u:\b)status(?:[ _]?code)?["']?\s*[:=]?\s*"#,
         r"|(?-u:\b)error\s+code\s*[:=]?\s*",
         r#"|["']code["']\s*[:=]\s*)"#,
@@ -24,9 +25,19 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("status pattern must compile")
 });
 
+/// Whether `text` has three ASCII digits in a row (cheap prefilter for the status patterns).
+fn has_three_digits(text: &str) -> bool {
+    text.as_bytes()
+        .windows(3)
+        .any(|w| w.iter().all(u8::is_ascii_digit))
+}
+
 /// The first HTTP status found in a status-like context of `text`.
 pub(crate) fn status_in_text(text: &str) -> Option<u16> {
-    STATUS_IN_TEXT.captures_iter(text).find_map(|c| {
+    if !has_three_digits(text) {
+        return None;
+    }
+    all_captures(&STATUS_IN_TEXT, text).find_map(|c| {
         c.iter()
             .skip(1)
             .flatten()
@@ -39,15 +50,13 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
 /// `Error: 500 …`, a bare `410`. The caller decides whether a bare leading `402` counts (only
 /// with a billing or rate-limit wording: "402 items found" is not a status).
 static LEADING_STATUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)")
+    Regex::new(r"(?i-u)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)")
         .expect("leading status pattern must compile")
 });
 
 /// The status a message starts with, if any.
 pub(crate) fn leading_status(text: &str) -> Option<u16> {
-    LEADING_STATUS
-        .captures(text)
-        .and_then(|c| c[1].parse().ok())
+    first_captures(&LEADING_STATUS, text).and_then(|c| c[1].parse().ok())
 }
 
 /// What a status means: its default reason, and the text reasons that may refine it.

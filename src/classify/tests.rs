@@ -380,3 +380,81 @@ fn tricky_cases() {
         Some(Reason::Overloaded)
     );
 }
+
+#[test]
+fn hints_count_from_when_the_provider_answered() {
+    let event = |timestamp: Value| {
+        json!({"kind": "agent_end", "event": {"success": true, "messages": [
+            {"role": "assistant", "stopReason": "error", "timestamp": timestamp, "errorCode": "429",
+             "errorMessage": "429 Rate limit reached for requests per min; Retry-After: 30 seconds"}]}})
+    };
+    let c = classifier().classify(&event(json!(NOW - 10_000)), NOW);
+    assert_eq!(c.reason, Some(Reason::RateLimit));
+    assert_eq!(c.reset_at_ms, Some(NOW + 20_000));
+    assert_eq!(c.retry_after_ms, Some(20_000));
+    // Answered long ago: the hint has passed, nothing left to wait.
+    let c = classifier().classify(&event(json!(NOW - 60_000)), NOW);
+    assert_eq!(
+        (c.retry_after_ms, c.reset_at_ms),
+        (Some(0), Some(NOW - 30_000))
+    );
+    // No usable timestamp (missing, in the future, not a number): counted from now.
+    for ts in [json!(null), json!(NOW + 5_000), json!("yesterday")] {
+        let c = classifier().classify(&event(ts), NOW);
+        assert_eq!(
+            (c.retry_after_ms, c.reset_at_ms),
+            (Some(30_000), Some(NOW + 30_000))
+        );
+    }
+}
+
+#[test]
+fn deciding_rules_are_named() {
+    let rule = |v: Value| {
+        let c = classifier().classify(&v, NOW);
+        (c.reason.unwrap(), c.rule.unwrap(), c.retryable)
+    };
+    // A rejected parameter named `timeout` under a 502 is a format error.
+    assert_eq!(
+        rule(json!({"status": 502, "message": "Unsupported parameter: timeout"})),
+        (Reason::Format, "rejected-parameter".into(), false)
+    );
+    // A 402 saying "rate limit" is a rate limit.
+    assert_eq!(
+        rule(json!({"status": 402, "message": "rate limit exceeded, slow down"})).0,
+        Reason::RateLimit
+    );
+    // A 400 whose body says insufficient_quota is billing.
+    assert_eq!(
+        rule(
+            json!({"status": 400, "body": {"error": {"type": "insufficient_quota", "message": "quota"}}})
+        ),
+        (Reason::Billing, "insufficient-quota".into(), false)
+    );
+    // A 429 "Request too large" is not retryable.
+    let too_large = rule(
+        json!({"status": 429, "message": "Request too large for gpt-4o on tokens per min (TPM): Limit 30000, Requested 50000."}),
+    );
+    assert_eq!(too_large.0, Reason::ContextOverflow);
+    assert!(!too_large.2);
+    // A bare status decides through its row; nothing at all is `no-match`.
+    assert_eq!(rule(json!({"status": 429})).1, "status-429");
+    assert_eq!(rule(json!("something odd")).1, "no-match");
+    // An HTML page under a 5xx is read by its status alone.
+    assert_eq!(
+        rule(json!(
+            "503 <!doctype html><html><body>Rate limit exceeded</body></html>"
+        ))
+        .1,
+        "status-503"
+    );
+    // Chinese provider messages.
+    assert_eq!(rule(json!("当前负载过高")).0, Reason::Overloaded);
+    assert_eq!(rule(json!("账户余额不足")).0, Reason::Billing);
+    assert_eq!(rule(json!("请求过于频繁")).0, Reason::RateLimit);
+    // Not a payment error: a number at the start of prose.
+    assert_eq!(
+        rule(json!("402 items found in the database")).0,
+        Reason::Unknown
+    );
+}

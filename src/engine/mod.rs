@@ -7,6 +7,7 @@ mod decision_sync;
 mod drain;
 mod fleet_link;
 mod lifecycle;
+mod operator;
 mod parking;
 mod profiles;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod shared_state;
 mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
+pub use operator::{RetryNowOutcome, RetryTarget};
 pub use parking::{ParkAction, ParkOutcome};
 pub use stats::EngineStats;
 
