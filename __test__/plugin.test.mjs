@@ -224,8 +224,13 @@ describe('plugin service and hooks', () => {
   test('a provider 429 on agent_end (success: true) parks the session once per run', async () => {
     const { agentEnd, status } = await startPlugin({ config: { resumeMessage: 'please go on' } })
     const ctx = { sessionKey: 'agent:main:a', modelProviderId: 'fake', trigger: 'user' }
+    const perMinute = '429 Rate limit reached for requests per min (RPM). Please try again in 1s.; Retry-After: 1 seconds'
+    await agentEnd(failedEnd('run-1', perMinute), ctx)
+    const first = (await status()).payload.pending[0]
+    assert.ok(first.retryAtMs < Date.now() + 10_000, 'the per-minute hint')
+    // The gateway's own retry of the same run ends on the daily quota: no new attempt, but the
+    // final failure's window decides when to resend.
     await agentEnd(failedEnd('run-1'), ctx)
-    await agentEnd(failedEnd('run-1'), ctx) // the gateway's own retry of the same run
     const s = (await status()).payload
     assert.equal(s.pending.length, 1)
     const [entry] = s.pending
@@ -233,7 +238,8 @@ describe('plugin service and hooks', () => {
     assert.equal(entry.reason, 'quota')
     assert.equal(entry.attempts, 1)
     assert.equal(entry.group, 'fake')
-    assert.deepEqual(s.counters.parkedBySession, { 'agent:main:a': 1 })
+    assert.ok(entry.retryAtMs > first.retryAtMs, 'the quota window, not the per-minute hint')
+    assert.deepEqual(s.counters.parkedBySession, { 'agent:main:a': 2 }, 'one parked event per agent_end')
     assert.equal(s.stats.keys['agent:main:a'].lastErrorReason, 'quota')
     assert.ok(s.stats.keys['agent:main:a'].cooldownUntilMs > Date.now())
     // A new run of the same session that fails again updates the one entry.

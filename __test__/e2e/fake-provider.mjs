@@ -5,6 +5,7 @@
 //   fake.enqueue(rateLimited({ retryAfter: '2' }), rateLimited())   // next calls, in order
 //   fake.setDefault(quotaExceeded())   // what calls get once the queue is empty
 //   fake.recover('back again')     // mode "recovered": queue cleared, every call succeeds
+//   fake.respondWith((call) => …)  // per-call script: a response, or undefined for queue/default
 //   await fake.waitForCalls(3)
 //   fake.calls                     // [{ n, stream, model, userText, userTexts, messages, headers, status }]
 //
@@ -102,6 +103,15 @@ export function httpError(status, body = { error: { message: `error ${status}` }
   return { kind: 'error', status, headers, body }
 }
 
+/**
+ * The session a provider call belongs to, among `keys`: the gateway puts `session=<key> |` in
+ * the Runtime line of the prompt (it sends no session id). Null when none matches.
+ */
+export function sessionOfCall(call, keys) {
+  const text = call.userTexts.join('\n')
+  return keys.find((k) => text.includes(`session=${k} |`)) ?? null
+}
+
 function textOf(content) {
   if (typeof content === 'string') return content
   if (Array.isArray(content)) return content.map((p) => (typeof p === 'string' ? p : (p?.text ?? ''))).join('')
@@ -128,6 +138,7 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
   const queue = []
   let fallback = success(text)
   let mode = 'scripted'
+  let responder = null
   const calls = []
   const waiters = new Set()
 
@@ -199,7 +210,6 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
         res.end(JSON.stringify({ error: { message: 'fake provider: body is not JSON' } }))
         return
       }
-      const response = mode === 'recovered' ? fallback : (queue.shift() ?? fallback)
       const messages = Array.isArray(body.messages) ? body.messages : []
       // The gateway sends [system, user (the real text), user (internal context block)].
       const userTexts = messages.filter((m) => m.role === 'user').map((m) => textOf(m.content))
@@ -217,8 +227,9 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
         userTexts,
         messages,
         headers,
-        status: response.kind === 'success' ? 200 : response.status,
       }
+      const response = mode === 'recovered' ? fallback : (responder?.(call) ?? queue.shift() ?? fallback)
+      call.status = response.kind === 'success' ? 200 : response.status
       calls.push(call)
       if (response.kind === 'success') {
         await sendSuccess(res, body, response, call.n)
@@ -262,6 +273,14 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
     enqueue(...responses) {
       queue.push(...responses)
     },
+    /**
+     * Scripts calls one by one: `fn(call)` (the call record, before it is logged) returns the
+     * response, or undefined to fall back to the queue and the default. Null removes it.
+     * Not consulted in mode "recovered".
+     */
+    respondWith(fn) {
+      responder = fn
+    },
     /** Sets the response used when the queue is empty. */
     setDefault(response) {
       fallback = response
@@ -272,9 +291,10 @@ export async function startFakeProvider({ text = 'ok', models = ['fake-model'], 
       fallback = success(recoveredText)
       mode = 'recovered'
     },
-    /** Back to mode "scripted" with an empty queue and the given default (default: success). */
+    /** Back to mode "scripted" with an empty queue, no responder and the given default (default: success). */
     reset(defaultResponse = success(text)) {
       queue.length = 0
+      responder = null
       fallback = defaultResponse
       mode = 'scripted'
     },

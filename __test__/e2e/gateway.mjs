@@ -216,7 +216,8 @@ export async function startGateway({
   mkdirSync(stateDir, { recursive: true })
   writeFileSync(
     configPath,
-    `${JSON.stringify(buildConfig({ providerUrl, port, plugins, pluginEntries, extra: extraConfig }), null, 2)}\n`,
+    // logging.file inside the temp dir: the default log file is shared by every gateway on the host.
+    `${JSON.stringify(buildConfig({ providerUrl, port, plugins, pluginEntries, extra: { logging: { file: join(root, 'gateway.log') }, ...extraConfig } }), null, 2)}\n`,
   )
 
   const env = {

@@ -18,6 +18,7 @@ import { test } from 'node:test'
 import { quotaExceeded, startFakeProvider, success } from './fake-provider.mjs'
 import { isAvailable, skipReason, startGateway } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
+import { sleep, summarise, until, warmUp } from './resume-harness.mjs'
 
 const { RetryEngine } = createRequire(import.meta.url)('../../index.js')
 const available = isAvailable()
@@ -26,25 +27,6 @@ if (!available) process.stderr.write(`\n${'!'.repeat(78)}\n${skipReason()}\n${'!
 const TOKEN = `resume-e2e-${process.pid}-SECRET`
 const SESSIONS = 8
 const HINT_S = 20
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
-
-async function until(what, pred, timeoutMs = 120_000) {
-  const t0 = Date.now()
-  while (!(await pred())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`)
-    await sleep(200)
-  }
-}
-
-/** Assistant replies that succeeded, and whether our resend's user message is in it. */
-function summarise(history) {
-  const msgs = history.messages ?? []
-  return {
-    replies: msgs.filter((m) => m.role === 'assistant' && m.stopReason !== 'error').length,
-    resends: msgs.filter((m) => m.role === 'user' && String(m.idempotencyKey ?? '').startsWith('resume:')).length,
-    status: history.sessionInfo?.status,
-  }
-}
 
 test('quota outage, one session continued by hand, recovery at T: exactly one reply each', { skip: available ? false : skipReason(), timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
@@ -61,9 +43,7 @@ test('quota outage, one session continued by hand, recovery at T: exactly one re
   const client = await RawClient.open(gw.url)
   try {
     await client.handshake({ token: TOKEN })
-    // Warm-up: the first run after start is slow.
-    await client.request('chat.send', { sessionKey: 'agent:main:warm', message: 'warm up', idempotencyKey: 'warm-1' })
-    await client.request('agent.wait', { runId: 'warm-1', timeoutMs: 90_000 }, 100_000)
+    await warmUp(client)
     await engine.start()
 
     // The outage: every session's turn fails at once on a long-window quota.

@@ -65,10 +65,11 @@ export async function onAgentEnd(rt: Runtime | null, event: any, ctx: AgentCtx =
     // field telling the last one apart): only the first of them is a new failure of the
     // session. The entry carries the runId: until that run is final, compare-and-send sees it
     // in flight (`chat.history` `inFlightRun.runId`) and waits instead of resending, and the
-    // run's own later success resolves the entry.
+    // run's own later success resolves the entry. Every attempt still parks: a park with the
+    // entry's runId counts no attempt but brings the latest hint, so the run's final failure
+    // (say a daily quota after a per-minute 429) decides when to resend, not the first one.
     const runId = event.runId ?? ctx.runId
-    if (!firstSight(rt, runId)) return
-    if (isCron) await handleCron(rt, event, ctx)
+    if (isCron && firstSight(rt, runId)) await handleCron(rt, event, ctx)
     await rt.engine.park(sessionKey, event, {
       ...(ctx.modelProviderId ? { provider: ctx.modelProviderId } : {}),
       ...(runId ? { runId } : {}),

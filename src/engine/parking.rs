@@ -59,9 +59,15 @@ fn group_of(meta: &Value) -> String {
         .to_string()
 }
 
+/// The run a failure came from (`meta.runId`), when the parker recorded it.
+fn run_of(meta: &Value) -> Option<&str> {
+    meta.get("runId").and_then(Value::as_str)
+}
+
 impl Engine {
     /// Classify `input` and park `session_key` when waiting can fix it. One entry per session;
-    /// a repeat updates attempts, error and due time. `meta` (any JSON; `meta.message` is the
+    /// a repeat updates attempts, error and due time (a repeat with the entry's `meta.runId`,
+    /// a later attempt of the same run, updates error and due time only). `meta` (any JSON; `meta.message` is the
     /// text to resend, `meta.group`/`meta.provider` the probe group) is stored with it.
     pub async fn park(
         &self,
@@ -95,12 +101,22 @@ impl Engine {
             });
         };
         let (_, failure) = self.failure_of(input, now)?;
-        let decision = locked(&self.tables.policy).record_failure(session_key, &failure, now);
-        self.decided();
         let store = running.store.clone();
         let key = session_key.to_string();
         let existing = run_blocking(move || store.get(&key)).await?;
         let key = session_key.to_string();
+        // A later attempt of the run already parked (the gateway retries some failures inside
+        // the run, same runId): it brings the run's latest error and hint (its final failure's
+        // decides when to resend) but it is not another failed send: no attempt, no error counted.
+        let same_run = existing
+            .as_ref()
+            .is_some_and(|e| run_of(&e.meta).is_some() && run_of(&e.meta) == run_of(&meta));
+        let decision = if same_run {
+            locked(&self.tables.policy).record_repeat(session_key, &failure, now)
+        } else {
+            locked(&self.tables.policy).record_failure(session_key, &failure, now)
+        };
+        self.decided();
 
         let stop =
             self.reason_policy_mode(reason) == Mode::Stop || decision.action == Action::Disable;
@@ -142,10 +158,13 @@ impl Engine {
             .or(decision.cooldown_until_ms)
             .unwrap_or(now)
             .max(now);
-        let attempts = existing
-            .as_ref()
-            .map_or(1, |e| e.attempts + 1)
-            .max(decision.consecutive_errors);
+        let attempts = match &existing {
+            Some(e) if same_run => e.attempts,
+            _ => existing
+                .as_ref()
+                .map_or(1, |e| e.attempts + 1)
+                .max(decision.consecutive_errors),
+        };
         // `attempts` counts failed sends; a session is sent at most `max_attempts` times, so
         // the failure that reaches the cap abandons it (the scheduler would drop it unsent).
         if attempts >= self.cfg.queue.max_attempts {
@@ -333,9 +352,11 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn the_failure_that_reaches_max_attempts_abandons_instead_of_parking() {
-        let dir = tempfile::tempdir().unwrap();
+    /// A started engine in `dir` at `now` (paused clock) with `maxAttempts` 3 and no resender.
+    async fn started_with_three_attempts(
+        dir: &tempfile::TempDir,
+        now: i64,
+    ) -> (Engine, RecordingSink) {
         let mut cfg = EngineConfig {
             state_dir: dir.path().to_path_buf(),
             seed: Some(1),
@@ -344,9 +365,16 @@ mod tests {
         cfg.queue.max_attempts = 3;
         cfg.scheduler.max_attempts = 3;
         let events = RecordingSink::default();
-        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        let clock = Arc::new(ManualClock::new(now));
         let engine = Engine::new(cfg, clock, events.sink(), Some(Arc::new(NoResend))).unwrap();
         engine.start().await.unwrap();
+        (engine, events)
+    }
+
+    #[tokio::test]
+    async fn the_failure_that_reaches_max_attempts_abandons_instead_of_parking() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, events) = started_with_three_attempts(&dir, 1_800_000_000_000).await;
         let input =
             json!({"status": 429, "headers": {"retry-after": "3600"}, "body": "rate limited"});
         let mut actions = Vec::new();
@@ -369,6 +397,52 @@ mod tests {
             .filter(|e| matches!(e, Event::Abandoned { attempts: 3, .. }))
             .count();
         assert_eq!(abandoned, 1);
+        engine.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_later_attempt_of_the_same_run_moves_the_due_time_without_counting_an_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = 1_800_000_000_000;
+        let (engine, _events) = started_with_three_attempts(&dir, now).await;
+        let per_minute = json!({"status": 429, "headers": {"retry-after": "1"}, "body": "Rate limit reached for requests per min"});
+        let quota = json!({"status": 429, "headers": {"retry-after": "40"}, "body": "You exceeded your current quota: daily usage limit reached."});
+        let run = |id: &str| json!({"runId": id, "provider": "fake"});
+        let first = engine
+            .park("s", &per_minute, run("r1"), None)
+            .await
+            .unwrap();
+        assert_eq!((first.action, first.attempts), (ParkAction::Parked, 1));
+        // The gateway retries r1 itself (more attempts than max_attempts), then it ends on a quota.
+        for _ in 0..4 {
+            let o = engine
+                .park("s", &per_minute, run("r1"), None)
+                .await
+                .unwrap();
+            assert_eq!(
+                (o.action, o.parked, o.attempts),
+                (ParkAction::Updated, true, 1)
+            );
+        }
+        let last = engine.park("s", &quota, run("r1"), None).await.unwrap();
+        assert_eq!(
+            (last.action, last.parked, last.attempts),
+            (ParkAction::Updated, true, 1)
+        );
+        let entry = engine.get("s").await.unwrap().unwrap();
+        assert!(
+            entry.retry_at_ms >= now + 40_000,
+            "the final failure's hint decides: {}",
+            entry.retry_at_ms - now
+        );
+        assert_eq!(entry.attempts, 1);
+        // Another run's failure (our resend failed) is an attempt.
+        let again = engine
+            .park("s", &per_minute, run("r2"), None)
+            .await
+            .unwrap();
+        assert_eq!(again.action, ParkAction::Updated);
+        assert!(again.attempts >= 2);
         engine.close().await.unwrap();
     }
 }

@@ -112,29 +112,81 @@ impl PolicyTable {
             };
         }
 
-        let (action, next) = match policy.mode {
-            Mode::Park => (
-                Action::Wait,
-                self.park_until(&policy, failure, consecutive, now_ms),
-            ),
-            Mode::Backoff | Mode::Stop => (
-                Action::Retry,
-                self.backoff_until(&policy, failure, consecutive, now_ms),
-            ),
+        self.stay_enabled(key, &policy, failure, consecutive, now_ms)
+    }
+
+    /// A later attempt of a failure already recorded for `key` (the gateway retried the run
+    /// itself): decides again from this failure's reason and hint without counting another
+    /// error, so a run the gateway retried ten times is one failure. A key without a record,
+    /// or a failure that would disable it, is recorded as a new failure (`record_failure`).
+    pub fn record_repeat(&mut self, key: &str, failure: &Failure, now_ms: i64) -> Decision {
+        let reason = failure.reason;
+        let policy = self.cfg.policy(reason);
+        let Some((consecutive, streak)) = self.keys.touch(key).map(|rec| {
+            let streak = if rec.last_reason == Some(reason) {
+                rec.reason_streak.max(1)
+            } else {
+                1
+            };
+            (rec.consecutive_errors.max(1), streak)
+        }) else {
+            return self.record_failure(key, failure, now_ms);
         };
-        let rec = self.keys.touch(key).expect("record inserted above");
+        if policy.stop_after > 0 && streak >= policy.stop_after {
+            return self.record_failure(key, failure, now_ms);
+        }
+        let rec = self.keys.touch(key).expect("record checked above");
+        rec.reason_streak = streak;
+        rec.last_reason = Some(reason);
+        rec.last_error = truncate_error(&failure.message);
+        rec.last_failure_at_ms = now_ms;
+        self.stay_enabled(key, &policy, failure, consecutive, now_ms)
+    }
+
+    /// The decision for a recorded key that stays enabled (park until the reset, or back off),
+    /// written into its record.
+    fn stay_enabled(
+        &mut self,
+        key: &str,
+        policy: &ReasonPolicy,
+        failure: &Failure,
+        consecutive: u32,
+        now_ms: i64,
+    ) -> Decision {
+        let (action, next) = self.next_attempt(policy, failure, consecutive, now_ms);
+        let rec = self.keys.touch(key).expect("a recorded key");
         rec.disabled = false;
         rec.disabled_until_ms = None;
         rec.cooldown_until_ms = Some(next);
         rec.next_attempt_at_ms = Some(next);
         Decision {
             action,
-            reason,
+            reason: failure.reason,
             consecutive_errors: consecutive,
             next_attempt_at_ms: Some(next),
             cooldown_until_ms: Some(next),
             disabled_until_ms: None,
             alert: false,
+        }
+    }
+
+    /// What to do and when, for a key that stays enabled: park until the reset, or back off.
+    fn next_attempt(
+        &self,
+        policy: &ReasonPolicy,
+        failure: &Failure,
+        consecutive: u32,
+        now_ms: i64,
+    ) -> (Action, i64) {
+        match policy.mode {
+            Mode::Park => (
+                Action::Wait,
+                self.park_until(policy, failure, consecutive, now_ms),
+            ),
+            Mode::Backoff | Mode::Stop => (
+                Action::Retry,
+                self.backoff_until(policy, failure, consecutive, now_ms),
+            ),
         }
     }
 

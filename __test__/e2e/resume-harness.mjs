@@ -1,0 +1,140 @@
+// Shared pieces of the exactly-once resume e2e tests (resume-*.test.mjs): a real gateway with
+// the plugin loaded and warmed up, polling, and the verdict read from `chat.history` and the
+// fake provider's call log (0 sessions with two replies, 0 lost, no resend before T).
+
+import assert from 'node:assert/strict'
+import { sessionOfCall } from './fake-provider.mjs'
+import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
+import { packedPluginDir } from './plugin-dir.mjs'
+import { RawClient } from './raw-client.mjs'
+
+/** The text the plugin resends into a parked session (marks our resends in the provider's log). */
+export const RESUME = 'RESUME: the provider is back, continue the task.'
+
+/** The `skip` option of a real-gateway test: false, or the loud reason (printed once) why not. */
+export function gatewaySkip() {
+  if (isAvailable()) return false
+  process.stderr.write(`\n${'!'.repeat(78)}\n${skipReason()}\n${'!'.repeat(78)}\n\n`)
+  return skipReason()
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** Polls `pred` every 200 ms until it is truthy; throws `timed out waiting for <what>`. */
+export async function until(what, pred, timeoutMs = 120_000) {
+  const t0 = Date.now()
+  while (!(await pred())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`)
+    await sleep(200)
+  }
+}
+
+/** `n` session keys `agent:main:<prefix>-<i>`. */
+export const sessionKeys = (prefix, n) => Array.from({ length: n }, (_, i) => `agent:main:${prefix}-${i}`)
+
+/** The user text of a session's original turn; names the session so calls can be attributed. */
+export const taskText = (i, key) => `task ${i} (session=${key} |)`
+
+/** Sends each session's original turn (`taskText`), idempotency keys `<prefix>-<i>`. */
+export async function sendTasks(client, keys, prefix) {
+  for (const [i, key] of keys.entries()) {
+    await client.request('chat.send', { sessionKey: key, message: taskText(i, key), idempotencyKey: `${prefix}-${i}` })
+  }
+}
+
+/** A `settled` for verdict(): the plugin (through `status()`, its retryEngine.status) holds nothing parked. */
+export const pluginIdle = (status) => async () => (await status()).pending?.length === 0
+
+/** Whether a provider call is one of our resends (carries the resume text). */
+export const isResume = (call) => call.userTexts.some((t) => t.includes(RESUME))
+
+/** Successful assistant replies, our resends (user messages `resume:…`) and the status of a session. */
+export function summarise(history) {
+  const msgs = history.messages ?? []
+  return {
+    replies: msgs.filter((m) => m.role === 'assistant' && m.stopReason !== 'error').length,
+    resends: msgs.filter((m) => m.role === 'user' && String(m.idempotencyKey ?? '').startsWith('resume:')).length,
+    status: history.sessionInfo?.status,
+  }
+}
+
+/** Sends one turn and waits for its end: the first run after a gateway start is slow. */
+export async function warmUp(client, name = 'warm') {
+  await client.request('chat.send', { sessionKey: `agent:main:${name}`, message: 'warm up', idempotencyKey: `${name}-1` })
+  await client.request('agent.wait', { runId: `${name}-1`, timeoutMs: 90_000 }, 100_000)
+}
+
+/**
+ * A real gateway on `fake` with the retry-engine plugin loaded (`pluginConfig` merged over
+ * `{resumeMessage: RESUME}`), a handshaken client, and one warm-up turn done.
+ * Returns `{gw, client, status()}` (status: the plugin's `retryEngine.status`).
+ */
+export async function startPluginGateway(fake, token, pluginConfig = {}) {
+  const gw = await startGateway({
+    providerUrl: fake.url,
+    token,
+    plugins: [packedPluginDir()], // the package as users install it
+    pluginEntries: trustedEntries(['retry-engine'], { resumeMessage: RESUME, ...pluginConfig }),
+  })
+  try {
+    const client = await connect(gw, token)
+    await warmUp(client)
+    return { gw, client, status: () => client.request('retryEngine.status', {}) }
+  } catch (err) {
+    await gw.stop()
+    throw err
+  }
+}
+
+/** A handshaken raw client of `gw`. */
+export async function connect(gw, token) {
+  const client = await RawClient.open(gw.url)
+  await client.handshake({ token })
+  return client
+}
+
+/** Every session's summary from `chat.history`, by key. */
+export async function histories(client, keys) {
+  const out = {}
+  for (const key of keys) out[key] = summarise(await client.request('chat.history', { sessionKey: key, limit: 50 }))
+  return out
+}
+
+/**
+ * Waits until every session in `keys` has a reply and `settled()` says the engine is idle,
+ * then `quietMs` more for a late duplicate to show, and reads the verdict:
+ * `{sessions: {key: summary}, doubled: [keys], lost: [keys], resendsBeforeT: [calls],
+ * resendCalls: {key: n}, lagMs: [resend call time - T]}`.
+ */
+export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_000, quietMs = 6_000 }) {
+  await until(
+    'every session to be answered and the engine idle',
+    async () => Object.values(await histories(client, keys)).every((h) => h.replies >= 1) && (await settled()),
+    timeoutMs,
+  ).catch(() => {}) // a lost session shows up in the verdict below
+  await sleep(quietMs)
+  const sessions = await histories(client, keys)
+  const resends = fake.calls.filter(isResume)
+  const resendCalls = Object.fromEntries(keys.map((k) => [k, resends.filter((c) => sessionOfCall(c, keys) === k).length]))
+  return {
+    sessions,
+    doubled: keys.filter((k) => sessions[k].replies > 1),
+    lost: keys.filter((k) => sessions[k].replies < 1),
+    resendsBeforeT: resends.filter((c) => c.at < T).map((c) => ({ session: sessionOfCall(c, keys), at: c.at - T })),
+    resendCalls,
+    lagMs: resends.map((c) => c.at - T).sort((a, b) => a - b),
+  }
+}
+
+/** One line for the test log: lags after T (printed, not asserted). */
+export function reportLag(name, lagMs) {
+  const fmt = lagMs.length ? `min ${lagMs[0]} / median ${lagMs[Math.floor(lagMs.length / 2)]} / max ${lagMs.at(-1)}` : 'no resends'
+  process.stderr.write(`${name}: resend lag after T (ms): ${fmt} [${lagMs.join(', ')}]\n`)
+}
+
+/** The exactly-once verdict: 0 sessions with two replies, 0 without a reply, 0 resends before T. */
+export function assertExactlyOnce(v) {
+  assert.deepEqual(v.doubled, [], 'sessions with two replies')
+  assert.deepEqual(v.lost, [], 'sessions without a reply')
+  assert.deepEqual(v.resendsBeforeT, [], 'resends that reached the provider before T')
+}
