@@ -457,9 +457,17 @@ impl Runner {
     }
 
     /// Shutdown: cancel in-flight resends and park every held entry again (same due time).
+    /// A resend that had already finished is recorded first, never dropped: an acknowledged
+    /// resend is removed (not parked again and sent a second time after a restart), a failed
+    /// one counts its attempt.
     async fn stop(&mut self) {
         self.inflight.abort_all();
-        while self.inflight.join_next().await.is_some() {}
+        while let Some(done) = self.inflight.join_next_with_id().await {
+            if let Ok((id, (key, result))) = done {
+                self.inflight_keys.remove(&id);
+                self.on_sent(key, result).await;
+            }
+        }
         self.release.drain();
         self.probe_wait.clear();
         let changes: Vec<_> = self

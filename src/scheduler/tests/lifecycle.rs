@@ -1,10 +1,18 @@
 //! Attempts, abandonment, shutdown and restart.
 
 use super::fake::{entry, Harness, Reply, T0};
+use crate::clock::TokioClock;
 use crate::events::Event;
+use crate::events::RecordingSink;
+use crate::jitter::Jitter;
 use crate::reason::Reason;
+use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
+use crate::scheduler::handle::Command;
+use crate::scheduler::Scheduler;
 use crate::scheduler::SchedulerConfig;
+use crate::state::memory::MemoryQueue;
 use crate::state::EntryStatus;
+use std::sync::Arc;
 
 #[tokio::test(start_paused = true)]
 async fn resend_errors_count_as_attempts_until_abandoned() {
@@ -97,4 +105,44 @@ async fn interrupted_entries_are_parked_and_due_at_restart() {
     assert!(h.resender.calls().iter().all(|c| c.at_ms == T0));
     assert_eq!(h.queue.len(), 1);
     h.handle.shutdown().await;
+}
+
+/// A resender that finishes at once, but tells the scheduler to shut down just before it
+/// returns: the shutdown command is then waiting ahead of the finished resend.
+struct ShutdownAsItFinishes(std::sync::OnceLock<tokio::sync::mpsc::UnboundedSender<Command>>);
+
+impl Resender for ShutdownAsItFinishes {
+    fn resend(&self, req: ResendRequest) -> ResendFuture<'_> {
+        Box::pin(async move {
+            let _ = self.0.get().expect("handle set").send(Command::Shutdown);
+            Ok(ResendOutcome::Sent {
+                run_id: Some(req.idempotency_key),
+            })
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resend_that_finished_as_shutdown_began_is_recorded_not_reparked() {
+    let clock = Arc::new(TokioClock::starting_at(T0));
+    let queue = Arc::new(MemoryQueue::new());
+    queue.insert(entry("s", "g", 0, 0));
+    let resender = Arc::new(ShutdownAsItFinishes(std::sync::OnceLock::new()));
+    let handle = Scheduler::spawn(
+        queue.clone(),
+        resender.clone(),
+        SchedulerConfig::default(),
+        clock,
+        Jitter::seeded(7),
+        RecordingSink::default().sink(),
+    )
+    .expect("valid config");
+    resender.0.set(handle.tx.clone()).expect("set once");
+    let join = handle.join.lock().unwrap().take().expect("running");
+    join.await.expect("the scheduler stops cleanly");
+    assert_eq!(
+        queue.entry("s"),
+        None,
+        "the acknowledged resend was parked again and would be sent twice"
+    );
 }
