@@ -91,6 +91,23 @@ test('Symbols, functions and BigInt: absent, absent, a number', () => {
   assert.equal(engine.classify({ status: 429, body: Buffer.from('slow down') }).status, 429)
 })
 
+test('boxed primitives read as the primitive inside (new String, new Number, new Boolean)', () => {
+  const text = '429 Too Many Requests: Please try again in 20s'
+  const shape = (input) => { const { resetAtMs, ...rest } = engine.classify(input); return rest }
+  const plain = shape(text)
+  assert.equal(plain.retryAfterMs, 20_000)
+  assert.deepEqual(shape(new String(text)), plain)
+  assert.equal(engine.classify({ status: new Number(429), message: new String('slow down') }).status, 429)
+  assert.equal(engine.classify({ status: new String('503') }).status, 503)
+  // A wrapper whose valueOf was replaced is still read by the built-in valueOf.
+  const spoofed = new String(text)
+  spoofed.valueOf = () => ({ nested: 'not a primitive' })
+  assert.deepEqual(shape(spoofed), plain)
+  // Not a wrapper: an object that only inherits String.prototype is read as an object.
+  assert.doesNotThrow(() => engine.classify(Object.create(String.prototype)))
+  assert.equal(engine.classify(new Boolean(false)).reason, engine.classify(false).reason)
+})
+
 test('a 50 MB string is read by its two ends', () => {
   const big = 'x'.repeat(50 * 1024 * 1024) + ' Please try again in 7s'
   const c = engine.classify(big)

@@ -9,7 +9,8 @@
 //!   sparse array is read by its present indices only, never by its `length`.
 //! - Throwing getters and Proxy traps read as absent (the exception is cleared). Symbols,
 //!   functions and externals are absent; a BigInt becomes a number when exact, else a string;
-//!   a `Date` its epoch ms; a `Buffer`/`Uint8Array` its UTF-8 text.
+//!   a `Date` its epoch ms; a `Buffer`/`Uint8Array` its UTF-8 text; a boxed primitive
+//!   (`new String("…")`, `new Number(…)`, `new Boolean(…)`) the primitive inside it.
 //! - Native types: anything with an `entries()` method (WHATWG `Headers`, `Map`,
 //!   `URLSearchParams`) becomes an object of its entries; a header bag with only `get()` is
 //!   asked for the retry-hint headers; class instances (`Error`s, `Response`,
@@ -171,6 +172,7 @@ pub fn read(
         ancestors: Vec::new(),
         path: Vec::new(),
         problem: None,
+        wrapper_prototypes: None,
     };
     let out = r.value(v);
     match r.problem {
@@ -188,6 +190,8 @@ struct Reader {
     ancestors: Vec<sys::napi_value>,
     path: Vec<String>,
     problem: Option<Problem>,
+    /// `String.prototype`, `Number.prototype`, `Boolean.prototype`, looked up on first need.
+    wrapper_prototypes: Option<Vec<sys::napi_value>>,
 }
 
 enum Seg<'a> {
@@ -355,6 +359,9 @@ impl Reader {
         if let Some(ms) = self.js.date_ms(v) {
             return number(ms);
         }
+        if let Some(primitive) = self.unboxed(v) {
+            return self.value(primitive);
+        }
         if let Some(bytes) = self.js.bytes(v, self.limits.edge_bytes) {
             self.bytes += bytes.len();
             return Some(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
@@ -509,6 +516,28 @@ impl Reader {
             return None;
         }
         self.js.string_with_units(key, units)
+    }
+
+    /// The primitive inside a `new String(…)`, `new Number(…)` or `new Boolean(…)`: read with
+    /// its class's own `valueOf` from `globalThis` (a wrapper's own or inherited override is
+    /// never asked), and only kept when that really gives a primitive of the class's kind.
+    fn unboxed(&mut self, obj: sys::napi_value) -> Option<sys::napi_value> {
+        let js = self.js;
+        let prototypes = self.wrapper_prototypes.get_or_insert_with(|| {
+            let Some(global) = js.global() else {
+                return Vec::new();
+            };
+            [c"String", c"Number", c"Boolean"]
+                .iter()
+                .filter_map(|class| js.get(js.get(global, class)?, c"prototype"))
+                .collect()
+        });
+        let proto = js.prototype(obj)?;
+        let class = prototypes.iter().position(|p| js.same(*p, proto))?;
+        let value_of = js.method(prototypes[class], c"valueOf")?;
+        let primitive = js.call(obj, value_of, &[])?;
+        let want = [Kind::String, Kind::Number, Kind::Boolean];
+        (prototypes.len() == want.len() && js.kind(primitive) == want[class]).then_some(primitive)
     }
 
     /// Plain objects (`{...}`, `Object.create(null)`) are read by their own keys only.

@@ -312,6 +312,14 @@ impl Js {
             .then_some(out)
     }
 
+    /// `globalThis`.
+    pub fn global(self) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: `env` is the live environment of this call.
+        self.ok(unsafe { sys::napi_get_global(self.env, &mut out) })
+            .then_some(out)
+    }
+
     /// `Object(v)`: a primitive's wrapper object (to reach its prototype's methods).
     pub fn to_object(self, v: sys::napi_value) -> Option<sys::napi_value> {
         let mut out = ptr::null_mut();
