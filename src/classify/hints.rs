@@ -10,7 +10,6 @@
 //! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
 //! 9. for `quota` only: the configured budget window.
 
-use super::captures::{all_captures, first_captures};
 use super::durations::{
     parse_epoch_seconds, parse_go_duration, parse_human_duration, parse_seconds,
 };
@@ -38,10 +37,12 @@ static RELAYED_RETRY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The `Retry-After: N seconds` suffix relayed by the gateway, in milliseconds.
 pub(crate) fn relayed_retry_after(text: &str) -> Option<i64> {
-    if !mentions_retry(text) {
+    if !mentions_retry_after(text) {
         return None;
     }
-    first_captures(&RELAYED_RETRY_AFTER, text).and_then(|c| parse_seconds(c.get(1)?.as_str()))
+    RELAYED_RETRY_AFTER
+        .captures(text)
+        .and_then(|c| parse_seconds(c.get(1)?.as_str()))
 }
 
 /// Claude's `usage limit reached|1760000000` (epoch seconds after the bar).
@@ -59,12 +60,25 @@ fn mentions_retry(text: &str) -> bool {
     })
 }
 
+/// Whether `text` has `retry-after` (any case), which the relayed suffix starts with. Hyphens
+/// are rare in prose, so this looks at a handful of places (`memchr` via `match_indices`).
+fn mentions_retry_after(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    text.match_indices('-').any(|(i, _)| {
+        i >= 5
+            && bytes[i - 5..i].eq_ignore_ascii_case(b"retry")
+            && bytes
+                .get(i + 1..i + 6)
+                .is_some_and(|w| w.eq_ignore_ascii_case(b"after"))
+    })
+}
+
 /// A relative delay written in `text`, in milliseconds.
 pub(crate) fn text_delay(text: &str) -> Option<i64> {
     if !mentions_retry(text) {
         return None;
     }
-    all_captures(&TEXT_DELAY, text).find_map(|c| {
+    TEXT_DELAY.captures_iter(text).find_map(|c| {
         let token = c.get(1)?.as_str();
         parse_human_duration(token, c.get(2).map(|m| m.as_str()))
     })
@@ -75,7 +89,9 @@ pub(crate) fn text_reset(text: &str) -> Option<i64> {
     if !text.contains('|') {
         return None;
     }
-    first_captures(&TEXT_EPOCH_RESET, text).and_then(|c| parse_epoch_seconds(c.get(1)?.as_str()))
+    TEXT_EPOCH_RESET
+        .captures(text)
+        .and_then(|c| parse_epoch_seconds(c.get(1)?.as_str()))
 }
 
 /// The hint for `view` classified as `reason`, by the precedence in the module doc.

@@ -1,7 +1,6 @@
 //! OpenAI's "Request too large" shape: a tokens-per-minute error whose stated request is bigger
 //! than the stated limit can never succeed by waiting, so it is not a rate limit.
 
-use super::captures::first_captures;
 use regex::Regex;
 use std::sync::LazyLock;
 
@@ -20,10 +19,12 @@ fn count(digits: &str) -> Option<u64> {
 
 /// Whether `text` states a per-minute token limit and a larger requested size.
 pub(crate) fn requested_exceeds_stated_limit(text: &str) -> bool {
-    first_captures(&STATED_TOKEN_SIZES, text).is_some_and(|c| match (count(&c[1]), count(&c[2])) {
-        (Some(limit), Some(requested)) => requested > limit,
-        _ => false,
-    })
+    STATED_TOKEN_SIZES
+        .captures(text)
+        .is_some_and(|c| match (count(&c[1]), count(&c[2])) {
+            (Some(limit), Some(requested)) => requested > limit,
+            _ => false,
+        })
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! HTTP status codes: finding one in prose (only in status-like contexts, so "14290 tokens" or
 //! "the 429 project" never count) and the reason a bare status implies.
 
-use super::captures::{all_captures, first_captures};
 use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -37,7 +36,7 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
     if !has_three_digits(text) {
         return None;
     }
-    all_captures(&STATUS_IN_TEXT, text).find_map(|c| {
+    STATUS_IN_TEXT.captures_iter(text).find_map(|c| {
         c.iter()
             .skip(1)
             .flatten()
@@ -56,7 +55,9 @@ static LEADING_STATUS: LazyLock<Regex> = LazyLock::new(|| {
 
 /// The status a message starts with, if any.
 pub(crate) fn leading_status(text: &str) -> Option<u16> {
-    first_captures(&LEADING_STATUS, text).and_then(|c| c[1].parse().ok())
+    LEADING_STATUS
+        .captures(text)
+        .and_then(|c| c[1].parse().ok())
 }
 
 /// What a status means: its default reason, and the text reasons that may refine it.
