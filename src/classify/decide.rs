@@ -4,7 +4,8 @@
 //! 2. An explicit provider or API error code ([`Tier::Code`] rules: `unknown_parameter`,
 //!    `deactivated_workspace`, `insufficient_quota`, Zhipu `"code":1311`, …) decides alone,
 //!    whatever the status: a rejected parameter named `timeout` is `format`, a 400 whose body
-//!    says `insufficient_quota` is `billing`.
+//!    says `insufficient_quota` is `billing`. One exception: a rejected parameter under a
+//!    401/402/403/407/429/529 is read by that status (step 3).
 //! 3. The HTTP status (a structured `status` field, else one written in the text: `HTTP 429`,
 //!    a leading `503 …`, `status code 401`), read together with the text: each status row
 //!    (`status.rs`) has a default reason and lists the text reasons that refine it. So a 402
@@ -88,7 +89,9 @@ pub(crate) fn decide(view: &FailureView) -> Verdict {
     let stated = status_with_source(view);
     let matched = first_match(&view.text, stated.map(|(s, _)| s));
     let verdict = match matched {
-        Some(rule) if rule.tier == Tier::Code => return Verdict::of(rule, stated.map(|(s, _)| s)),
+        Some(rule) if rule.tier == Tier::Code && !status_outranks_code(rule, stated) => {
+            return Verdict::of(rule, stated.map(|(s, _)| s))
+        }
         _ => by_status(view, stated, matched),
     };
     let unified_rejected = view.headers.anthropic_unified_rejected()
@@ -102,6 +105,18 @@ pub(crate) fn decide(view: &FailureView) -> Verdict {
         };
     }
     verdict
+}
+
+/// A rejected-parameter code ([`Reason::Format`]) under an access, payment, rate-limit or
+/// overload status is read by that status: the request shape was never the reason the
+/// provider gave (OpenClaw keeps those statuses' policy for validation-coded errors), while
+/// under a 400/404/5xx the code still decides.
+fn status_outranks_code(rule: &Rule, stated: Option<(u16, StatusSource)>) -> bool {
+    rule.reason == Reason::Format
+        && matches!(
+            stated,
+            Some((401 | 402 | 403 | 407 | 429 | 529, StatusSource::Stated))
+        )
 }
 
 fn by_status(

@@ -122,10 +122,11 @@ pub(crate) fn status_row(status: u16) -> Option<StatusRow> {
             Timeout,
             &[Billing, Auth, AuthPermanent, ModelNotFound, Format],
         ),
-        413 => row(ContextOverflow, &[Format]),
+        // A 413 worded as a tokens-per-minute limit the request fits in is a rate limit.
+        413 => row(ContextOverflow, &[RateLimit, Format]),
         415 => row(Format, CLIENT_REFINEMENTS),
         429 => row(RateLimit, &[Quota, Billing, ContextOverflow]),
-        499 => row(Timeout, &[Overloaded, Format]),
+        499 => row(Timeout, &[Overloaded, Format, ContextOverflow]),
         529 => row(Overloaded, &[ContextOverflow, Format]),
         500..=599 => row(
             ServerError,
