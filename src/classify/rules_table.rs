@@ -27,6 +27,13 @@ pub(crate) const RULES: &[Rule] = &[
         AuthPermanent,
         r"deactivated[_ ]workspace",
     ),
+    // Alibaba Bailian/DashScope documents its `Throttling.*` codes ("Allocated quota exceeded",
+    // even when sent with `insufficient_quota`) as per-second/per-minute throttles, not billing.
+    code(
+        "alibaba-throttling",
+        RateLimit,
+        r"\bthrottling\.[a-z]+\b|\ballocated quota (?:exceeded|limit)",
+    ),
     code("insufficient-quota", Billing, r"insufficient[_ ]quota"),
     code("zhipu-1311-plan", Billing, r#""code"\s*:\s*1311\b"#),
     code("zhipu-1113-credentials", Auth, r#""code"\s*:\s*1113\b"#),
@@ -173,6 +180,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|tokens?[` ]+\+[` ]*max_new_tokens`? must be <=|context (?:window|length) (?:is|of) [\d,.]+k? tokens[^\n]*requested",
             r"|exceeded model token limit|tokens? in request more than max tokens? allowed|prompt exceeds max(?:imum)? length",
             r"|too large for model with \d+ maximum context length|greater than the context length|exceeds (?:the )?maximum allowed input length",
+            r"|\binputs?`? must have (?:less|fewer) than [\d,]+ tokens|\bcontext (?:length|size|window) of only [\d,]+ tokens",
         ),
     ),
     // ── Replayed-history and request-shape errors. ────────────────────────────────────────
@@ -275,7 +283,7 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "overloaded",
         Overloaded,
-        r"overloaded|\b(?:selected\s+)?model\s+(?:is\s+)?at capacity\b|over capacity|at capacity|capacity (?:exceeded|constraints)|high demand|high load|server is busy|服务过载|当前负载过高|访问量过大|服务繁忙|系统繁忙",
+        r"overload(?:ed|ing)|\b(?:selected\s+)?model\s+(?:is\s+)?at capacity\b|over capacity|at capacity|capacity (?:exceeded|constraints|limits?\b)|(?:due to|lack of|insufficient) capacity\b|high demand|high load|server is busy|服务过载|当前负载过高|访问量过大|服务繁忙|系统繁忙",
     ),
     text(
         "stop-reason-error",
@@ -344,7 +352,9 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "unknown-error",
         ServerError,
-        r"an unknown error occurred|^\s*unknown error\b|unknown error, \d{3}",
+        // The phrase as the message (or a field of it), not reported in prose ("the user said
+        // an unknown error occurred").
+        r#"(?:(?m:^)|[:"\]>])\s*an unknown error occurred|^\s*unknown error\b|unknown error, \d{3}"#,
     ),
     text(
         "server-error",

@@ -458,3 +458,106 @@ fn deciding_rules_are_named() {
         Reason::Unknown
     );
 }
+
+#[test]
+fn generalised_wordings_and_status_policies() {
+    let rule = |v: Value| {
+        let c = classifier().classify(&v, NOW);
+        (c.reason.unwrap(), c.rule.unwrap())
+    };
+    // "overloading" and capacity limits are overload, whatever word form.
+    assert_eq!(
+        rule(json!(
+            "503 Service Unavailable: upstream is shedding load because of overloading"
+        ))
+        .0,
+        Reason::Overloaded
+    );
+    assert_eq!(
+        rule(json!(
+            "service temporarily unavailable due to capacity limits in this region"
+        ))
+        .0,
+        Reason::Overloaded
+    );
+    assert_eq!(
+        rule(json!(
+            "request rejected: insufficient capacity, please retry"
+        ))
+        .0,
+        Reason::Overloaded
+    );
+    assert_eq!(rule(json!("overloaded_error")).0, Reason::Overloaded);
+    // A rejected parameter under an access / payment / rate-limit / overload status is read by
+    // the status; under a 400 or a 5xx it is still a format error.
+    let rejected = |status: u16| {
+        rule(json!({"status": status, "code": "unknown_parameter",
+                    "message": format!("{status} Unrecognized request argument: top_k")}))
+        .0
+    };
+    assert_eq!(rejected(401), Reason::Auth);
+    assert_eq!(rejected(402), Reason::Billing);
+    assert_eq!(rejected(429), Reason::RateLimit);
+    assert_eq!(rejected(529), Reason::Overloaded);
+    assert_eq!(rejected(400), Reason::Format);
+    assert_eq!(rejected(503), Reason::Format);
+    // Alibaba `Throttling.*` codes are throttles even next to `insufficient_quota`.
+    assert_eq!(
+        rule(json!("429 {\"error\":{\"code\":\"Throttling.RateQuota\",\"type\":\"insufficient_quota\",\"message\":\"Requests rate limit exceeded\"}}")),
+        (Reason::RateLimit, "alibaba-throttling".into())
+    );
+    assert_eq!(
+        rule(json!({"status": 429, "body": {"error": {"code": "insufficient_quota", "message": "Allocated quota limit reached for this model"}}})).0,
+        Reason::RateLimit
+    );
+    // Token ceilings stated as "must have less than N tokens" or "context length of only N".
+    assert_eq!(
+        rule(json!({"status": 422, "message": "Input validation error: `inputs` must have fewer than 4,096 tokens. Given: 5000"})).0,
+        Reason::ContextOverflow
+    );
+    assert_eq!(
+        rule(json!({"status": 400, "message": "The model is loaded with a context window of only 2048 tokens; reload it or shorten the input"})).0,
+        Reason::ContextOverflow
+    );
+    // A 413 worded as a per-minute token limit the request fits in is a rate limit; one whose
+    // stated request is larger than the limit is an overflow.
+    assert_eq!(
+        rule(json!(
+            "413 Payload too large: tokens per minute (TPM) budget hit, wait and retry"
+        ))
+        .0,
+        Reason::RateLimit
+    );
+    assert_eq!(
+        rule(json!(
+            "413 Request too large on tokens per minute (TPM): Limit 6000, Requested 9100"
+        ))
+        .0,
+        Reason::ContextOverflow
+    );
+    // A context overflow under a client-closed 499 stays an overflow.
+    assert_eq!(
+        rule(
+            json!({"status": 499, "message": "prompt is too long: 300000 tokens > 200000 maximum"})
+        )
+        .0,
+        Reason::ContextOverflow
+    );
+    // "an unknown error occurred" as the message is a transient failure; reported in prose it
+    // is not.
+    assert_eq!(
+        rule(json!("Error: An unknown error occurred")).0,
+        Reason::ServerError
+    );
+    assert_eq!(
+        rule(json!("{\"message\":\"An unknown error occurred\"}")).0,
+        Reason::ServerError
+    );
+    assert_eq!(
+        rule(json!(
+            "the changelog says an unknown error occurred in older builds"
+        ))
+        .0,
+        Reason::Unknown
+    );
+}
