@@ -7,9 +7,10 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::policy::{Action, Decision, Mode};
 use crate::reason::Reason;
-use crate::state::{EntryStatus, ParkedEntry};
+use crate::state::{EntryStatus, ParkedEntry, ParkedQueue};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What `park()` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +65,12 @@ fn run_of(meta: &Value) -> Option<&str> {
     meta.get("runId").and_then(Value::as_str)
 }
 
+/// Wait until what a `peek` saw is durable (a park that ends without writing).
+async fn settle(store: &Arc<dyn ParkedQueue>) -> EngineResult<()> {
+    let store = store.clone();
+    run_blocking(move || store.settle()).await
+}
+
 impl Engine {
     /// Classify `input` and park `session_key` when waiting can fix it. One entry per session;
     /// a repeat updates attempts, error and due time (a repeat with the entry's `meta.runId`,
@@ -103,7 +110,9 @@ impl Engine {
         let (_, failure) = self.failure_of(input, now)?;
         let store = running.store.clone();
         let key = session_key.to_string();
-        let existing = run_blocking(move || store.get(&key)).await?;
+        // Not behind an fsync in flight: a write below is durable only together with what this
+        // saw, and the paths that do not write settle first.
+        let existing = run_blocking(move || store.peek(&key)).await?;
         let key = session_key.to_string();
         // A later attempt of the run already parked (the gateway retries some failures inside
         // the run, same runId): it brings the run's latest error and hint (its final failure's
@@ -140,6 +149,8 @@ impl Engine {
                     &classification.message,
                 );
                 running.scheduler.notify();
+            } else {
+                settle(&running.store).await?;
             }
             return Ok(ParkOutcome {
                 parked: false,
@@ -173,6 +184,8 @@ impl Engine {
                 let k = key.clone();
                 run_blocking(move || store.remove(&k)).await?;
                 running.scheduler.notify();
+            } else {
+                settle(&running.store).await?;
             }
             self.abandoned(&key, reason, attempts, &classification.message);
             return Ok(ParkOutcome {
@@ -197,6 +210,7 @@ impl Engine {
             )
         });
         if held_by_scheduler {
+            settle(&running.store).await?;
             running
                 .scheduler
                 .failed(&key, Some(retry_at), &classification.message);

@@ -94,6 +94,19 @@ impl QueueChange {
 pub trait ParkedQueue: Send + Sync + 'static {
     /// The entry under `session_key`, after reading other processes' changes.
     fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>>;
+    /// Like [`ParkedQueue::get`], but without waiting for an fsync in flight: the answer may
+    /// include another caller's change that is not durable yet (that caller is acknowledged
+    /// only once it is). For a read-modify-write: any write made after it is durable only
+    /// together with what it saw; call [`ParkedQueue::settle`] before acting on the answer
+    /// without writing. Default: [`ParkedQueue::get`].
+    fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.get(session_key)
+    }
+    /// Wait until every change made so far is durable (after a [`ParkedQueue::peek`] that is
+    /// not followed by a write). Default: nothing to wait for.
+    fn settle(&self) -> EngineResult<()> {
+        Ok(())
+    }
     /// Park or replace `entry` under its session key; durable on return. A new key past the
     /// store's cap fails with `EngineError::QueueFull` and evicts nothing.
     fn put(&self, entry: ParkedEntry) -> EngineResult<()>;

@@ -14,6 +14,7 @@
 pub mod decisions;
 pub mod dir;
 pub mod durable;
+mod group_sync;
 #[cfg(test)]
 mod kill_tests;
 pub mod lease;

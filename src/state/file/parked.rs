@@ -1,11 +1,14 @@
 //! [`FileParked`]: the durable [`QueueStore`] behind the [`ParkedQueue`] seam, shared by the
-//! engine and the scheduler, with group commit: writes that arrive while another thread's
-//! fsync is in flight wait for it, then go to disk together in one append and one fsync
-//! (the first of them leads); each caller returns only once its own bytes are durable, with
-//! its own result.
+//! engine and the scheduler, with group commit: each call prepares and appends its change
+//! under the store's mutex, then waits for an fsync that started after its append
+//! ([`GroupSync`]); the fsync runs outside the mutex, so calls arriving while one is in flight
+//! append meanwhile and the next fsync makes them all durable at once. Each caller returns
+//! only once its own bytes are durable, with its own result; reads return only what is
+//! durable (they wait for the fsync of an append they saw, if one is in flight), except
+//! [`ParkedQueue::peek`].
 
+use super::group_sync::{GroupSync, Ticket};
 use super::queue::QueueStore;
-use crate::error::EngineError;
 use crate::error::EngineResult;
 use crate::state::entry::{ParkedEntry, QueueOp};
 use crate::state::parked::{ParkedQueue, QueueChange};
@@ -15,20 +18,12 @@ use std::sync::{Mutex, MutexGuard};
 
 type Removed = EngineResult<Vec<Option<ParkedEntry>>>;
 
-/// Writes waiting for the next group commit, and the results of those already done.
-#[derive(Debug, Default)]
-struct Waiting {
-    next_ticket: u64,
-    queued: Vec<(u64, Vec<QueueOp>)>,
-    done: HashMap<u64, Removed>,
-}
-
 /// The durable park queue of a state directory as a [`ParkedQueue`]. Calls block on file
 /// I/O; call them from blocking threads.
 #[derive(Debug)]
 pub struct FileParked {
     store: Mutex<QueueStore>,
-    waiting: Mutex<Waiting>,
+    sync: GroupSync,
 }
 
 impl FileParked {
@@ -36,7 +31,7 @@ impl FileParked {
     pub fn new(store: QueueStore) -> Self {
         Self {
             store: Mutex::new(store),
-            waiting: Mutex::new(Waiting::default()),
+            sync: GroupSync::default(),
         }
     }
 
@@ -44,48 +39,30 @@ impl FileParked {
         self.store.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn enqueue(&self, ops: Vec<QueueOp>) -> u64 {
-        let mut w = self.waiting();
-        let ticket = w.next_ticket;
-        w.next_ticket += 1;
-        w.queued.push((ticket, ops));
-        ticket
-    }
-
-    /// Write `ops` with whatever else is waiting, in one group commit.
-    fn write(&self, ops: Vec<QueueOp>) -> Removed {
-        let ticket = self.enqueue(ops);
-        // Whoever holds the store is the leader of the group in flight; by the time it is
-        // ours, a leader may already have written (and answered) our ops.
-        let mut store = self.lock();
-        self.finish(&mut store, ticket)
-    }
-
-    /// Commit everything waiting unless `ticket` was done already; `ticket`'s result.
-    fn finish(&self, store: &mut QueueStore, ticket: u64) -> Removed {
-        let queued = {
-            let mut w = self.waiting();
-            if let Some(r) = w.done.remove(&ticket) {
-                return r;
-            }
-            std::mem::take(&mut w.queued)
+    /// Run `f` on the store, then wait until what it wrote or saw is durable.
+    fn durable<T>(&self, f: impl FnOnce(&mut QueueStore) -> EngineResult<T>) -> EngineResult<T> {
+        let (r, ticket) = {
+            let mut store = self.lock();
+            let r = f(&mut store);
+            (r, self.sync.expect(store.last_append()))
         };
-        let (tickets, groups): (Vec<u64>, Vec<Vec<QueueOp>>) = queued.into_iter().unzip();
-        let results = store.commit_group(groups);
-        let mut w = self.waiting();
-        for (t, r) in tickets.into_iter().zip(results) {
-            w.done.insert(t, r);
-        }
-        w.done.remove(&ticket).unwrap_or_else(|| {
-            Err(EngineError::io(
-                "park queue",
-                std::io::Error::other("a group commit lost a write"),
-            ))
+        self.settle_ticket(ticket)?;
+        r
+    }
+
+    /// Wait for `ticket`, leading an fsync round when none is running.
+    fn settle_ticket(&self, ticket: Ticket) -> EngineResult<()> {
+        self.sync.wait(ticket, || {
+            let (upto, journal) = self.lock().sync_target();
+            let r = journal.sync_data();
+            self.lock().synced(upto, r)
         })
+    }
+
+    /// Append the ops `prepare` makes from the store (under its mutex and the file lock),
+    /// then wait until they are durable.
+    fn write(&self, prepare: impl FnOnce(&QueueStore) -> EngineResult<Vec<QueueOp>>) -> Removed {
+        self.durable(|store| store.write_prepared(prepare).0)
     }
 
     /// Damaged files repaired since open (found while reading other processes' changes);
@@ -97,70 +74,80 @@ impl FileParked {
 
 impl ParkedQueue for FileParked {
     fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        self.lock().get(session_key)
+        self.durable(|store| store.get(session_key))
+    }
+
+    fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.lock().peek(session_key).map(|(entry, _)| entry)
+    }
+
+    fn settle(&self) -> EngineResult<()> {
+        self.durable(|_| Ok(()))
     }
 
     fn put(&self, entry: ParkedEntry) -> EngineResult<()> {
-        self.write(vec![QueueOp::Put(entry)]).map(drop)
+        self.write(|_| Ok(vec![QueueOp::Put(entry)])).map(drop)
     }
 
     fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        let mut removed = self.write(vec![QueueOp::Remove(session_key.to_string())])?;
+        let mut removed = self.write(|_| Ok(vec![QueueOp::Remove(session_key.to_string())]))?;
         Ok(removed.pop().flatten())
     }
 
     fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
-        self.lock().all()
+        self.durable(QueueStore::all)
     }
 
     fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
-        let mut store = self.lock();
-        store.refresh()?;
-        let due = store
-            .parked_by_due()
-            .take_while(|e| e.retry_at_ms <= now_ms)
-            .cloned()
-            .collect();
-        Ok(due)
+        self.durable(|store| {
+            store.refresh()?;
+            Ok(store
+                .parked_by_due()
+                .take_while(|e| e.retry_at_ms <= now_ms)
+                .cloned()
+                .collect())
+        })
     }
 
     fn next_due_ms(&self, skip_groups: &[String]) -> EngineResult<Option<i64>> {
-        let mut store = self.lock();
-        store.refresh()?;
-        let next = store
-            .parked_by_due()
-            .find(|e| !skip_groups.contains(&e.group))
-            .map(|e| e.retry_at_ms);
-        Ok(next)
+        self.durable(|store| {
+            store.refresh()?;
+            Ok(store
+                .parked_by_due()
+                .find(|e| !skip_groups.contains(&e.group))
+                .map(|e| e.retry_at_ms))
+        })
     }
 
     fn apply(&self, changes: &[QueueChange], now_ms: i64) -> EngineResult<()> {
-        let mut store = self.lock();
-        let mut ops = Vec::with_capacity(changes.len());
-        // Later changes to the same key build on earlier ones in this batch.
-        let mut pending: HashMap<&str, Option<ParkedEntry>> = HashMap::new();
-        for change in changes {
-            let key = change.key();
-            let current = match pending.get(key) {
-                Some(e) => e.clone(),
-                None => store.get(key)?,
-            };
-            let next = change.applied_to(current, now_ms);
-            pending.insert(key, next.clone());
-            match next {
-                Some(e) => ops.push(QueueOp::Put(e)),
-                None => ops.push(QueueOp::Remove(key.to_string())),
+        // read and written under one hold of the store
+        self.write(|store| {
+            let mut ops = Vec::with_capacity(changes.len());
+            // Later changes to the same key build on earlier ones in this batch.
+            let mut pending: HashMap<&str, Option<ParkedEntry>> = HashMap::new();
+            for change in changes {
+                let key = change.key();
+                let current = match pending.get(key) {
+                    Some(e) => e.clone(),
+                    None => store.current(key).cloned(),
+                };
+                let next = change.applied_to(current, now_ms);
+                pending.insert(key, next.clone());
+                match next {
+                    Some(e) => ops.push(QueueOp::Put(e)),
+                    None => ops.push(QueueOp::Remove(key.to_string())),
+                }
             }
-        }
-        // read and written under one hold of the store, together with what else is waiting
-        let ticket = self.enqueue(ops);
-        self.finish(&mut store, ticket).map(drop)
+            Ok(ops)
+        })
+        .map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::EngineError;
     use crate::state::file::QueueConfig;
 
     #[test]
