@@ -88,7 +88,11 @@ impl GroupSync {
     /// Block until the ticket's append is durable. When no fsync is running, this caller
     /// runs `round` (fsync everything appended so far; say up to which sequence number it
     /// covered); otherwise it waits for the running one and checks again.
-    pub(crate) fn wait(&self, ticket: Ticket, mut round: impl FnMut() -> Round) -> EngineResult<()> {
+    pub(crate) fn wait(
+        &self,
+        ticket: Ticket,
+        mut round: impl FnMut() -> Round,
+    ) -> EngineResult<()> {
         let Some(seq) = ticket.0 else {
             return Ok(());
         };
@@ -151,7 +155,12 @@ mod tests {
     fn a_failed_round_fails_every_append_it_covered_and_later_ones_succeed() {
         let g = GroupSync::default();
         let (a, b) = (g.expect(1), g.expect(2));
-        let fail = || (2, Err(EngineError::io("j", std::io::Error::other("disk gone"))));
+        let fail = || {
+            (
+                2,
+                Err(EngineError::io("j", std::io::Error::other("disk gone"))),
+            )
+        };
         assert!(g.wait(a, fail).is_err());
         assert!(g.wait(b, || panic!("already failed")).is_err());
         let c = g.expect(3);
