@@ -10,8 +10,13 @@
 //! for tests. The parked queue always stays local to one engine (shared backends coordinate
 //! decisions, not entries).
 
-use super::entry::{EntryStatus, ParkedEntry};
+use super::entry::{EntryStatus, ParkedEntry, QueueOp};
 use crate::error::EngineResult;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A write started by [`ParkedQueue::submit`]: answers once durable, with the removed entry.
+pub type Submitted = Pin<Box<dyn Future<Output = EngineResult<Option<ParkedEntry>>> + Send>>;
 
 /// One change the scheduler makes to the queue. Changes to keys that are no longer in the
 /// queue (the engine removed them meanwhile) must be skipped silently, not reported as errors.
@@ -101,6 +106,20 @@ pub trait ParkedQueue: Send + Sync + 'static {
     /// without writing. Default: [`ParkedQueue::get`].
     fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
         self.get(session_key)
+    }
+    /// [`ParkedQueue::peek`] without blocking (callable on an async worker thread): `None`
+    /// when it would have to wait (for the store, or another process's file lock). Default:
+    /// `None`.
+    fn try_peek(&self, session_key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        let _ = session_key;
+        None
+    }
+    /// Start writing `op` without blocking (callable on an async worker thread): the future
+    /// answers once it is durable, with the entry a remove removed. `Err(op)` back when the
+    /// backend has no background writer (then call [`ParkedQueue::put`] or
+    /// [`ParkedQueue::remove`] on a blocking thread). Default: `Err(op)`.
+    fn submit(&self, op: QueueOp) -> Result<Submitted, QueueOp> {
+        Err(op)
     }
     /// Wait until every change made so far is durable (after a [`ParkedQueue::peek`] that is
     /// not followed by a write). Default: nothing to wait for.

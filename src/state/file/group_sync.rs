@@ -1,9 +1,7 @@
-//! [`GroupSync`]: group fsync of an append-only journal. Writers append under the store's
-//! mutex and get a sequence number; the fsync runs *outside* that mutex, so calls arriving
-//! while one is in flight prepare and append their changes meanwhile, and the next fsync makes
-//! all of them durable at once. Whoever waits first when no fsync is running leads the next
-//! one; every waiter returns only once an fsync that started after its own append has
-//! finished (or failed, which fails every append it covered).
+//! [`GroupSync`]: how far an append-only journal is durable. Appends are numbered from 1;
+//! the one thread that fsyncs the journal reports each round ([`GroupSync::done`]: up to
+//! which append it covered, and whether it failed, which fails every append it covered), and
+//! readers that saw appends not yet durable wait for them ([`GroupSync::wait`]).
 
 use crate::error::{EngineError, EngineResult};
 use std::collections::BTreeMap;
@@ -22,8 +20,6 @@ pub(crate) type Round = (u64, EngineResult<()>);
 struct State {
     /// Every append with a sequence number up to this one is durable (or failed).
     synced: u64,
-    /// An fsync is running.
-    syncing: bool,
     /// Failed rounds `(after, upto, error)`: appends in `after+1..=upto` were not made
     /// durable. Kept while someone registered in that range may still look.
     failures: Vec<(u64, u64, EngineError)>,
@@ -58,24 +54,13 @@ pub(crate) struct GroupSync {
     done: Condvar,
 }
 
-/// Clears `syncing` even if the fsync round panics, so waiters never hang.
-struct Leading<'a>(&'a GroupSync);
-
-impl Drop for Leading<'_> {
-    fn drop(&mut self) {
-        let mut s = self.0.state();
-        s.syncing = false;
-        self.0.done.notify_all();
-    }
-}
-
 impl GroupSync {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Register to wait for append `seq` (call while still holding the store's mutex, right
-    /// after the append or the read that saw it, so its outcome cannot be missed).
+    /// after the read that saw it, so its outcome cannot be missed).
     pub(crate) fn expect(&self, seq: u64) -> Ticket {
         let mut s = self.state();
         if seq <= s.synced && s.outcome(seq).is_ok() {
@@ -85,114 +70,70 @@ impl GroupSync {
         Ticket(Some(seq))
     }
 
-    /// Block until the ticket's append is durable. When no fsync is running, this caller
-    /// runs `round` (fsync everything appended so far; say up to which sequence number it
-    /// covered); otherwise it waits for the running one and checks again.
-    pub(crate) fn wait(
-        &self,
-        ticket: Ticket,
-        mut round: impl FnMut() -> Round,
-    ) -> EngineResult<()> {
+    /// Block until the ticket's append is durable (or its fsync failed).
+    pub(crate) fn wait(&self, ticket: Ticket) -> EngineResult<()> {
         let Some(seq) = ticket.0 else {
             return Ok(());
         };
         let mut s = self.state();
-        loop {
-            if s.synced >= seq {
-                let r = s.outcome(seq);
-                s.unregister(seq);
-                return r;
-            }
-            if s.syncing {
-                s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
-                continue;
-            }
-            s.syncing = true;
-            drop(s);
-            let lead = Leading(self);
-            let (covered, r) = round();
-            s = self.state();
-            if let Err(e) = r {
-                let after = s.synced;
-                s.failures.push((after, covered, e));
-            }
-            s.synced = s.synced.max(covered);
-            drop(s);
-            drop(lead);
-            s = self.state();
+        while s.synced < seq {
+            s = self.done.wait(s).unwrap_or_else(|e| e.into_inner());
         }
+        let r = s.outcome(seq);
+        s.unregister(seq);
+        r
+    }
+
+    /// An fsync round covered appends up to `covered`, with `outcome`.
+    pub(crate) fn done(&self, covered: u64, outcome: &EngineResult<()>) {
+        let mut s = self.state();
+        if let Err(e) = outcome {
+            let after = s.synced;
+            s.failures.push((after, covered, e.copy()));
+        }
+        s.synced = s.synced.max(covered);
+        let lowest = s.waiting.keys().next().copied().unwrap_or(u64::MAX);
+        s.failures.retain(|(_, upto, _)| *upto >= lowest);
+        self.done.notify_all();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
     #[test]
     fn a_ticket_already_synced_does_not_wait() {
         let g = GroupSync::default();
-        let t = g.expect(0);
-        assert!(g.wait(t, || panic!("no round needed")).is_ok());
+        assert!(g.wait(g.expect(0)).is_ok());
     }
 
     #[test]
-    fn one_round_covers_every_append_made_before_it() {
-        let g = GroupSync::default();
-        let (a, b) = (g.expect(1), g.expect(2));
-        let rounds = AtomicU64::new(0);
-        let round = || {
-            rounds.fetch_add(1, Ordering::SeqCst);
-            (2, Ok(()))
-        };
-        g.wait(a, round).unwrap();
-        g.wait(b, || panic!("covered by the first round")).unwrap();
-        assert_eq!(rounds.load(Ordering::SeqCst), 1);
+    fn a_round_releases_every_waiter_it_covers() {
+        let g = Arc::new(GroupSync::default());
+        let t = g.expect(2);
+        let g2 = g.clone();
+        let waiter = std::thread::spawn(move || g2.wait(t));
+        g.done(1, &Ok(()));
+        g.done(2, &Ok(()));
+        assert!(waiter.join().unwrap().is_ok());
+        assert!(g.wait(g.expect(2)).is_ok());
     }
 
     #[test]
     fn a_failed_round_fails_every_append_it_covered_and_later_ones_succeed() {
         let g = GroupSync::default();
         let (a, b) = (g.expect(1), g.expect(2));
-        let fail = || {
-            (
-                2,
-                Err(EngineError::io("j", std::io::Error::other("disk gone"))),
-            )
-        };
-        assert!(g.wait(a, fail).is_err());
-        assert!(g.wait(b, || panic!("already failed")).is_err());
+        g.done(
+            2,
+            &Err(EngineError::io("j", std::io::Error::other("disk gone"))),
+        );
+        assert!(g.wait(a).is_err());
         let c = g.expect(3);
-        g.wait(c, || (3, Ok(()))).unwrap();
+        assert!(g.wait(b).is_err());
+        g.done(3, &Ok(()));
+        g.wait(c).unwrap();
         assert!(g.state().failures.is_empty(), "nobody left to tell");
-    }
-
-    #[test]
-    fn concurrent_waiters_share_rounds() {
-        let g = Arc::new(GroupSync::default());
-        let appended = Arc::new(AtomicU64::new(0));
-        let rounds = Arc::new(AtomicU64::new(0));
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let (g, appended, rounds) = (g.clone(), appended.clone(), rounds.clone());
-                std::thread::spawn(move || {
-                    for _ in 0..100 {
-                        let seq = appended.fetch_add(1, Ordering::SeqCst) + 1;
-                        let t = g.expect(seq);
-                        g.wait(t, || {
-                            rounds.fetch_add(1, Ordering::SeqCst);
-                            std::thread::sleep(std::time::Duration::from_micros(200));
-                            (appended.load(Ordering::SeqCst), Ok(()))
-                        })
-                        .unwrap();
-                    }
-                })
-            })
-            .collect();
-        for t in threads {
-            t.join().unwrap();
-        }
-        assert!(rounds.load(Ordering::SeqCst) < 800);
     }
 }

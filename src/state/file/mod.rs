@@ -22,6 +22,7 @@ mod lines;
 mod parked;
 pub mod profiles;
 pub mod queue;
+mod queue_writer;
 
 pub use decisions::FileDecisions;
 pub use lease::{FileLeases, RESENDER_LEASE};

@@ -1,74 +1,66 @@
 //! [`FileParked`]: the durable [`QueueStore`] behind the [`ParkedQueue`] seam, shared by the
-//! engine and the scheduler, with group commit: each call prepares and appends its change
-//! under the store's mutex, then waits for an fsync that started after its append
-//! ([`GroupSync`]); the fsync runs outside the mutex, so calls arriving while one is in flight
-//! append meanwhile and the next fsync makes them all durable at once. Each caller returns
-//! only once its own bytes are durable, with its own result; reads return only what is
-//! durable (they wait for the fsync of an append they saw, if one is in flight), except
+//! engine and the scheduler. Writes go through the store's [`QueueWriter`] thread (group
+//! commit: everything that arrives while an fsync is in flight is appended meanwhile and made
+//! durable by the next one; each caller is answered only once its own bytes are durable).
+//! Reads take the store's mutex, which the fsync does not hold, and return only what is
+//! durable (waiting for the fsync of an append they saw, if one is in flight), except
 //! [`ParkedQueue::peek`].
 
-use super::group_sync::{GroupSync, Ticket};
+use super::group_sync::GroupSync;
 use super::queue::QueueStore;
+use super::queue_writer::{lock, stopped, QueueWriter, Removed, Work};
 use crate::error::EngineResult;
 use crate::state::entry::{ParkedEntry, QueueOp};
-use crate::state::parked::{ParkedQueue, QueueChange};
+use crate::state::parked::{ParkedQueue, QueueChange, Submitted};
 use crate::state::recovery::RecoveryReport;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-
-type Removed = EngineResult<Vec<Option<ParkedEntry>>>;
+use std::sync::{Arc, Mutex};
 
 /// The durable park queue of a state directory as a [`ParkedQueue`]. Calls block on file
-/// I/O; call them from blocking threads.
+/// I/O; call them from blocking threads (except [`ParkedQueue::submit`] and
+/// [`ParkedQueue::try_peek`]).
 #[derive(Debug)]
 pub struct FileParked {
-    store: Mutex<QueueStore>,
-    sync: GroupSync,
+    store: Arc<Mutex<QueueStore>>,
+    sync: Arc<GroupSync>,
+    writer: QueueWriter,
 }
 
 impl FileParked {
     /// Share an opened `store`.
     pub fn new(store: QueueStore) -> Self {
+        let store = Arc::new(Mutex::new(store));
+        let sync = Arc::new(GroupSync::default());
+        let writer = QueueWriter::start(store.clone(), sync.clone());
         Self {
-            store: Mutex::new(store),
-            sync: GroupSync::default(),
+            store,
+            sync,
+            writer,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Run `f` on the store, then wait until what it wrote or saw is durable.
+    /// Run `f` on the store, then wait until what it saw is durable.
     fn durable<T>(&self, f: impl FnOnce(&mut QueueStore) -> EngineResult<T>) -> EngineResult<T> {
         let (r, ticket) = {
-            let mut store = self.lock();
+            let mut store = lock(&self.store);
             let r = f(&mut store);
             (r, self.sync.expect(store.last_append()))
         };
-        self.settle_ticket(ticket)?;
+        self.sync.wait(ticket)?;
         r
     }
 
-    /// Wait for `ticket`, leading an fsync round when none is running.
-    fn settle_ticket(&self, ticket: Ticket) -> EngineResult<()> {
-        self.sync.wait(ticket, || {
-            let (upto, journal) = self.lock().sync_target();
-            let r = journal.sync_data();
-            self.lock().synced(upto, r)
-        })
-    }
-
-    /// Append the ops `prepare` makes from the store (under its mutex and the file lock),
-    /// then wait until they are durable.
-    fn write(&self, prepare: impl FnOnce(&QueueStore) -> EngineResult<Vec<QueueOp>>) -> Removed {
-        self.durable(|store| store.write_prepared(prepare).0)
+    /// Write `work` and wait until it is durable.
+    fn write(&self, work: Work) -> Removed {
+        self.writer
+            .submit(work)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Damaged files repaired since open (found while reading other processes' changes);
     /// drained by this call.
     pub fn take_recoveries(&self) -> Vec<RecoveryReport> {
-        self.lock().take_recoveries()
+        lock(&self.store).take_recoveries()
     }
 }
 
@@ -78,19 +70,31 @@ impl ParkedQueue for FileParked {
     }
 
     fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        self.lock().peek(session_key).map(|(entry, _)| entry)
+        lock(&self.store).peek(session_key).map(|(entry, _)| entry)
+    }
+
+    fn try_peek(&self, session_key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        self.store.try_lock().ok()?.try_peek(session_key)
     }
 
     fn settle(&self) -> EngineResult<()> {
         self.durable(|_| Ok(()))
     }
 
+    fn submit(&self, op: QueueOp) -> Result<Submitted, QueueOp> {
+        let rx = self.writer.submit(Work::Ops(vec![op]));
+        Ok(Box::pin(async move {
+            let mut removed = rx.await.unwrap_or_else(|_| Err(stopped()))?;
+            Ok(removed.pop().flatten())
+        }))
+    }
+
     fn put(&self, entry: ParkedEntry) -> EngineResult<()> {
-        self.write(|_| Ok(vec![QueueOp::Put(entry)])).map(drop)
+        self.write(Work::Ops(vec![QueueOp::Put(entry)])).map(drop)
     }
 
     fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        let mut removed = self.write(|_| Ok(vec![QueueOp::Remove(session_key.to_string())]))?;
+        let mut removed = self.write(Work::Ops(vec![QueueOp::Remove(session_key.to_string())]))?;
         Ok(removed.pop().flatten())
     }
 
@@ -120,27 +124,8 @@ impl ParkedQueue for FileParked {
     }
 
     fn apply(&self, changes: &[QueueChange], now_ms: i64) -> EngineResult<()> {
-        // read and written under one hold of the store
-        self.write(|store| {
-            let mut ops = Vec::with_capacity(changes.len());
-            // Later changes to the same key build on earlier ones in this batch.
-            let mut pending: HashMap<&str, Option<ParkedEntry>> = HashMap::new();
-            for change in changes {
-                let key = change.key();
-                let current = match pending.get(key) {
-                    Some(e) => e.clone(),
-                    None => store.current(key).cloned(),
-                };
-                let next = change.applied_to(current, now_ms);
-                pending.insert(key, next.clone());
-                match next {
-                    Some(e) => ops.push(QueueOp::Put(e)),
-                    None => ops.push(QueueOp::Remove(key.to_string())),
-                }
-            }
-            Ok(ops)
-        })
-        .map(drop)
+        self.write(Work::Changes(changes.to_vec(), now_ms))
+            .map(drop)
     }
 }
 

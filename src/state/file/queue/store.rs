@@ -159,16 +159,31 @@ impl QueueStore {
     /// processes' changes, unless the lock is held already since our last read (appends
     /// waiting for their fsync), when nobody else can have changed them.
     fn enter(&mut self) -> EngineResult<()> {
+        self.enter_if(true).map(drop)
+    }
+
+    /// [`QueueStore::enter`]; without `wait`, only if the lock is free or held already
+    /// (`false` otherwise).
+    fn enter_if(&mut self, wait: bool) -> EngineResult<bool> {
         if self.held.is_none() {
-            self.held = Some(self.lock()?);
+            let lock = if wait {
+                Some(self.lock()?)
+            } else {
+                LockGuard::try_acquire(&self.files.lock)
+                    .map_err(|e| EngineError::io(&self.files.lock, e))?
+            };
+            let Some(lock) = lock else {
+                return Ok(false);
+            };
+            self.held = Some(lock);
         } else if self.offset != u64::MAX {
-            return Ok(());
+            return Ok(true);
         }
         let r = self.catch_up();
         if r.is_err() {
             self.leave();
         }
-        r
+        r.map(|()| true)
     }
 
     /// Let go of the file lock unless appends still wait for their fsync.
@@ -307,6 +322,18 @@ impl QueueStore {
         (r, self.appended)
     }
 
+    /// [`QueueStore::peek`] without blocking: `None` when another process holds the file lock.
+    pub fn try_peek(&mut self, key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        match self.enter_if(false) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+        let entry = self.entries.get(key).cloned();
+        self.leave();
+        Some(Ok(entry))
+    }
+
     /// The entry under `key` as of this process's last call (no file access).
     pub fn current(&self, key: &str) -> Option<&ParkedEntry> {
         self.entries.get(key)
@@ -329,6 +356,11 @@ impl QueueStore {
     /// file (fsync it outside the caller's lock, then report with [`QueueStore::synced`]).
     pub fn sync_target(&self) -> (u64, Arc<File>) {
         (self.appended, self.journal.clone())
+    }
+
+    /// Whether appends up to `upto` are known durable.
+    pub fn is_durable(&self, upto: u64) -> bool {
+        self.synced >= upto
     }
 
     /// Report an fsync of appends up to `upto` (from [`QueueStore::sync_target`]). On
