@@ -8,12 +8,13 @@ use napi::sys;
 use std::cell::RefCell;
 use std::ptr;
 
-/// The strings a permit object is made of, kept alive for the thread's environment.
+/// The strings a permit object is made of, kept alive for the thread's environment in one
+/// array (Node 20 can reference objects but not strings).
 #[derive(Clone, Copy)]
 struct Names {
     env: sys::napi_env,
-    /// `permit`, `retryAtMs`, `allowed`, `probe`, `rejected`.
-    refs: [sys::napi_ref; 5],
+    /// `["permit", "retryAtMs", "allowed", "probe", "rejected"]`; null if it could not be made.
+    holder: sys::napi_ref,
 }
 
 thread_local! {
@@ -22,35 +23,55 @@ thread_local! {
 
 const TEXTS: [&str; 5] = ["permit", "retryAtMs", "allowed", "probe", "rejected"];
 
-fn names(env: sys::napi_env) -> Option<Names> {
-    NAMES.with(|cell| {
-        if let Some(n) = *cell.borrow() {
-            if n.env == env {
-                return Some(n);
-            }
+fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
+    let js = Js::new(env);
+    let mut array = ptr::null_mut();
+    // SAFETY: plain array creation in `env`.
+    if unsafe { sys::napi_create_array_with_length(env, TEXTS.len(), &mut array) }
+        != sys::Status::napi_ok
+    {
+        return None;
+    }
+    for (i, text) in TEXTS.iter().enumerate() {
+        let value = js.create_string(text)?;
+        // SAFETY: `array` and `value` are live values of `env`.
+        if unsafe { sys::napi_set_element(env, array, i as u32, value) } != sys::Status::napi_ok {
+            return None;
         }
-        let js = Js::new(env);
-        let mut refs = [ptr::null_mut(); 5];
-        for (slot, text) in refs.iter_mut().zip(TEXTS) {
-            let value = js.create_string(text)?;
-            // SAFETY: `value` is a live value of `env`; the reference is kept for the env's
-            // lifetime (five per JS thread).
-            let status = unsafe { sys::napi_create_reference(env, value, 1, slot) };
-            if status != sys::Status::napi_ok {
-                return None;
-            }
-        }
-        let n = Names { env, refs };
-        *cell.borrow_mut() = Some(n);
-        Some(n)
-    })
+    }
+    let mut holder = ptr::null_mut();
+    // SAFETY: `array` is an object of `env`; the reference is kept for the env's lifetime
+    // (one per JS thread).
+    let status = unsafe { sys::napi_create_reference(env, array, 1, &mut holder) };
+    (status == sys::Status::napi_ok).then_some(holder)
 }
 
-fn value_of(env: sys::napi_env, r: sys::napi_ref) -> Option<sys::napi_value> {
+/// The names array of `env` (made on first use; `None` for good if it cannot be made).
+fn names(env: sys::napi_env) -> Option<sys::napi_value> {
+    let holder = NAMES.with(|cell| {
+        if let Some(n) = *cell.borrow() {
+            if n.env == env {
+                return n.holder;
+            }
+        }
+        let holder = make_holder(env).unwrap_or(ptr::null_mut());
+        *cell.borrow_mut() = Some(Names { env, holder });
+        holder
+    });
+    if holder.is_null() {
+        return None;
+    }
     let mut out = ptr::null_mut();
-    // SAFETY: `r` is a strong reference created in `env`.
-    let status = unsafe { sys::napi_get_reference_value(env, r, &mut out) };
+    // SAFETY: `holder` is a strong reference created in `env`.
+    let status = unsafe { sys::napi_get_reference_value(env, holder, &mut out) };
     (status == sys::Status::napi_ok && !out.is_null()).then_some(out)
+}
+
+fn name(env: sys::napi_env, names: sys::napi_value, i: u32) -> Option<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: `names` is the live names array of `env`.
+    let status = unsafe { sys::napi_get_element(env, names, i, &mut out) };
+    (status == sys::Status::napi_ok).then_some(out)
 }
 
 fn set(
@@ -66,7 +87,7 @@ fn set(
 
 /// `permit` as a new JS object (`None` if napi failed; the caller falls back to serde).
 pub fn permit_to_js(env: sys::napi_env, permit: Permit) -> Option<sys::napi_value> {
-    let n = names(env)?;
+    let names = names(env)?;
     let mut obj = ptr::null_mut();
     // SAFETY: plain object creation in `env`.
     if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
@@ -77,15 +98,10 @@ pub fn permit_to_js(env: sys::napi_env, permit: Permit) -> Option<sys::napi_valu
         Permit::Probe => 3,
         Permit::Rejected { .. } => 4,
     };
-    set(
-        env,
-        obj,
-        value_of(env, n.refs[0])?,
-        value_of(env, n.refs[kind])?,
-    )?;
+    set(env, obj, name(env, names, 0)?, name(env, names, kind)?)?;
     if let Permit::Rejected { retry_at_ms } = permit {
         let at = Js::new(env).create_number(retry_at_ms as f64)?;
-        set(env, obj, value_of(env, n.refs[1])?, at)?;
+        set(env, obj, name(env, names, 1)?, at)?;
     }
     Some(obj)
 }
