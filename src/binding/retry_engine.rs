@@ -278,7 +278,7 @@ impl RetryEngine {
             let now = args::now(js, raw(&now_ms))?;
             self.engine.breaker_acquire(key, now)
         };
-        let r = match permit_js::with_short_string(env.raw(), raw(&key), &acquire) {
+        let r = match permit_js::with_short_string(env.raw(), raw(&key), acquire) {
             Some(r) => r,
             None => args::string(js, raw(&key), "key").and_then(|key| acquire(&key)),
         };
@@ -306,7 +306,7 @@ impl RetryEngine {
             let now = args::now(js, raw(&now_ms))?;
             self.engine.breaker_record(key, ok, now)
         };
-        let r = match permit_js::with_short_string(env.raw(), raw(&key), &record) {
+        let r = match permit_js::with_short_string(env.raw(), raw(&key), record) {
             Some(r) => r,
             None => args::string(js, raw(&key), "key").and_then(|key| record(&key)),
         };

@@ -87,7 +87,7 @@ pub(crate) async fn write(
     store: &Arc<dyn ParkedQueue>,
     op: QueueOp,
 ) -> EngineResult<Option<ParkedEntry>> {
-    match store.submit(op) {
+    match store.submit(op).map_err(|op| *op) {
         Ok(durable) => durable.await,
         Err(QueueOp::Put(entry)) => {
             let store = store.clone();

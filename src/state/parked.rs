@@ -115,11 +115,11 @@ pub trait ParkedQueue: Send + Sync + 'static {
         None
     }
     /// Start writing `op` without blocking (callable on an async worker thread): the future
-    /// answers once it is durable, with the entry a remove removed. `Err(op)` back when the
+    /// answers once it is durable, with the entry a remove removed. The op comes back when the
     /// backend has no background writer (then call [`ParkedQueue::put`] or
-    /// [`ParkedQueue::remove`] on a blocking thread). Default: `Err(op)`.
-    fn submit(&self, op: QueueOp) -> Result<Submitted, QueueOp> {
-        Err(op)
+    /// [`ParkedQueue::remove`] on a blocking thread). Default: it comes back.
+    fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
+        Err(Box::new(op))
     }
     /// Wait until every change made so far is durable (after a [`ParkedQueue::peek`] that is
     /// not followed by a write). Default: nothing to wait for.

@@ -81,7 +81,7 @@ impl ParkedQueue for FileParked {
         self.durable(|_| Ok(()))
     }
 
-    fn submit(&self, op: QueueOp) -> Result<Submitted, QueueOp> {
+    fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
         let rx = self.writer.submit(Work::Ops(vec![op]));
         Ok(Box::pin(async move {
             let mut removed = rx.await.unwrap_or_else(|_| Err(stopped()))?;
