@@ -88,20 +88,9 @@ where
     settle_with(env, args, run, to_js)
 }
 
-/// [`settle`] for result types [`to_js_direct`] can take (the hot async methods).
-pub fn settle_direct<'env, A, T, F>(
-    env: &'env Env,
-    args: EngineResult<A>,
-    run: impl FnOnce(A) -> F,
-) -> napi::Result<PromiseRaw<'env, Unknown<'env>>>
-where
-    T: Serialize + Send + 'static,
-    F: Future<Output = EngineResult<T>> + Send + 'static,
-{
-    settle_with(env, args, run, to_js_direct)
-}
-
-fn settle_with<'env, A, T, F>(
+/// [`settle`] with the result conversion of your choice ([`to_js_direct`] for the hot async
+/// methods whose results have no `u64`).
+pub fn settle_with<'env, A, T, F>(
     env: &'env Env,
     args: EngineResult<A>,
     run: impl FnOnce(A) -> F,

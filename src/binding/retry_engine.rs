@@ -4,7 +4,7 @@
 use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
 use super::classification_js::classification_to_js;
-use super::convert::{promise, rejected, settle, settle_direct, to_js, to_js_direct};
+use super::convert::{promise, rejected, settle, settle_with, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
 use super::input::{self, Limits, Mode};
@@ -545,9 +545,10 @@ impl RetryEngine {
         })();
         let engine = self.engine.clone();
         // ParkOutcome has no u64 field: straight to JS, no serde_json::Value in between.
-        settle_direct(env, a, move |(key, input, meta)| async move {
+        let run = move |(key, input, meta): (String, Value, Value)| async move {
             engine.park(&key, &input, meta, None).await
-        })
+        };
+        settle_with(env, a, run, to_js_direct)
     }
 
     /// A session succeeded: clear its state and remove its parked entry, durably, whatever
