@@ -59,6 +59,13 @@ impl GroupSync {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Bookkeeping for a journal whose appends up to `synced` are durable already.
+    pub(crate) fn starting_at(synced: u64) -> Self {
+        let sync = GroupSync::default();
+        sync.state().synced = synced;
+        sync
+    }
+
     /// Register to wait for append `seq` (call while still holding the store's mutex, right
     /// after the read that saw it, so its outcome cannot be missed).
     pub(crate) fn expect(&self, seq: u64) -> Ticket {
