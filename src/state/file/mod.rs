@@ -14,7 +14,6 @@
 pub mod decisions;
 pub mod dir;
 pub mod durable;
-mod group_sync;
 #[cfg(test)]
 mod kill_tests;
 pub mod lease;
@@ -23,6 +22,7 @@ mod parked;
 pub mod profiles;
 pub mod queue;
 mod queue_writer;
+mod writer_progress;
 
 pub use decisions::FileDecisions;
 pub use lease::{FileLeases, RESENDER_LEASE};

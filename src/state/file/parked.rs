@@ -6,9 +6,9 @@
 //! durable (waiting for the fsync of an append they saw, if one is in flight), except
 //! [`ParkedQueue::peek`].
 
-use super::group_sync::GroupSync;
 use super::queue::QueueStore;
 use super::queue_writer::{lock, stopped, QueueWriter, Removed, Work};
+use super::writer_progress::WriterProgress;
 use crate::error::EngineResult;
 use crate::state::entry::{ParkedEntry, QueueOp};
 use crate::state::parked::{ParkedQueue, QueueChange, Submitted};
@@ -21,41 +21,28 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug)]
 pub struct FileParked {
     store: Arc<Mutex<QueueStore>>,
-    sync: Arc<GroupSync>,
+    progress: Arc<WriterProgress>,
     writer: QueueWriter,
 }
 
 impl FileParked {
     /// Share an opened `store`.
     pub fn new(store: QueueStore) -> Self {
-        // Appends made before (an import at open) were fsynced by the store itself.
-        let sync = Arc::new(GroupSync::starting_at(store.last_append()));
+        let progress = Arc::new(WriterProgress::default());
         let store = Arc::new(Mutex::new(store));
-        let writer = QueueWriter::start(store.clone(), sync.clone());
+        let writer = QueueWriter::start(store.clone(), progress.clone());
         Self {
             store,
-            sync,
+            progress,
             writer,
         }
     }
 
-    /// Run `f` on the store, then wait until what it saw is durable.
+    /// Run `f` on the store once every write queued before this call is durable (so a read
+    /// never overtakes a write, and never returns one still on its way to disk).
     fn durable<T>(&self, f: impl FnOnce(&mut QueueStore) -> EngineResult<T>) -> EngineResult<T> {
-        let (r, ticket) = {
-            let mut store = lock(&self.store);
-            let r = f(&mut store);
-            let seen = store.last_append();
-            // Appends the store fsynced itself (a compaction's, or before the writer started)
-            // are durable already; the others are the writer's to report.
-            let ticket = if store.is_durable(seen) {
-                self.sync.expect(0)
-            } else {
-                self.sync.expect(seen)
-            };
-            (r, ticket)
-        };
-        self.sync.wait(ticket)?;
-        r
+        self.progress.wait_for(self.writer.last_queued());
+        f(&mut lock(&self.store))
     }
 
     /// Write `work` and wait until it is durable.

@@ -5,8 +5,8 @@
 //! appended and fsynced together in the next round, and reads of the store are not held up by
 //! the fsync. Each request is answered only once its own bytes are durable.
 
-use super::group_sync::{GroupSync, Round};
 use super::queue::QueueStore;
+use super::writer_progress::WriterProgress;
 use crate::error::{EngineError, EngineResult};
 use crate::state::entry::{ParkedEntry, QueueOp};
 use crate::state::parked::QueueChange;
@@ -30,8 +30,18 @@ pub(crate) enum Work {
 }
 
 struct Request {
+    /// Requests are numbered from 1 in the order they are queued.
+    number: u64,
     work: Work,
     reply: oneshot::Sender<Removed>,
+}
+
+/// The sending side: numbers each request under the lock it is sent with, so the numbers
+/// reach the thread in order.
+#[derive(Debug)]
+struct Queue {
+    tx: Option<mpsc::Sender<Request>>,
+    last: u64,
 }
 
 /// Lock the store, surviving a panicked holder.
@@ -43,42 +53,65 @@ pub(crate) fn lock(store: &Mutex<QueueStore>) -> MutexGuard<'_, QueueStore> {
 /// requests already queued.
 #[derive(Debug)]
 pub(crate) struct QueueWriter {
-    tx: Option<mpsc::Sender<Request>>,
+    queue: Mutex<Queue>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl QueueWriter {
-    /// Start the writer of `store`, reporting every fsync round to `sync`.
-    pub(crate) fn start(store: Arc<Mutex<QueueStore>>, sync: Arc<GroupSync>) -> Self {
+    /// Start the writer of `store`, reporting to `progress` after each round up to which
+    /// request number everything is answered.
+    pub(crate) fn start(store: Arc<Mutex<QueueStore>>, progress: Arc<WriterProgress>) -> Self {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("retry-queue-writer".into())
-            .spawn(move || run(&store, &sync, &rx))
+            .spawn(move || run(&store, &progress, &rx))
             .ok();
         QueueWriter {
-            tx: thread.as_ref().map(|_| tx),
+            queue: Mutex::new(Queue {
+                tx: thread.as_ref().map(|_| tx),
+                last: 0,
+            }),
             thread,
         }
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Queue `work`; the receiver answers once it is durable.
     pub(crate) fn submit(&self, work: Work) -> oneshot::Receiver<Removed> {
         let (reply, rx) = oneshot::channel();
-        let request = Request { work, reply };
-        if let Some(tx) = &self.tx {
-            if let Err(mpsc::SendError(request)) = tx.send(request) {
+        let mut q = self.queue();
+        let number = q.last + 1;
+        let request = Request {
+            number,
+            work,
+            reply,
+        };
+        let sent = match &q.tx {
+            Some(tx) => tx.send(request).map_err(|mpsc::SendError(r)| r),
+            None => Err(request),
+        };
+        match sent {
+            Ok(()) => q.last = number,
+            Err(request) => {
                 let _ = request.reply.send(Err(stopped()));
             }
-        } else {
-            let _ = request.reply.send(Err(stopped()));
         }
         rx
+    }
+
+    /// The number of the last request queued: a read waits for it (reads never overtake a
+    /// write queued before them).
+    pub(crate) fn last_queued(&self) -> u64 {
+        self.queue().last
     }
 }
 
 impl Drop for QueueWriter {
     fn drop(&mut self) {
-        self.tx = None;
+        self.queue().tx = None;
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -96,7 +129,7 @@ pub(crate) fn stopped() -> EngineError {
 /// Most requests taken into one round (a bound on one round's latency).
 const MAX_ROUND: usize = 4096;
 
-fn run(store: &Mutex<QueueStore>, sync: &GroupSync, rx: &mpsc::Receiver<Request>) {
+fn run(store: &Mutex<QueueStore>, progress: &WriterProgress, rx: &mpsc::Receiver<Request>) {
     while let Ok(first) = rx.recv() {
         let mut round = vec![first];
         while round.len() < MAX_ROUND {
@@ -117,13 +150,13 @@ fn run(store: &Mutex<QueueStore>, sync: &GroupSync, rx: &mpsc::Receiver<Request>
             let (upto, journal) = st.sync_target();
             (results, upto, journal)
         };
-        let (covered, outcome): Round = if lock(store).is_durable(upto) {
-            (upto, Ok(()))
+        let outcome = if lock(store).is_durable(upto) {
+            Ok(())
         } else {
             let r = journal.sync_data();
-            lock(store).synced(upto, r)
+            lock(store).synced(upto, r).1
         };
-        sync.done(covered, &outcome);
+        let answered = round.last().map_or(0, |r| r.number);
         for (request, result) in round.into_iter().zip(results) {
             let answer = match &outcome {
                 Ok(()) => result,
@@ -131,6 +164,7 @@ fn run(store: &Mutex<QueueStore>, sync: &GroupSync, rx: &mpsc::Receiver<Request>
             };
             let _ = request.reply.send(answer);
         }
+        progress.done(answered);
     }
 }
 
