@@ -58,6 +58,10 @@ pub(super) struct Held {
     pub(super) acked: bool,
 }
 
+/// Most finished resends handled as one burst (one durable write, then their events): bounds
+/// how long the events of a burst hold up the JS thread.
+const MAX_BURST: usize = 256;
+
 /// How often a scheduler without the resender lease tries to take it (ms): a standby takes
 /// over within this long of the holder's death (the OS drops a dead process's `flock`).
 pub const LEASE_RETRY_MS: i64 = 500;
@@ -141,17 +145,22 @@ impl Runner {
         }
     }
 
-    /// Handle finished resends: `first`, then every other one already finished, with their
-    /// store writes batched into one durable write, then their events.
+    /// Handle finished resends: `first`, then the others already finished (up to
+    /// [`MAX_BURST`] in all), with their store writes batched into one durable write, then
+    /// their events.
     async fn on_finished(
         &mut self,
         first: Result<(Id, (String, SendResult)), tokio::task::JoinError>,
     ) {
         self.deferring = true;
         let mut next = Some(first);
+        let mut handled = 0;
         while let Some(done) = next.take() {
             self.on_done(done).await;
-            next = self.inflight.try_join_next_with_id();
+            handled += 1;
+            if handled < MAX_BURST {
+                next = self.inflight.try_join_next_with_id();
+            }
         }
         self.deferring = false;
         self.write_pending().await;
