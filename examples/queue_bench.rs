@@ -4,16 +4,21 @@
 //! child process (so RSS is per size) in a temporary directory under `$QUEUE_BENCH_DIR`
 //! (default: the system temp dir; use a real disk, not tmpfs, for meaningful fsync figures).
 //! Printed per size: group-commit fill rate (batches of 1000 puts, one fsync each), single
-//! durable `put` rate (one fsync each, updates of parked keys), compaction time and snapshot
-//! size, reopen time, and VmRSS after filling and after reopening.
+//! durable `put` rate (one fsync each, updates of parked keys), the rate of 16 threads each
+//! putting one update at a time through [`FileParked`] (its writer thread group-commits what
+//! arrives during an fsync), compaction time and snapshot size, reopen time, and VmRSS after
+//! filling and after reopening.
 
 use openclaw_retry_engine::reason::Reason;
-use openclaw_retry_engine::state::file::{QueueConfig, QueueStore};
-use openclaw_retry_engine::state::{ParkedEntry, QueueOp};
+use openclaw_retry_engine::state::file::{FileParked, QueueConfig, QueueStore};
+use openclaw_retry_engine::state::{ParkedEntry, ParkedQueue, QueueOp};
+use std::sync::Arc;
 use std::time::Instant;
 
 const BATCH: usize = 1_000;
 const SINGLE_PUTS: usize = 500;
+const THREADS: usize = 16;
+const PUTS_PER_THREAD: usize = 500;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -103,13 +108,35 @@ fn fill(n: usize, dir: &str) {
     q.compact().unwrap();
     let compact = start.elapsed();
     let snapshot_bytes = std::fs::metadata(&q.files().snapshot).unwrap().len();
+
+    let q = Arc::new(FileParked::new(q));
+    let start = Instant::now();
+    let threads: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let q = q.clone();
+            std::thread::spawn(move || {
+                for k in 0..PUTS_PER_THREAD {
+                    let mut e = entry((t * PUTS_PER_THREAD + k) % n, now);
+                    e.attempts = 3;
+                    q.put(e).unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let concurrent = start.elapsed();
+    drop(q);
     println!(
         "{n:>9} entries | group commit ({BATCH} puts/fsync): {:>7.0} puts/s ({:.2} s) | single \
-         put (1 fsync each): {:>5.0} puts/s ({singles} puts) | compact {:.2} s -> snapshot \
-         {:.1} MiB | VmRSS after fill {:.1} MiB",
+         put (1 fsync each): {:>5.0} puts/s ({singles} puts) | {THREADS} threads, one put at a \
+         time each: {:>6.0} puts/s | compact {:.2} s -> snapshot {:.1} MiB | VmRSS after fill \
+         {:.1} MiB",
         n as f64 / fill.as_secs_f64(),
         fill.as_secs_f64(),
         singles as f64 / single.as_secs_f64(),
+        (THREADS * PUTS_PER_THREAD) as f64 / concurrent.as_secs_f64(),
         compact.as_secs_f64(),
         snapshot_bytes as f64 / 1_048_576.0,
         rss_filled as f64 / 1024.0,

@@ -94,6 +94,19 @@ pub const CALLER_ERROR_CODES: &[&str] = &[
 ];
 
 impl EngineError {
+    /// The same failure again, to report one failed write to every caller it covered: an I/O
+    /// error keeps its path, kind and message; any other error becomes an `E_IO` error on
+    /// `park queue` carrying its message.
+    pub fn copy(&self) -> EngineError {
+        match self {
+            EngineError::Io { path, source } => EngineError::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            other => EngineError::io("park queue", std::io::Error::other(other.to_string())),
+        }
+    }
+
     /// The stable code exposed as `err.code`.
     pub fn code(&self) -> &'static str {
         match self {

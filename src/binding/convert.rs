@@ -85,8 +85,28 @@ where
     T: Serialize + Send + 'static,
     F: Future<Output = EngineResult<T>> + Send + 'static,
 {
+    settle_with(env, args, run, to_js)
+}
+
+/// [`settle`] with the result conversion of your choice ([`to_js_direct`] for the hot async
+/// methods whose results have no `u64`).
+pub fn settle_with<'env, A, T, F>(
+    env: &'env Env,
+    args: EngineResult<A>,
+    run: impl FnOnce(A) -> F,
+    convert: for<'e> fn(&'e Env, EngineResult<T>) -> napi::Result<Unknown<'e>>,
+) -> napi::Result<PromiseRaw<'env, Unknown<'env>>>
+where
+    T: Serialize + Send + 'static,
+    F: Future<Output = EngineResult<T>> + Send + 'static,
+{
     match args {
-        Ok(a) => promise(env, run(a)),
+        Ok(a) => {
+            let fut = run(a);
+            env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
+                convert(env, r)
+            })
+        }
         Err(e) => rejected(env, &e),
     }
 }
@@ -98,5 +118,5 @@ where
     T: Serialize + Send + 'static,
     F: Future<Output = EngineResult<T>> + Send + 'static,
 {
-    env.spawn_future_with_callback(async move { Ok(fut.await) }, |env, r| to_js(env, r))
+    settle_with(env, Ok(()), |()| fut, to_js)
 }

@@ -13,6 +13,7 @@ mod js;
 mod js_resender;
 mod liveness;
 mod options;
+mod permit_js;
 mod retry_engine;
 
 pub use guards::is_retry_engine_error;

@@ -4,7 +4,7 @@
 use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
 use super::classification_js::classification_to_js;
-use super::convert::{promise, rejected, settle, to_js, to_js_direct};
+use super::convert::{promise, rejected, settle, settle_with, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
 use super::input::{self, Limits, Mode};
@@ -12,6 +12,7 @@ use super::js::Js;
 use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
 use super::options;
+use super::permit_js;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
@@ -273,10 +274,20 @@ impl RetryEngine {
         now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
         let js = Js::new(env.raw());
-        let r = args::string(js, raw(&key), "key").and_then(|key| {
+        let acquire = |key: &str| {
             let now = args::now(js, raw(&now_ms))?;
-            self.engine.breaker_acquire(&key, now)
-        });
+            self.engine.breaker_acquire(key, now)
+        };
+        let r = match permit_js::with_short_string(env.raw(), raw(&key), acquire) {
+            Some(r) => r,
+            None => args::string(js, raw(&key), "key").and_then(|key| acquire(&key)),
+        };
+        if let Ok(permit) = &r {
+            if let Some(obj) = permit_js::permit_to_js(env.raw(), *permit) {
+                // SAFETY: `obj` was just created in `env`.
+                return Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), obj) });
+            }
+        }
         to_js_direct(env, r)
     }
 
@@ -290,12 +301,15 @@ impl RetryEngine {
         now_ms: Unknown<'_>,
     ) -> napi::Result<()> {
         let js = Js::new(env.raw());
-        let r = (|| {
-            let key = args::string(js, raw(&key), "key")?;
+        let record = |key: &str| {
             let ok = args::boolean(js, raw(&ok), "ok")?;
             let now = args::now(js, raw(&now_ms))?;
-            self.engine.breaker_record(&key, ok, now)
-        })();
+            self.engine.breaker_record(key, ok, now)
+        };
+        let r = match permit_js::with_short_string(env.raw(), raw(&key), record) {
+            Some(r) => r,
+            None => args::string(js, raw(&key), "key").and_then(|key| record(&key)),
+        };
         ok_or_throw(&env, r)
     }
 
@@ -530,9 +544,11 @@ impl RetryEngine {
             Ok((key, args::failure(js, raw(&input)), meta))
         })();
         let engine = self.engine.clone();
-        settle(env, a, move |(key, input, meta)| async move {
+        // ParkOutcome has no u64 field: straight to JS, no serde_json::Value in between.
+        let run = move |(key, input, meta): (String, Value, Value)| async move {
             engine.park(&key, &input, meta, None).await
-        })
+        };
+        settle_with(env, a, run, to_js_direct)
     }
 
     /// A session succeeded: clear its state and remove its parked entry, durably, whatever

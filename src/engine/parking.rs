@@ -7,9 +7,10 @@ use crate::error::{EngineError, EngineResult};
 use crate::events::Event;
 use crate::policy::{Action, Decision, Mode};
 use crate::reason::Reason;
-use crate::state::{EntryStatus, ParkedEntry};
+use crate::state::{EntryStatus, ParkedEntry, ParkedQueue, QueueOp};
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What `park()` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -64,6 +65,41 @@ fn run_of(meta: &Value) -> Option<&str> {
     meta.get("runId").and_then(Value::as_str)
 }
 
+/// Wait until what a `peek` saw is durable (a park that ends without writing).
+async fn settle(store: &Arc<dyn ParkedQueue>) -> EngineResult<()> {
+    let store = store.clone();
+    run_blocking(move || store.settle()).await
+}
+
+/// The entry under `key`, possibly with a change still on its way to disk (see
+/// [`ParkedQueue::peek`]): read in place when that needs no waiting, else on a blocking thread.
+async fn peek(store: &Arc<dyn ParkedQueue>, key: &str) -> EngineResult<Option<ParkedEntry>> {
+    if let Some(r) = store.try_peek(key) {
+        return r;
+    }
+    let (store, key) = (store.clone(), key.to_string());
+    run_blocking(move || store.peek(&key)).await
+}
+
+/// Write `op` durably (through the store's writer when it has one, else on a blocking
+/// thread); the entry a remove removed.
+pub(crate) async fn write(
+    store: &Arc<dyn ParkedQueue>,
+    op: QueueOp,
+) -> EngineResult<Option<ParkedEntry>> {
+    match store.submit(op).map_err(|op| *op) {
+        Ok(durable) => durable.await,
+        Err(QueueOp::Put(entry)) => {
+            let store = store.clone();
+            run_blocking(move || store.put(entry).map(|()| None)).await
+        }
+        Err(QueueOp::Remove(key)) => {
+            let store = store.clone();
+            run_blocking(move || store.remove(&key)).await
+        }
+    }
+}
+
 impl Engine {
     /// Classify `input` and park `session_key` when waiting can fix it. One entry per session;
     /// a repeat updates attempts, error and due time (a repeat with the entry's `meta.runId`,
@@ -101,9 +137,9 @@ impl Engine {
             });
         };
         let (_, failure) = self.failure_of(input, now)?;
-        let store = running.store.clone();
-        let key = session_key.to_string();
-        let existing = run_blocking(move || store.get(&key)).await?;
+        // Not behind an fsync in flight: a write below is durable only together with what this
+        // saw, and the paths that do not write settle first.
+        let existing = peek(&running.store, session_key).await?;
         let key = session_key.to_string();
         // A later attempt of the run already parked (the gateway retries some failures inside
         // the run, same runId): it brings the run's latest error and hint (its final failure's
@@ -130,9 +166,7 @@ impl Engine {
                 message: why.clone(),
             });
             if existing.is_some() {
-                let store = running.store.clone();
-                let k = key.clone();
-                run_blocking(move || store.remove(&k)).await?;
+                write(&running.store, QueueOp::Remove(key.clone())).await?;
                 self.abandoned(
                     &key,
                     reason,
@@ -140,6 +174,8 @@ impl Engine {
                     &classification.message,
                 );
                 running.scheduler.notify();
+            } else {
+                settle(&running.store).await?;
             }
             return Ok(ParkOutcome {
                 parked: false,
@@ -169,10 +205,10 @@ impl Engine {
         // the failure that reaches the cap abandons it (the scheduler would drop it unsent).
         if attempts >= self.cfg.queue.max_attempts {
             if existing.is_some() {
-                let store = running.store.clone();
-                let k = key.clone();
-                run_blocking(move || store.remove(&k)).await?;
+                write(&running.store, QueueOp::Remove(key.clone())).await?;
                 running.scheduler.notify();
+            } else {
+                settle(&running.store).await?;
             }
             self.abandoned(&key, reason, attempts, &classification.message);
             return Ok(ParkOutcome {
@@ -197,6 +233,7 @@ impl Engine {
             )
         });
         if held_by_scheduler {
+            settle(&running.store).await?;
             running
                 .scheduler
                 .failed(&key, Some(retry_at), &classification.message);
@@ -223,8 +260,7 @@ impl Engine {
                 entry.group = group_of(&meta);
                 entry.meta = meta;
             }
-            let store = running.store.clone();
-            let put = run_blocking(move || store.put(entry)).await;
+            let put = write(&running.store, QueueOp::Put(entry)).await;
             if let Err(e) = put {
                 if let EngineError::QueueFull { .. } = e {
                     (self.events)(Event::Rejected {
@@ -283,9 +319,7 @@ impl Engine {
         let running = self.running().await?;
         locked(&self.tables.policy).record_success(session_key);
         self.decided();
-        let store = running.store.clone();
-        let key = session_key.to_string();
-        let removed = run_blocking(move || store.remove(&key)).await?;
+        let removed = write(&running.store, QueueOp::Remove(session_key.to_string())).await?;
         // The scheduler may hold it whatever the stored status says (a status write may be
         // pending): it drops it in every stage and reports `resolved` for what it held.
         running.scheduler.resolved(session_key, run_id);
@@ -309,9 +343,7 @@ impl Engine {
     pub async fn unpark(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
         check_key("sessionKey", session_key)?;
         let running = self.running().await?;
-        let store = running.store.clone();
-        let key = session_key.to_string();
-        let removed = run_blocking(move || store.remove(&key)).await?;
+        let removed = write(&running.store, QueueOp::Remove(session_key.to_string())).await?;
         running.scheduler.forget(session_key);
         running.scheduler.notify();
         Ok(removed)

@@ -73,6 +73,7 @@ impl Runner {
         let was_watched = self.watching.remove(&group).is_some();
         self.dirty = true;
         let now = self.now();
+        self.write_deferred().await;
         let entries: Vec<ParkedEntry> = match self.store.all_entries().await {
             Ok(all) => all
                 .into_iter()

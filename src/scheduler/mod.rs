@@ -149,6 +149,8 @@ impl Scheduler {
             next_due: None,
             dirty: true,
             pending: Vec::new(),
+            deferring: false,
+            outbox: Vec::new(),
             store_retry_at: None,
             coordinator,
             watching: Default::default(),

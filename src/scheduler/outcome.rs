@@ -290,6 +290,7 @@ impl Runner {
     async fn probe_succeeded(&mut self, key: String, group: String, now: i64) {
         // On a store error nothing is released; the group goes idle and the next batch
         // probes again.
+        self.write_deferred().await;
         let parked: Vec<ParkedEntry> = self.store.all_entries().await.unwrap_or_default();
         let (spent, members): (Vec<ParkedEntry>, Vec<ParkedEntry>) = parked
             .into_iter()
@@ -350,6 +351,7 @@ impl Runner {
         let mut changes = Vec::new();
         let abandon = self.record_failure(&held.entry, error, next, &mut changes);
         // On a store error only the probe moves; the others keep their due times.
+        self.write_deferred().await;
         let others: Vec<ParkedEntry> = self.store.all_entries().await.unwrap_or_default();
         for e in others {
             let movable = e.group == group

@@ -58,6 +58,10 @@ pub(super) struct Held {
     pub(super) acked: bool,
 }
 
+/// Most finished resends handled as one burst (one durable write, then their events): bounds
+/// how long the events of a burst hold up the JS thread.
+const MAX_BURST: usize = 256;
+
 /// How often a scheduler without the resender lease tries to take it (ms): a standby takes
 /// over within this long of the holder's death (the OS drops a dead process's `flock`).
 pub const LEASE_RETRY_MS: i64 = 500;
@@ -100,8 +104,15 @@ pub(super) struct Runner {
     /// Cached earliest due time; recomputed when `dirty`.
     pub(super) next_due: Option<i64>,
     pub(super) dirty: bool,
-    /// Store writes not yet applied (the store failed); retried at `store_retry_at`.
+    /// Store writes not yet applied: deferred while a burst of finished resends is handled
+    /// (written together, see `deferring`), or the store failed (retried at `store_retry_at`).
     pub(super) pending: Vec<QueueChange>,
+    /// Handling a burst of finished resends: writes wait in `pending` and events in `outbox`
+    /// until the burst is handled, then the writes go to the store in one durable batch
+    /// (one fsync for the burst) and the events follow, so no event runs ahead of its write.
+    /// A store read in between writes what is pending first.
+    pub(super) deferring: bool,
+    pub(super) outbox: Vec<Event>,
     pub(super) store_retry_at: Option<i64>,
     /// `None`: always the resender (tests, hosts without a state dir).
     pub(super) lease: Option<ResendLease>,
@@ -126,8 +137,59 @@ impl Runner {
         self.clock.now_ms()
     }
 
-    pub(super) fn emit(&self, event: Event) {
-        (self.events)(event);
+    pub(super) fn emit(&mut self, event: Event) {
+        if self.deferring {
+            self.outbox.push(event);
+        } else {
+            (self.events)(event);
+        }
+    }
+
+    /// Handle finished resends: `first`, then the others already finished (up to
+    /// [`MAX_BURST`] in all), with their store writes batched into one durable write, then
+    /// their events.
+    async fn on_finished(
+        &mut self,
+        first: Result<(Id, (String, SendResult)), tokio::task::JoinError>,
+    ) {
+        self.deferring = true;
+        let mut next = Some(first);
+        let mut handled = 0;
+        while let Some(done) = next.take() {
+            self.on_done(done).await;
+            handled += 1;
+            if handled < MAX_BURST {
+                next = self.inflight.try_join_next_with_id();
+            }
+        }
+        self.deferring = false;
+        self.write_pending().await;
+        for event in std::mem::take(&mut self.outbox) {
+            (self.events)(event);
+        }
+    }
+
+    async fn on_done(&mut self, done: Result<(Id, (String, SendResult)), tokio::task::JoinError>) {
+        match done {
+            Ok((id, (key, result))) => {
+                self.inflight_keys.remove(&id);
+                self.on_sent(key, result).await;
+            }
+            Err(join_err) => {
+                if let Some(key) = self.inflight_keys.remove(&join_err.id()) {
+                    let msg = format!("resender task ended abnormally: {join_err}");
+                    let failed = Err(crate::error::EngineError::ResendFailed(msg));
+                    self.on_sent(key, Some(failed)).await;
+                }
+            }
+        }
+    }
+
+    /// Before a store read: write what a burst deferred, so the read sees it.
+    pub(super) async fn write_deferred(&mut self) {
+        if self.deferring {
+            self.write_pending().await;
+        }
     }
 
     pub(super) async fn run(mut self) {
@@ -160,17 +222,7 @@ impl Runner {
                     retry_at_ms,
                     error,
                 })) => self.on_failed(key, retry_at_ms, error).await,
-                Wake::Sent(Ok((id, (key, result)))) => {
-                    self.inflight_keys.remove(&id);
-                    self.on_sent(key, result).await;
-                }
-                Wake::Sent(Err(join_err)) => {
-                    if let Some(key) = self.inflight_keys.remove(&join_err.id()) {
-                        let msg = format!("resender task ended abnormally: {join_err}");
-                        let failed = Err(crate::error::EngineError::ResendFailed(msg));
-                        self.on_sent(key, Some(failed)).await;
-                    }
-                }
+                Wake::Sent(done) => self.on_finished(done).await,
                 Wake::Timer => {}
             }
         }
@@ -181,6 +233,7 @@ impl Runner {
     /// parked again and due now (their due time becomes `min(retry_at, now)`).
     async fn recover(&mut self) {
         let now = self.now();
+        self.write_deferred().await;
         match self.store.all_entries().await {
             Ok(all) => {
                 let changes: Vec<_> = all
@@ -258,6 +311,7 @@ impl Runner {
         if !self.dirty {
             return;
         }
+        self.write_deferred().await;
         match self.store.next_due_ms(self.skip_groups()).await {
             Ok(at) => {
                 self.next_due = at;
@@ -269,6 +323,7 @@ impl Runner {
 
     /// Plan and start one batch of due entries.
     async fn run_batch(&mut self, now: i64) {
+        self.write_deferred().await;
         let due = match self.store.due_entries(now).await {
             Ok(mut due) => {
                 due.retain(|e| !self.watching.contains_key(&e.group));
@@ -445,6 +500,13 @@ impl Runner {
     pub(super) async fn persist(&mut self, changes: Vec<QueueChange>) {
         self.pending.extend(changes);
         self.dirty = true;
+        if !self.deferring {
+            self.write_pending().await;
+        }
+    }
+
+    /// Write what is pending, unless a failed write waits for `store_retry_at`.
+    async fn write_pending(&mut self) {
         if self.pending.is_empty() || self.store_retry_at.is_some() {
             return;
         }

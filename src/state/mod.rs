@@ -38,6 +38,6 @@ pub use decisions::{
 };
 pub use entry::{sort_entries, EntryStatus, ParkedEntry, QueueOp};
 pub use lease::{LeaseStore, RESENDER_LEASE};
-pub use parked::{ParkedQueue, QueueChange};
+pub use parked::{ParkedQueue, QueueChange, Submitted};
 pub use profiles::{ProfileUsage, ProfileUsageStore};
 pub use recovery::{ImportReport, OpenReport, RecoveryReport};

@@ -10,8 +10,13 @@
 //! for tests. The parked queue always stays local to one engine (shared backends coordinate
 //! decisions, not entries).
 
-use super::entry::{EntryStatus, ParkedEntry};
+use super::entry::{EntryStatus, ParkedEntry, QueueOp};
 use crate::error::EngineResult;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A write started by [`ParkedQueue::submit`]: answers once durable, with the removed entry.
+pub type Submitted = Pin<Box<dyn Future<Output = EngineResult<Option<ParkedEntry>>> + Send>>;
 
 /// One change the scheduler makes to the queue. Changes to keys that are no longer in the
 /// queue (the engine removed them meanwhile) must be skipped silently, not reported as errors.
@@ -94,6 +99,33 @@ impl QueueChange {
 pub trait ParkedQueue: Send + Sync + 'static {
     /// The entry under `session_key`, after reading other processes' changes.
     fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>>;
+    /// Like [`ParkedQueue::get`], but without waiting for an fsync in flight: the answer may
+    /// include another caller's change that is not durable yet (that caller is acknowledged
+    /// only once it is). For a read-modify-write: any write made after it is durable only
+    /// together with what it saw; call [`ParkedQueue::settle`] before acting on the answer
+    /// without writing. Default: [`ParkedQueue::get`].
+    fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        self.get(session_key)
+    }
+    /// [`ParkedQueue::peek`] without blocking (callable on an async worker thread): `None`
+    /// when it would have to wait (for the store, or another process's file lock). Default:
+    /// `None`.
+    fn try_peek(&self, session_key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        let _ = session_key;
+        None
+    }
+    /// Start writing `op` without blocking (callable on an async worker thread): the future
+    /// answers once it is durable, with the entry a remove removed. The op comes back when the
+    /// backend has no background writer (then call [`ParkedQueue::put`] or
+    /// [`ParkedQueue::remove`] on a blocking thread). Default: it comes back.
+    fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
+        Err(Box::new(op))
+    }
+    /// Wait until every change made so far is durable (after a [`ParkedQueue::peek`] that is
+    /// not followed by a write). Default: nothing to wait for.
+    fn settle(&self) -> EngineResult<()> {
+        Ok(())
+    }
     /// Park or replace `entry` under its session key; durable on return. A new key past the
     /// store's cap fails with `EngineError::QueueFull` and evicts nothing.
     fn put(&self, entry: ParkedEntry) -> EngineResult<()>;

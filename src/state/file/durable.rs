@@ -161,7 +161,23 @@ pub struct LockGuard {
 impl LockGuard {
     /// Block until the exclusive lock on `path` (created 0600 if missing) is held.
     pub fn acquire(path: &Path) -> io::Result<LockGuard> {
-        let file = OpenOptions::new()
+        let file = Self::open(path)?;
+        file.lock()?;
+        Ok(LockGuard { file })
+    }
+
+    /// Take the lock on `path` only if no one holds it: `None` when it is taken.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<LockGuard>> {
+        let file = Self::open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(LockGuard { file })),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(e),
+        }
+    }
+
+    fn open(path: &Path) -> io::Result<File> {
+        OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
@@ -169,9 +185,7 @@ impl LockGuard {
             .mode(FILE_MODE)
             .custom_flags(libc::O_NOFOLLOW)
             .open(path)
-            .map_err(|e| explain_link(path, e))?;
-        file.lock()?;
-        Ok(LockGuard { file })
+            .map_err(|e| explain_link(path, e))
     }
 }
 

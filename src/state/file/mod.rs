@@ -21,6 +21,8 @@ mod lines;
 mod parked;
 pub mod profiles;
 pub mod queue;
+mod queue_writer;
+mod writer_progress;
 
 pub use decisions::FileDecisions;
 pub use lease::{FileLeases, RESENDER_LEASE};

@@ -1,166 +1,134 @@
 //! [`FileParked`]: the durable [`QueueStore`] behind the [`ParkedQueue`] seam, shared by the
-//! engine and the scheduler, with group commit: writes that arrive while another thread's
-//! fsync is in flight wait for it, then go to disk together in one append and one fsync
-//! (the first of them leads); each caller returns only once its own bytes are durable, with
-//! its own result.
+//! engine and the scheduler. Writes go through the store's [`QueueWriter`] thread (group
+//! commit: everything that arrives while an fsync is in flight is appended meanwhile and made
+//! durable by the next one; each caller is answered only once its own bytes are durable).
+//! Reads take the store's mutex, which the fsync does not hold, and return only what is
+//! durable (waiting for the fsync of an append they saw, if one is in flight), except
+//! [`ParkedQueue::peek`].
 
 use super::queue::QueueStore;
-use crate::error::EngineError;
+use super::queue_writer::{lock, stopped, QueueWriter, Removed, Work};
+use super::writer_progress::WriterProgress;
 use crate::error::EngineResult;
 use crate::state::entry::{ParkedEntry, QueueOp};
-use crate::state::parked::{ParkedQueue, QueueChange};
+use crate::state::parked::{ParkedQueue, QueueChange, Submitted};
 use crate::state::recovery::RecoveryReport;
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-
-type Removed = EngineResult<Vec<Option<ParkedEntry>>>;
-
-/// Writes waiting for the next group commit, and the results of those already done.
-#[derive(Debug, Default)]
-struct Waiting {
-    next_ticket: u64,
-    queued: Vec<(u64, Vec<QueueOp>)>,
-    done: HashMap<u64, Removed>,
-}
+use std::sync::{Arc, Mutex};
 
 /// The durable park queue of a state directory as a [`ParkedQueue`]. Calls block on file
-/// I/O; call them from blocking threads.
+/// I/O; call them from blocking threads (except [`ParkedQueue::submit`] and
+/// [`ParkedQueue::try_peek`]).
 #[derive(Debug)]
 pub struct FileParked {
-    store: Mutex<QueueStore>,
-    waiting: Mutex<Waiting>,
+    store: Arc<Mutex<QueueStore>>,
+    progress: Arc<WriterProgress>,
+    writer: QueueWriter,
 }
 
 impl FileParked {
     /// Share an opened `store`.
     pub fn new(store: QueueStore) -> Self {
+        let progress = Arc::new(WriterProgress::default());
+        let store = Arc::new(Mutex::new(store));
+        let writer = QueueWriter::start(store.clone(), progress.clone());
         Self {
-            store: Mutex::new(store),
-            waiting: Mutex::new(Waiting::default()),
+            store,
+            progress,
+            writer,
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueStore> {
-        self.store.lock().unwrap_or_else(|e| e.into_inner())
+    /// Run `f` on the store once every write queued before this call is durable (so a read
+    /// never overtakes a write, and never returns one still on its way to disk).
+    fn durable<T>(&self, f: impl FnOnce(&mut QueueStore) -> EngineResult<T>) -> EngineResult<T> {
+        self.progress.wait_for(self.writer.last_queued());
+        f(&mut lock(&self.store))
     }
 
-    fn waiting(&self) -> MutexGuard<'_, Waiting> {
-        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn enqueue(&self, ops: Vec<QueueOp>) -> u64 {
-        let mut w = self.waiting();
-        let ticket = w.next_ticket;
-        w.next_ticket += 1;
-        w.queued.push((ticket, ops));
-        ticket
-    }
-
-    /// Write `ops` with whatever else is waiting, in one group commit.
-    fn write(&self, ops: Vec<QueueOp>) -> Removed {
-        let ticket = self.enqueue(ops);
-        // Whoever holds the store is the leader of the group in flight; by the time it is
-        // ours, a leader may already have written (and answered) our ops.
-        let mut store = self.lock();
-        self.finish(&mut store, ticket)
-    }
-
-    /// Commit everything waiting unless `ticket` was done already; `ticket`'s result.
-    fn finish(&self, store: &mut QueueStore, ticket: u64) -> Removed {
-        let queued = {
-            let mut w = self.waiting();
-            if let Some(r) = w.done.remove(&ticket) {
-                return r;
-            }
-            std::mem::take(&mut w.queued)
-        };
-        let (tickets, groups): (Vec<u64>, Vec<Vec<QueueOp>>) = queued.into_iter().unzip();
-        let results = store.commit_group(groups);
-        let mut w = self.waiting();
-        for (t, r) in tickets.into_iter().zip(results) {
-            w.done.insert(t, r);
-        }
-        w.done.remove(&ticket).unwrap_or_else(|| {
-            Err(EngineError::io(
-                "park queue",
-                std::io::Error::other("a group commit lost a write"),
-            ))
-        })
+    /// Write `work` and wait until it is durable.
+    fn write(&self, work: Work) -> Removed {
+        self.writer
+            .submit(work)
+            .blocking_recv()
+            .unwrap_or_else(|_| Err(stopped()))
     }
 
     /// Damaged files repaired since open (found while reading other processes' changes);
     /// drained by this call.
     pub fn take_recoveries(&self) -> Vec<RecoveryReport> {
-        self.lock().take_recoveries()
+        lock(&self.store).take_recoveries()
     }
 }
 
 impl ParkedQueue for FileParked {
     fn get(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        self.lock().get(session_key)
+        self.durable(|store| store.get(session_key))
+    }
+
+    fn peek(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
+        lock(&self.store).peek(session_key).map(|(entry, _)| entry)
+    }
+
+    fn try_peek(&self, session_key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        self.store.try_lock().ok()?.try_peek(session_key)
+    }
+
+    fn settle(&self) -> EngineResult<()> {
+        self.durable(|_| Ok(()))
+    }
+
+    fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
+        let rx = self.writer.submit(Work::Ops(vec![op]));
+        Ok(Box::pin(async move {
+            let mut removed = rx.await.unwrap_or_else(|_| Err(stopped()))?;
+            Ok(removed.pop().flatten())
+        }))
     }
 
     fn put(&self, entry: ParkedEntry) -> EngineResult<()> {
-        self.write(vec![QueueOp::Put(entry)]).map(drop)
+        self.write(Work::Ops(vec![QueueOp::Put(entry)])).map(drop)
     }
 
     fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>> {
-        let mut removed = self.write(vec![QueueOp::Remove(session_key.to_string())])?;
+        let mut removed = self.write(Work::Ops(vec![QueueOp::Remove(session_key.to_string())]))?;
         Ok(removed.pop().flatten())
     }
 
     fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
-        self.lock().all()
+        self.durable(QueueStore::all)
     }
 
     fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
-        let mut store = self.lock();
-        store.refresh()?;
-        let due = store
-            .parked_by_due()
-            .take_while(|e| e.retry_at_ms <= now_ms)
-            .cloned()
-            .collect();
-        Ok(due)
+        self.durable(|store| {
+            store.refresh()?;
+            Ok(store
+                .parked_by_due()
+                .take_while(|e| e.retry_at_ms <= now_ms)
+                .cloned()
+                .collect())
+        })
     }
 
     fn next_due_ms(&self, skip_groups: &[String]) -> EngineResult<Option<i64>> {
-        let mut store = self.lock();
-        store.refresh()?;
-        let next = store
-            .parked_by_due()
-            .find(|e| !skip_groups.contains(&e.group))
-            .map(|e| e.retry_at_ms);
-        Ok(next)
+        self.durable(|store| {
+            store.refresh()?;
+            Ok(store
+                .parked_by_due()
+                .find(|e| !skip_groups.contains(&e.group))
+                .map(|e| e.retry_at_ms))
+        })
     }
 
     fn apply(&self, changes: &[QueueChange], now_ms: i64) -> EngineResult<()> {
-        let mut store = self.lock();
-        let mut ops = Vec::with_capacity(changes.len());
-        // Later changes to the same key build on earlier ones in this batch.
-        let mut pending: HashMap<&str, Option<ParkedEntry>> = HashMap::new();
-        for change in changes {
-            let key = change.key();
-            let current = match pending.get(key) {
-                Some(e) => e.clone(),
-                None => store.get(key)?,
-            };
-            let next = change.applied_to(current, now_ms);
-            pending.insert(key, next.clone());
-            match next {
-                Some(e) => ops.push(QueueOp::Put(e)),
-                None => ops.push(QueueOp::Remove(key.to_string())),
-            }
-        }
-        // read and written under one hold of the store, together with what else is waiting
-        let ticket = self.enqueue(ops);
-        self.finish(&mut store, ticket).map(drop)
+        self.write(Work::Changes(changes.to_vec(), now_ms))
+            .map(drop)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::EngineError;
     use crate::state::file::QueueConfig;
 
     #[test]
@@ -170,6 +138,18 @@ mod tests {
         cfg.max_entries = 3;
         let (store, _) = QueueStore::open(cfg, 1).unwrap();
         crate::state::conformance::parked_queue(&FileParked::new(store));
+    }
+
+    #[test]
+    fn what_the_store_wrote_before_it_was_shared_reads_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut store, _) = QueueStore::open(QueueConfig::new(dir.path()), 1).unwrap();
+        let e = ParkedEntry::new("early", crate::reason::Reason::RateLimit, 1, 2, "");
+        store.put(e).unwrap();
+        let q = FileParked::new(store);
+        assert!(q.get("early").unwrap().is_some());
+        assert_eq!(q.all_entries().unwrap().len(), 1);
+        q.settle().unwrap();
     }
 
     #[test]

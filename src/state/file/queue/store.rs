@@ -6,6 +6,12 @@
 //! call takes the `queue.lock` file lock and first reads what other processes appended since
 //! this one last looked (reloading everything after another process's compaction), so no
 //! update is lost between processes.
+//!
+//! For group commit across threads ([`crate::state::file::FileParked`]) a write can also be
+//! appended now and fsynced later by someone else ([`QueueStore::write_group`], then
+//! [`QueueStore::sync_target`] and [`QueueStore::synced`]): the file lock stays held from the
+//! append until the fsync, so no other process reads the change before it is durable, and
+//! calls of this process meanwhile need not re-read the files (nobody else could change them).
 
 use super::config::{QueueConfig, QueueFiles};
 use super::import::{parse_old_queue, IMPORTED_FROM};
@@ -18,8 +24,11 @@ use crate::state::file::durable::{ensure_dir, open_append, write_atomic, LockGua
 use crate::state::recovery::{ImportReport, OpenReport, RecoveryReport};
 use std::collections::HashMap;
 use std::fs::{self, File};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::Arc;
+
+type Removed = EngineResult<Vec<Option<ParkedEntry>>>;
 
 /// The durable park queue. Blocking file I/O: call it from `spawn_blocking` in async code.
 #[derive(Debug)]
@@ -28,13 +37,19 @@ pub struct QueueStore {
     files: QueueFiles,
     entries: EntryMap,
     generation: u64,
-    journal: File,
+    journal: Arc<File>,
     journal_id: FileId,
     snapshot_id: Option<FileId>,
     offset: u64,
     journal_records: usize,
     recoveries: Vec<RecoveryReport>,
     trimmed: u64,
+    /// The file lock, while held: between the calls of one operation, and from an append
+    /// until its fsync.
+    held: Option<LockGuard>,
+    /// Appends made (numbered from 1) and how many of them are known durable.
+    appended: u64,
+    synced: u64,
 }
 
 impl QueueStore {
@@ -78,25 +93,22 @@ impl QueueStore {
 
     /// The entry under `key`, after reading other processes' changes.
     pub fn get(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
-        let _lock = self.lock()?;
-        self.catch_up()?;
-        Ok(self.entries.get(key).cloned())
+        self.held(|s| Ok(s.entries.get(key).cloned()))
     }
 
     /// Every entry sorted by `retry_at_ms` (then session key), after reading other processes'
     /// changes.
     pub fn all(&mut self) -> EngineResult<Vec<ParkedEntry>> {
-        let _lock = self.lock()?;
-        self.catch_up()?;
-        let mut all: Vec<ParkedEntry> = self.entries.values().cloned().collect();
-        sort_entries(&mut all);
-        Ok(all)
+        self.held(|s| {
+            let mut all: Vec<ParkedEntry> = s.entries.values().cloned().collect();
+            sort_entries(&mut all);
+            Ok(all)
+        })
     }
 
     /// Read other processes' changes now (for [`QueueStore::iter`]).
     pub fn refresh(&mut self) -> EngineResult<()> {
-        let _lock = self.lock()?;
-        self.catch_up()
+        self.held(|_| Ok(()))
     }
 
     /// Parked entries (status `Parked`) as of this process's last call, earliest due first,
@@ -125,9 +137,7 @@ impl QueueStore {
 
     /// Fold the journal into a new snapshot now.
     pub fn compact(&mut self) -> EngineResult<()> {
-        let _lock = self.lock()?;
-        self.catch_up()?;
-        self.compact_locked()
+        self.held(QueueStore::compact_locked)
     }
 
     /// The store's file names.
@@ -145,26 +155,75 @@ impl QueueStore {
         LockGuard::acquire(&self.files.lock).map_err(|e| EngineError::io(&self.files.lock, e))
     }
 
+    /// Hold the file lock and be up to date with the files: take the lock and read other
+    /// processes' changes, unless the lock is held already since our last read (appends
+    /// waiting for their fsync), when nobody else can have changed them.
+    fn enter(&mut self) -> EngineResult<()> {
+        self.enter_if(true).map(drop)
+    }
+
+    /// [`QueueStore::enter`]; without `wait`, only if the lock is free or held already
+    /// (`false` otherwise).
+    fn enter_if(&mut self, wait: bool) -> EngineResult<bool> {
+        if self.held.is_none() {
+            let lock = if wait {
+                Some(self.lock()?)
+            } else {
+                LockGuard::try_acquire(&self.files.lock)
+                    .map_err(|e| EngineError::io(&self.files.lock, e))?
+            };
+            let Some(lock) = lock else {
+                return Ok(false);
+            };
+            self.held = Some(lock);
+        } else if self.offset != u64::MAX {
+            return Ok(true);
+        }
+        let r = self.catch_up();
+        if r.is_err() {
+            self.leave();
+        }
+        r.map(|()| true)
+    }
+
+    /// Let go of the file lock unless appends still wait for their fsync.
+    fn leave(&mut self) {
+        if self.synced >= self.appended {
+            self.held = None;
+        }
+    }
+
+    /// Run `f` holding the file lock, up to date with the files.
+    fn held<T>(&mut self, f: impl FnOnce(&mut Self) -> EngineResult<T>) -> EngineResult<T> {
+        self.enter()?;
+        let r = f(self);
+        self.leave();
+        r
+    }
+
     fn from_loaded(cfg: QueueConfig, files: QueueFiles, loaded: Loaded) -> QueueStore {
         QueueStore {
             cfg,
             files,
             entries: loaded.entries,
             generation: loaded.generation,
-            journal: loaded.journal,
+            journal: Arc::new(loaded.journal),
             journal_id: loaded.journal_id,
             snapshot_id: loaded.snapshot_id,
             offset: loaded.offset,
             journal_records: loaded.journal_records,
             recoveries: loaded.recoveries,
             trimmed: loaded.trimmed,
+            held: None,
+            appended: 0,
+            synced: 0,
         }
     }
 
     fn install(&mut self, loaded: Loaded) {
         self.entries = loaded.entries;
         self.generation = loaded.generation;
-        self.journal = loaded.journal;
+        self.journal = Arc::new(loaded.journal);
         self.journal_id = loaded.journal_id;
         self.snapshot_id = loaded.snapshot_id;
         self.offset = loaded.offset;
@@ -228,37 +287,130 @@ impl QueueStore {
     /// Group commit: apply several callers' batches with one append and one fsync. Each batch
     /// is all or nothing against the cap and gets its own result (its removed entries, or why
     /// it was refused); a failed write fails every batch. Durable before returning.
-    pub fn commit_group(
-        &mut self,
-        groups: Vec<Vec<QueueOp>>,
-    ) -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
-        let n = groups.len();
-        let fail_all = |e: &EngineError| -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
-            (0..n).map(|_| Err(copy_err(e))).collect()
-        };
-        let _lock = match self.lock() {
-            Ok(l) => l,
-            Err(e) => return fail_all(&e),
-        };
-        if let Err(e) = self.catch_up() {
-            return fail_all(&e);
+    pub fn commit_group(&mut self, groups: Vec<Vec<QueueOp>>) -> Vec<Removed> {
+        if let Err(e) = self.enter() {
+            return groups.iter().map(|_| Err(e.copy())).collect();
         }
-        let results = self.commit_locked(groups);
+        let mut results = self.append_locked(groups);
+        if let Err(e) = self.sync_now() {
+            results = results.iter().map(|_| Err(e.copy())).collect();
+        }
+        self.leave();
+        results
+    }
+
+    /// Append the ops `prepare` makes from the store (up to date with the files, under the
+    /// file lock) like [`QueueStore::commit_group`] but without the fsync: the result holds
+    /// once append number `seq` (returned) is durable, which the caller makes sure of with
+    /// [`QueueStore::sync_target`] and [`QueueStore::synced`] (possibly for many appends at
+    /// once) before acknowledging it. The file lock stays held until then.
+    pub fn write_prepared(
+        &mut self,
+        prepare: impl FnOnce(&QueueStore) -> EngineResult<Vec<QueueOp>>,
+    ) -> (Removed, u64) {
+        if let Err(e) = self.enter() {
+            return (Err(e), self.appended);
+        }
+        let r = match prepare(self) {
+            Ok(ops) => self
+                .append_locked(vec![ops])
+                .pop()
+                .expect("one result per group"),
+            Err(e) => Err(e),
+        };
+        self.leave();
+        (r, self.appended)
+    }
+
+    /// [`QueueStore::peek`] without blocking: `None` when another process holds the file lock.
+    pub fn try_peek(&mut self, key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
+        match self.enter_if(false) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return Some(Err(e)),
+        }
+        let entry = self.entries.get(key).cloned();
+        self.leave();
+        Some(Ok(entry))
+    }
+
+    /// The entry under `key` as of this process's last call (no file access).
+    pub fn current(&self, key: &str) -> Option<&ParkedEntry> {
+        self.entries.get(key)
+    }
+
+    /// The entry under `key` as this process last wrote or read it, possibly including
+    /// appends still waiting for their fsync; and the number of the last append (wait for it
+    /// before acting on the answer without writing). Reads other processes' changes first.
+    pub fn peek(&mut self, key: &str) -> EngineResult<(Option<ParkedEntry>, u64)> {
+        let entry = self.get(key)?;
+        Ok((entry, self.appended))
+    }
+
+    /// The number of the last append: everything read so far is durable once it is.
+    pub fn last_append(&self) -> u64 {
+        self.appended
+    }
+
+    /// What an fsync now would cover: appends up to the returned number, all in the returned
+    /// file (fsync it outside the caller's lock, then report with [`QueueStore::synced`]).
+    pub fn sync_target(&self) -> (u64, Arc<File>) {
+        (self.appended, self.journal.clone())
+    }
+
+    /// Whether appends up to `upto` are known durable.
+    pub fn is_durable(&self, upto: u64) -> bool {
+        self.synced >= upto
+    }
+
+    /// Report an fsync of appends up to `upto` (from [`QueueStore::sync_target`]). On
+    /// success, once nothing waits for an fsync, compacts if due and lets go of the file lock.
+    /// A failure fails every append not yet durable (the files are re-read on the next call):
+    /// returns up to which append the round covered, and its outcome.
+    pub fn synced(&mut self, upto: u64, r: io::Result<()>) -> (u64, EngineResult<()>) {
+        let outcome = match r {
+            Ok(()) => {
+                self.synced = self.synced.max(upto);
+                if self.synced >= self.appended {
+                    self.compact_if_due();
+                }
+                (upto, Ok(()))
+            }
+            Err(e) => {
+                // the file may hold bytes that are not durable: the next call re-reads it
+                self.offset = u64::MAX;
+                self.synced = self.appended;
+                (self.appended, Err(EngineError::io(&self.files.journal, e)))
+            }
+        };
+        self.leave();
+        outcome
+    }
+
+    /// Fsync the appends not yet durable, here and now.
+    fn sync_now(&mut self) -> EngineResult<()> {
+        if self.synced >= self.appended {
+            return Ok(());
+        }
+        let upto = self.appended;
+        let r = self.journal.sync_data();
+        self.synced(upto, r).1
+    }
+
+    /// Fold the journal into a snapshot once it holds more than
+    /// `max(compact_min_records, 2 × entries)` records (the caller holds the lock).
+    fn compact_if_due(&mut self) {
         if self.journal_records > self.cfg.compact_min_records.max(2 * self.entries.len()) {
             // The changes are already durable in the journal; a failed compaction leaves a
             // valid journal behind and is retried after the next write, so it is not reported
             // as a failure of this call.
             let _ = self.compact_locked();
         }
-        results
     }
 
-    /// Check every group against the cap, append the accepted ones, fsync once, then apply
-    /// them (the caller holds the lock and has caught up).
-    fn commit_locked(
-        &mut self,
-        groups: Vec<Vec<QueueOp>>,
-    ) -> Vec<EngineResult<Vec<Option<ParkedEntry>>>> {
+    /// Check every group against the cap, append the accepted ones (no fsync), then apply
+    /// them in memory (the caller holds the lock and has caught up).
+    fn append_locked(&mut self, groups: Vec<Vec<QueueOp>>) -> Vec<Removed> {
         let mut buf = Vec::with_capacity(groups.iter().map(Vec::len).sum::<usize>() * 320);
         let mut written = 0;
         let mut verdicts: Vec<EngineResult<()>> = Vec::with_capacity(groups.len());
@@ -282,17 +434,13 @@ impl QueueStore {
             }
         }
         if written > 0 {
-            let path = &self.files.journal;
-            let wrote = self
-                .journal
-                .write_all(&buf)
-                .and_then(|()| self.journal.sync_data());
-            if let Err(e) = wrote {
+            if let Err(e) = (&*self.journal).write_all(&buf) {
                 // the file may hold part of the bytes: the next call re-reads it
                 self.offset = u64::MAX;
-                let e = EngineError::io(path, e);
-                return groups.iter().map(|_| Err(copy_err(&e))).collect();
+                let e = EngineError::io(&self.files.journal, e);
+                return groups.iter().map(|_| Err(e.copy())).collect();
             }
+            self.appended += 1;
             self.offset += buf.len() as u64;
             self.journal_records += written;
         }
@@ -372,7 +520,7 @@ impl QueueStore {
         let meta = journal
             .metadata()
             .map_err(|e| EngineError::io(&self.files.journal, e))?;
-        self.journal = journal;
+        self.journal = Arc::new(journal);
         self.journal_id = (meta.dev(), meta.ino());
         self.offset = meta.len();
         self.generation = generation;
@@ -412,9 +560,10 @@ impl QueueStore {
                         .map(QueueOp::Put)
                         .collect();
                     r.imported = ops.len();
-                    self.commit_locked(vec![ops])
+                    self.append_locked(vec![ops])
                         .pop()
                         .expect("one result per group")?;
+                    self.sync_now()?;
                 }
                 Err(problem) => r.problem = Some(problem),
             }
@@ -432,16 +581,5 @@ impl QueueStore {
         write_atomic(&self.files.import_marker, &bytes)
             .map_err(|e| EngineError::io(&self.files.import_marker, e))?;
         Ok(report)
-    }
-}
-
-/// The same error for every batch of a failed group commit.
-fn copy_err(e: &EngineError) -> EngineError {
-    match e {
-        EngineError::Io { path, source } => EngineError::Io {
-            path: path.clone(),
-            source: std::io::Error::new(source.kind(), source.to_string()),
-        },
-        other => EngineError::io("park queue", std::io::Error::other(other.to_string())),
     }
 }

@@ -1,0 +1,133 @@
+//! The breaker's hot path to JS: a [`Permit`] built as a fresh `{ permit, retryAtMs? }` object
+//! from property names and values made once per JS thread (no string is created or looked up
+//! per call), and the key argument read without a heap allocation when it is short.
+
+use super::js::Js;
+use crate::breaker::Permit;
+use napi::sys;
+use std::cell::RefCell;
+use std::ptr;
+
+/// The strings a permit object is made of, kept alive for the thread's environment in one
+/// array (Node 20 can reference objects but not strings).
+#[derive(Clone, Copy)]
+struct Names {
+    env: sys::napi_env,
+    /// `["permit", "retryAtMs", "allowed", "probe", "rejected"]`; null if it could not be made.
+    holder: sys::napi_ref,
+}
+
+thread_local! {
+    static NAMES: RefCell<Option<Names>> = const { RefCell::new(None) };
+}
+
+const TEXTS: [&str; 5] = ["permit", "retryAtMs", "allowed", "probe", "rejected"];
+
+fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
+    let js = Js::new(env);
+    let mut array = ptr::null_mut();
+    // SAFETY: plain array creation in `env`.
+    if unsafe { sys::napi_create_array_with_length(env, TEXTS.len(), &mut array) }
+        != sys::Status::napi_ok
+    {
+        return None;
+    }
+    for (i, text) in TEXTS.iter().enumerate() {
+        let value = js.create_string(text)?;
+        // SAFETY: `array` and `value` are live values of `env`.
+        if unsafe { sys::napi_set_element(env, array, i as u32, value) } != sys::Status::napi_ok {
+            return None;
+        }
+    }
+    let mut holder = ptr::null_mut();
+    // SAFETY: `array` is an object of `env`; the reference is kept for the env's lifetime
+    // (one per JS thread).
+    let status = unsafe { sys::napi_create_reference(env, array, 1, &mut holder) };
+    (status == sys::Status::napi_ok).then_some(holder)
+}
+
+/// The names array of `env` (made on first use; `None` for good if it cannot be made).
+fn names(env: sys::napi_env) -> Option<sys::napi_value> {
+    let holder = NAMES.with(|cell| {
+        if let Some(n) = *cell.borrow() {
+            if n.env == env {
+                return n.holder;
+            }
+        }
+        let holder = make_holder(env).unwrap_or(ptr::null_mut());
+        *cell.borrow_mut() = Some(Names { env, holder });
+        holder
+    });
+    if holder.is_null() {
+        return None;
+    }
+    let mut out = ptr::null_mut();
+    // SAFETY: `holder` is a strong reference created in `env`.
+    let status = unsafe { sys::napi_get_reference_value(env, holder, &mut out) };
+    (status == sys::Status::napi_ok && !out.is_null()).then_some(out)
+}
+
+fn name(env: sys::napi_env, names: sys::napi_value, i: u32) -> Option<sys::napi_value> {
+    let mut out = ptr::null_mut();
+    // SAFETY: `names` is the live names array of `env`.
+    let status = unsafe { sys::napi_get_element(env, names, i, &mut out) };
+    (status == sys::Status::napi_ok).then_some(out)
+}
+
+fn set(
+    env: sys::napi_env,
+    obj: sys::napi_value,
+    key: sys::napi_value,
+    value: sys::napi_value,
+) -> Option<()> {
+    // SAFETY: all three are live values of `env`; `obj` is a plain object.
+    let status = unsafe { sys::napi_set_property(env, obj, key, value) };
+    (status == sys::Status::napi_ok).then_some(())
+}
+
+/// `permit` as a new JS object (`None` if napi failed; the caller falls back to serde).
+pub fn permit_to_js(env: sys::napi_env, permit: Permit) -> Option<sys::napi_value> {
+    let names = names(env)?;
+    let mut obj = ptr::null_mut();
+    // SAFETY: plain object creation in `env`.
+    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
+        return None;
+    }
+    let kind = match permit {
+        Permit::Allowed => 2,
+        Permit::Probe => 3,
+        Permit::Rejected { .. } => 4,
+    };
+    set(env, obj, name(env, names, 0)?, name(env, names, kind)?)?;
+    if let Permit::Rejected { retry_at_ms } = permit {
+        let at = Js::new(env).create_number(retry_at_ms as f64)?;
+        set(env, obj, name(env, names, 1)?, at)?;
+    }
+    Some(obj)
+}
+
+/// Longest key read into the stack buffer (bytes); longer keys take the general path.
+const SHORT: usize = 256;
+
+/// Run `f` on the string `v` when it is a string of fewer than `SHORT - 4` UTF-8 bytes, read
+/// into a stack buffer; `None` otherwise (not a string, longer, or not valid UTF-8), and the
+/// caller reads it the general way (which also words the errors). (napi stops a cut string
+/// before a character that does not fit, so only a string that ends more than a character's
+/// width before the buffer's end is known whole.)
+pub fn with_short_string<T>(
+    env: sys::napi_env,
+    v: sys::napi_value,
+    f: impl FnOnce(&str) -> T,
+) -> Option<T> {
+    let mut buf = [0u8; SHORT];
+    let mut written = 0usize;
+    // SAFETY: `buf` has room for `SHORT` bytes; napi writes at most `SHORT - 1` plus a NUL.
+    let status = unsafe {
+        sys::napi_get_value_string_utf8(env, v, buf.as_mut_ptr().cast(), SHORT, &mut written)
+    };
+    if status != sys::Status::napi_ok || written + 4 >= SHORT {
+        return None;
+    }
+    let s = std::str::from_utf8(&buf[..written]).ok()?;
+    Some(f(s))
+}
