@@ -15,13 +15,11 @@
 // it as `; Retry-After: N seconds`). Prints one line per run and the distribution per stage.
 
 import { writeFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { join } from 'node:path'
-import { layout } from '../../scripts/setup-openclaw.mjs'
 import { quotaExceeded, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
 import { freePort, isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { packedPluginDir } from './plugin-dir.mjs'
-import { RESUME, connect, isResume, sendTasks, sessionKeys, sleep, until, warmUp } from './resume-harness.mjs'
+import { RESUME, connect, isResume, sendTasks, sessionKeys, until, warmUp } from './resume-harness.mjs'
+import { startWsProxy } from './ws-proxy.mjs'
 
 const args = Object.fromEntries(process.argv.slice(2).map((a) => a.replace(/^--/, '').split('=')))
 const HINT = args.hint ?? 'frac'
@@ -33,52 +31,6 @@ const TOKEN = `measure-lag-${process.pid}-SECRET`
 if (!isAvailable()) {
   console.error(skipReason())
   process.exit(2)
-}
-const WS = createRequire(join(layout().openclawDir, 'package.json'))('ws')
-
-/** A WebSocket proxy to `upstream` that records `{at, dir, frame}` for every frame. */
-async function startProxy(upstream) {
-  const log = []
-  const server = new WS.WebSocketServer({ host: '127.0.0.1', port: 0 })
-  server.on('connection', (down) => {
-    const opened = Date.now()
-    log.push({ at: opened, dir: 'open' })
-    const up = new WS(upstream)
-    const queued = []
-    up.on('open', () => {
-      log.push({ at: Date.now(), dir: 'upstream-open', since: Date.now() - opened })
-      for (const m of queued.splice(0)) up.send(m)
-    })
-    const record = (dir, data) => {
-      let frame
-      try {
-        frame = JSON.parse(data.toString('utf8'))
-      } catch {
-        frame = { unparsed: true }
-      }
-      log.push({ at: Date.now(), dir, frame })
-    }
-    down.on('message', (data, isBinary) => {
-      record('out', data)
-      const m = isBinary ? data : data.toString('utf8')
-      if (up.readyState === WS.OPEN) up.send(m)
-      else queued.push(m)
-    })
-    up.on('message', (data, isBinary) => {
-      record('in', data)
-      if (down.readyState === WS.OPEN) down.send(isBinary ? data : data.toString('utf8'))
-    })
-    const closeBoth = () => {
-      log.push({ at: Date.now(), dir: 'close' })
-      down.close()
-      up.close()
-    }
-    down.on('close', closeBoth)
-    up.on('close', closeBoth)
-    up.on('error', closeBoth)
-  })
-  await new Promise((r) => server.once('listening', r))
-  return { url: `ws://127.0.0.1:${server.address().port}`, log, close: () => new Promise((r) => server.close(r)) }
 }
 
 /** The provider's answer for a session before T, and the hint it carries (ms from now). */
@@ -97,7 +49,7 @@ function quotaAnswer(T) {
 async function oneRun(n) {
   const fake = await startFakeProvider({ text: 'answer' })
   const port = await freePort()
-  const proxy = await startProxy(`ws://127.0.0.1:${port}`)
+  const proxy = await startWsProxy(`ws://127.0.0.1:${port}`)
   const gw = await startGateway({
     providerUrl: fake.url,
     token: TOKEN,
@@ -145,6 +97,9 @@ async function oneRun(n) {
     const connectReq = frames.find((f) => f.dir === 'out' && f.frame?.method === 'connect' && f.at >= openAt)
     const hello = answer(connectReq)
     const a = answers.get(key)
+    // The probe run's own answer message: its timestamp is when the gateway began the model call.
+    const probeMsgs = (await client.request('chat.history', { sessionKey: key, limit: 50 })).messages ?? []
+    const replyTs = probeMsgs.findLast((m) => m.role === 'assistant' && m.stopReason !== 'error')?.timestamp
     const r = {
       run: n,
       hint: HINT,
@@ -161,6 +116,8 @@ async function oneRun(n) {
       historyToSend: send.at - histRes.at,
       ackRtt: ack.at - send.at,
       gatewaySendToProvider: probeCall.at - send.at, // the gateway's own latency
+      gatewayPrep: replyTs - send.at, // chat.send -> the run's model call began (message timestamp)
+      gatewayLeg: probeCall.at - replyTs, // model call began -> the provider got it (same leg as msgTsVsAnswer)
       lag: probeCall.at - T,
       resendLags: fake.calls.filter(isResume).map((c) => c.at - T).sort((x, y) => x - y),
       earlyCalls: fake.calls.filter((c) => isResume(c) && c.at < T).length,
@@ -191,7 +148,7 @@ for (let n = 1; n <= RUNS; n++) {
   console.log(JSON.stringify(r))
 }
 if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2))
-const stages = ['hintVsT', 'msgTsVsAnswer', 'dueVsHint', 'dueVsT', 'firstFrameVsDue', 'connectMs', 'historyRtt', 'historyToSend', 'ackRtt', 'gatewaySendToProvider', 'lag']
+const stages = ['hintVsT', 'msgTsVsAnswer', 'dueVsHint', 'dueVsT', 'firstFrameVsDue', 'connectMs', 'historyRtt', 'historyToSend', 'ackRtt', 'gatewaySendToProvider', 'gatewayPrep', 'gatewayLeg', 'lag']
 for (const s of stages) {
   const v = results.map((r) => r[s]).filter((x) => typeof x === 'number').sort((x, y) => x - y)
   if (v.length) console.log(`${s.padEnd(22)} min ${v[0]} / median ${v[Math.floor(v.length / 2)]} / max ${v.at(-1)}  [${v.join(', ')}]`)
