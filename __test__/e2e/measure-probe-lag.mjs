@@ -123,6 +123,19 @@ async function oneRun(n) {
       earlyCalls: fake.calls.filter((c) => isResume(c) && c.at < T).length,
       load: (await import('node:os')).loadavg()[0].toFixed(2),
     }
+    // The gateway's own steps for the probe's run, from the events it pushed to the engine's
+    // connection: `<stream or state>:<phase>` at ms after the probe's chat.send.
+    const runId = ack?.frame?.payload?.runId
+    r.gatewaySteps = frames
+      .filter((f) => f.dir === 'in' && f.frame?.type === 'event' && f.frame.payload?.runId === runId && f.at >= send.at)
+      .map((f) => {
+        const p = f.frame.payload
+        const phase = p.data?.phase ?? p.phase ?? p.state ?? p.stream
+        return `${f.frame.event}.${p.stream ?? p.state}:${phase}@${f.at - send.at}`
+      })
+      .filter((x, i, all) => all.indexOf(x) === i)
+      .slice(0, 14)
+    r.gatewaySteps.push(`provider@${probeCall.at - send.at}`)
     // The gateway's latency on every other resend too (chat.send seen by the proxy -> provider).
     r.gatewayLatencyAll = keys
       .map((k) => {
