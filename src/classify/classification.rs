@@ -35,9 +35,8 @@ pub struct Classification {
     pub rule: Option<String>,
     /// Whether the hint is a wait relative to when the provider answered (`retry-after`
     /// seconds, `Please try again in 1.146s`, a budget window), not a wall-clock reset time.
-    /// A relative hint involves no clock but the provider's own, so the policy adds
-    /// `policy.hintMarginMs` (default 0) instead of `policy.resetMarginMs`. `false` without a
-    /// hint. Not serialised.
+    /// The policy adds `policy.hintMarginMs` to a relative hint and `policy.resetMarginMs` to a
+    /// wall-clock one. `false` without a hint. Not serialised.
     #[serde(skip)]
     pub relative_hint: bool,
 }

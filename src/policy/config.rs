@@ -33,17 +33,18 @@ pub struct PolicyConfig {
     /// ([`DEFAULT_RESET_MARGIN_MS`]).
     pub reset_margin_ms: i64,
     /// Added to a relative provider hint (`retry-after: N`, `Please try again in 1.146s`)
-    /// counted from when the provider answered. Default 0 ([`DEFAULT_HINT_MARGIN_MS`]).
+    /// counted from when the provider answered. Default 250 ms ([`DEFAULT_HINT_MARGIN_MS`]).
     pub hint_margin_ms: i64,
 }
 
-/// Default margin after a relative provider hint: 0 ms. A relative hint is counted from the
-/// failed message's `timestamp`, when the gateway began the model call, which precedes the
-/// provider's answer by the request's transit; a resend repeats that transit after the
-/// gateway's own run preparation (measured 250–740 ms on OpenClaw 2026.9.6 between `chat.send`
-/// and the provider call, against a 26–187 ms transit), so it reaches the provider after the
-/// hinted time without a margin. See the README's "Resume timing".
-pub const DEFAULT_HINT_MARGIN_MS: i64 = 0;
+/// Default margin after a relative provider hint: 250 ms. A relative hint is counted from the
+/// failed message's `timestamp`, which the gateway sets when it starts the model call: earlier
+/// than the provider's answer by the request's transit, measured 16–714 ms on OpenClaw 2026.9.6
+/// under load (8 sessions failing at once). What keeps the resend's provider call after the
+/// reset is this margin plus the gateway's own run preparation before it calls the provider
+/// (370–2167 ms); with no margin one measured probe arrived only 23 ms after the reset. See
+/// the README's "Resume timing".
+pub const DEFAULT_HINT_MARGIN_MS: i64 = 250;
 
 impl Default for PolicyConfig {
     fn default() -> Self {

@@ -16,7 +16,7 @@ pub struct Failure {
     /// Error text, secret-free (kept as the key's last error, truncated to 1000 characters).
     pub message: String,
     /// Whether the hint is a wait counted from the provider's answer (see
-    /// `Classification::relative_hint`): a park then adds `hint_margin_ms` (default 0), not
+    /// `Classification::relative_hint`): a park then adds `hint_margin_ms` (default 250), not
     /// `reset_margin_ms`. Default `false`.
     pub relative_hint: bool,
 }

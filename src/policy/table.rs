@@ -11,8 +11,8 @@
 //!   loop). Otherwise the schedule step ±`jitter_ratio`.
 //! - Park (quota): explicit provider reset, else the policy's budget window's next reset, plus
 //!   the reset margin; with neither, the backoff as above. A relative provider hint (a wait
-//!   counted from the provider's answer) gets the hint margin (default 0) instead: no clock
-//!   but the provider's own is involved.
+//!   counted from the provider's answer) gets the hint margin instead (default 250 ms too; it
+//!   covers the request's transit, not clock skew).
 //! - Disable: after `stop_after` same-reason failures. Timed spans double per disable in a row
 //!   (until a success) up to the cap; `None` disables until a success or [`PolicyTable::reset`].
 //!   The decision's `alert` is true, and an `Event::Alert` is emitted, only for the first

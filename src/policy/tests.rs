@@ -256,8 +256,8 @@ fn quota_parks_until_explicit_reset_then_window_then_backoff() {
 
 #[test]
 fn a_relative_hint_parks_with_the_hint_margin_an_absolute_reset_with_the_reset_margin() {
-    // "Please try again in 20s" answered at T0: relative, counted from the answer; default
-    // hint margin 0, so the park ends exactly at the hinted time.
+    // "Please try again in 20s" answered at T0: relative, counted from the answer, plus the
+    // hint margin (default 250 ms, like the reset margin; each configurable on its own).
     let mut rel = Failure::new(Reason::Quota, "try again in 20s");
     rel.retry_after_ms = Some(20_000);
     rel.reset_at_ms = Some(T0 + 20_000);
@@ -265,9 +265,12 @@ fn a_relative_hint_parks_with_the_hint_margin_an_absolute_reset_with_the_reset_m
     let mut abs = rel.clone();
     abs.relative_hint = false;
     let (mut t, _) = table(PolicyConfig::default());
-    assert_eq!(DEFAULT_HINT_MARGIN_MS, 0);
+    assert_eq!(DEFAULT_HINT_MARGIN_MS, 250);
     let d = t.record_failure("rel", &rel, T0);
-    assert_eq!(d.next_attempt_at_ms, Some(T0 + 20_000));
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(T0 + 20_000 + DEFAULT_HINT_MARGIN_MS)
+    );
     let d = t.record_failure("abs", &abs, T0);
     assert_eq!(
         d.next_attempt_at_ms,
