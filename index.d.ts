@@ -398,7 +398,7 @@ export interface RetryEngineOptions {
     utcOffsetMinutes?: number
     /** Added to every wall-clock reset time (a budget window's next reset, a provider's absolute reset time) before a parked session resumes, and the most a backoff hint is spread by jitter. Default 250. */
     resetMarginMs?: number
-    /** Added to a relative provider hint (`retry-after: N`, `Please try again in 1.146s`), counted from when the provider answered. Default 0. */
+    /** Added to a relative provider hint (`retry-after: N`, `Please try again in 1.146s`), counted from when the provider answered (the failed message's `timestamp`, which precedes the answer by the request's transit). Default 250. */
     hintMarginMs?: number
     /** Per-reason overrides. */
     reasons?: Partial<Record<Reason, ReasonPolicyOptions>>
