@@ -58,7 +58,7 @@ test('gateway restart during the outage: re-run turns are not resent, failed tur
       settled: pluginIdle(status),
       timeoutMs: Math.max(T - Date.now(), 0) + 120_000,
       proxy,
-      namedAt,
+      namedAt: () => namedAt,
     })
     const st = await status()
     process.stderr.write(`resume-gateway-restart: provider calls ${beforeRestart} before the restart, ${fake.callCount} in all; resends ${JSON.stringify(v.resendCalls)}; replies ${JSON.stringify(Object.fromEntries(keys.map((k) => [k, v.sessions[k].replies])))}; plugin counters ${JSON.stringify(st.counters)}\n`)

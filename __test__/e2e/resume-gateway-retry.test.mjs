@@ -52,7 +52,7 @@ test('per-minute 429 retried by the gateway: the run\'s own success is never res
       settled: pluginIdle(status),
       timeoutMs: OUTAGE_MS + 90_000,
       proxy,
-      namedAt,
+      namedAt: () => namedAt,
     })
     const st = await status()
     process.stderr.write(`resume-gateway-retry: provider calls per session ${JSON.stringify(Object.fromEntries(seen))}, resends ${JSON.stringify(v.resendCalls)}, plugin counters ${JSON.stringify(st.counters)}\n`)

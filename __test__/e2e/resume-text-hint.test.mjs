@@ -51,7 +51,7 @@ test('quota with a text hint only: each session resent once, after T', { skip, t
       settled: pluginIdle(status),
       timeoutMs: OUTAGE_MS + 90_000,
       proxy,
-      namedAt,
+      namedAt: () => namedAt,
     })
     const st = await status()
     const originals = fake.calls.filter((c) => c.at < T && !isResume(c) && sessionOfCall(c, keys)).length
