@@ -187,6 +187,18 @@ test('quota waits until the provider reset (+250 ms margin)', async () => {
   })
 })
 
+test('a relative hint parks until it + policy.hintMarginMs (default 250), counted from the answer', async () => {
+  const now = 1_800_000_000_000
+  // The gateway's agent_end: the failed message says when it was answered (2 s before now).
+  const agentEnd = { runId: 'r1', success: true, messages: [{ role: 'assistant', stopReason: 'error', timestamp: now - 2_000, errorMessage: '429 You exceeded your current quota: daily usage limit reached. Please try again in 12.345s.' }] }
+  await withEngine({}, (engine) => {
+    assert.equal(engine.recordFailure('s', agentEnd, now).nextAttemptAtMs, now - 2_000 + 12_345 + 250)
+  })
+  await withEngine({ policy: { hintMarginMs: 40 } }, (engine) => {
+    assert.equal(engine.recordFailure('s', agentEnd, now).nextAttemptAtMs, now - 2_000 + 12_345 + 40)
+  })
+})
+
 test('quota without a provider reset waits for the configured budget window', async () => {
   await withEngine({ budgetWindow: '1d' }, (engine) => {
     const input = 'litellm.BudgetExceededError: ExceededBudget: Crossed spend threshold. Budget has been exceeded!'

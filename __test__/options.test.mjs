@@ -101,6 +101,7 @@ test('each wrong option throws E_INVALID_OPTION naming its dotted field', () => 
     [{ policy: { jitter: 'lots' } }, 'policy.jitter'],
     [{ policy: { utcOffsetMinutes: 900 } }, 'policy.utcOffsetMinutes'],
     [{ policy: { resetMarginMs: -1 } }, 'policy.resetMarginMs'],
+    [{ policy: { hintMarginMs: -1 } }, 'policy.hintMarginMs'],
     [{ policy: { maxKeys: 0 } }, 'policy.maxKeys'],
     [{ policy: { typo: 1 } }, 'policy.typo'],
     [{ policy: { reasons: { billng: {} } } }, 'policy.reasons.billng'],

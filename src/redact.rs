@@ -246,6 +246,10 @@ impl Resender for ScrubbedResender {
             })
         })
     }
+
+    fn prepare(&self) -> crate::resender::PrepareFuture<'_> {
+        self.inner.prepare()
+    }
 }
 
 #[cfg(test)]

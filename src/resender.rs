@@ -50,9 +50,20 @@ pub enum ResendOutcome {
 /// The future a [`Resender`] returns.
 pub type ResendFuture<'a> = Pin<Box<dyn Future<Output = EngineResult<ResendOutcome>> + Send + 'a>>;
 
+/// The future of [`Resender::prepare`].
+pub type PrepareFuture<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
 /// Sends one parked session again. `Ok(Sent)` means the send was accepted; whether the agent
 /// run then succeeded is reported separately (`resolve`/`failed`).
 pub trait Resender: Send + Sync {
     /// Send `req`. Implementations reuse connections across calls.
     fn resend(&self, req: ResendRequest) -> ResendFuture<'_>;
+
+    /// Get ready for a resend that is due soon (the gateway resender opens its connection), so
+    /// that the send does not pay for it at the due time. Sends nothing; a failure is left for
+    /// the send to report. The scheduler calls it [`crate::scheduler::PREPARE_AHEAD_MS`]
+    /// before the next due time. Default: nothing.
+    fn prepare(&self) -> PrepareFuture<'_> {
+        Box::pin(async {})
+    }
 }

@@ -18,7 +18,8 @@ import { test } from 'node:test'
 import { quotaExceeded, startFakeProvider, success } from './fake-provider.mjs'
 import { isAvailable, skipReason, startGateway } from './gateway.mjs'
 import { RawClient } from './raw-client.mjs'
-import { sleep, summarise, until, warmUp } from './resume-harness.mjs'
+import { assertProbeOnTime, sleep, summarise, until, warmUp } from './resume-harness.mjs'
+import { startWsProxy } from './ws-proxy.mjs'
 
 const { RetryEngine } = createRequire(import.meta.url)('../../index.js')
 const available = isAvailable()
@@ -31,13 +32,14 @@ const HINT_S = 20
 test('quota outage, one session continued by hand, recovery at T: exactly one reply each', { skip: available ? false : skipReason(), timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
   const gw = await startGateway({ providerUrl: fake.url, token: TOKEN })
+  const proxy = await startWsProxy(gw.url) // when the engine's requests reach the gateway
   const stateDir = mkdtempSync(join(tmpdir(), 'resume-e2e-'))
   const events = []
   const engine = new RetryEngine({
     stateDir,
     seed: 5,
     onEvent: (e) => events.push({ ...e, at: Date.now() }),
-    gateway: { url: gw.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
+    gateway: { url: proxy.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
     scheduler: { maxConcurrent: 4 },
   })
   const client = await RawClient.open(gw.url)
@@ -87,11 +89,17 @@ test('quota outage, one session continued by hand, recovery at T: exactly one re
     assert.equal(fake.callCount - beforeT, SESSIONS - 1, 'one provider call per resumed session')
     const superseded = events.filter((e) => e.type === 'superseded').map((e) => e.sessionKey)
     assert.deepEqual(superseded, [keys[0]])
+    // Probe within 1 s after T (the hint counts from park(), just after T was taken).
+    const probeCall = fake.calls.slice(beforeT).sort((a, b) => a.at - b.at)[0]
+    const session = keys.find((k) => probeCall.userTexts.join('\n').includes(`session=${k} |`))
+    const send = proxy.requests('chat.send', session).filter((f) => f.at <= probeCall.at).at(-1)
+    assertProbeOnTime('resume-exactly-once', { probe: { session, lagMs: probeCall.at - T, namedLagMs: 0, sendLagMs: send && send.at - T, gatewayMs: send && probeCall.at - send.at } })
     process.stderr.write(`resume-exactly-once: resume lag after T (ms): ${lagMs.sort((a, b) => a - b).join(', ')}\n`)
   } finally {
     client.close?.()
     await engine.close()
     await gw.stop()
+    await proxy.close()
     await fake.close()
     rmSync(stateDir, { recursive: true, force: true })
   }

@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { quotaExceeded, rateLimited, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { assertExactlyOnce, connect, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, sleep, startPluginGateway, until, verdict } from './resume-harness.mjs'
+import { assertExactlyOnce, assertProbeOnTime, connect, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, sleep, startPluginGateway, until, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 
@@ -23,18 +23,20 @@ const OUTAGE_MS = 60_000
 test('gateway restart during the outage: re-run turns are not resent, failed turns are resent once at T', { skip, timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
   const started = await startPluginGateway(fake, TOKEN)
-  const { gw } = started
+  const { gw, proxy } = started
   let client = started.client
   try {
     const keys = sessionKeys('rs', SESSIONS)
     const interrupted = new Set(keys.slice(0, SESSIONS / 2))
     const T = Date.now() + OUTAGE_MS
+    let namedAt = Infinity // the earliest time a quota answer named (whole seconds: >= T)
     fake.respondWith((call) => {
       const key = sessionOfCall(call, keys)
       if (!key) return undefined
       if (Date.now() >= T) return success(`answer for ${key}`)
       if (interrupted.has(key) && !isResume(call)) return rateLimited({ retryAfter: '1' })
       const left = Math.ceil((T - Date.now()) / 1000)
+      namedAt = Math.min(namedAt, Date.now() + left * 1000)
       return quotaExceeded({ message: 'You exceeded your current quota: daily usage limit reached.', headers: { 'retry-after': String(left) } })
     })
     await sendTasks(client, keys, 'rs')
@@ -55,11 +57,14 @@ test('gateway restart during the outage: re-run turns are not resent, failed tur
       T,
       settled: pluginIdle(status),
       timeoutMs: Math.max(T - Date.now(), 0) + 120_000,
+      proxy,
+      namedAt: () => namedAt,
     })
     const st = await status()
     process.stderr.write(`resume-gateway-restart: provider calls ${beforeRestart} before the restart, ${fake.callCount} in all; resends ${JSON.stringify(v.resendCalls)}; replies ${JSON.stringify(Object.fromEntries(keys.map((k) => [k, v.sessions[k].replies])))}; plugin counters ${JSON.stringify(st.counters)}\n`)
     reportLag('resume-gateway-restart', v.lagMs)
     assertExactlyOnce(v)
+    assertProbeOnTime('resume-gateway-restart', v)
     for (const key of keys) {
       // An interrupted turn is re-run by the gateway; a re-run the restart lost (acked, never
       // run) is ours to resend. Either way one reply (asserted above) and at most one resend.
@@ -70,7 +75,7 @@ test('gateway restart during the outage: re-run turns are not resent, failed tur
     assert.equal(st.pending.length, 0, 'nothing left parked')
   } finally {
     client.close()
-    await gw.stop()
+    await started.stop()
     await fake.close()
   }
 })

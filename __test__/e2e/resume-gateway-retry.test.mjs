@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { quotaExceeded, rateLimited, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { assertExactlyOnce, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, startPluginGateway, verdict } from './resume-harness.mjs'
+import { assertExactlyOnce, assertProbeOnTime, gatewaySkip, isResume, pluginIdle, reportLag, sendTasks, sessionKeys, startPluginGateway, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 
@@ -23,12 +23,13 @@ const OUTAGE_MS = 40_000
 
 test('per-minute 429 retried by the gateway: the run\'s own success is never resent, a final failure is resent once at T', { skip, timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
-  const { gw, client, status } = await startPluginGateway(fake, TOKEN)
+  const { client, proxy, status, stop } = await startPluginGateway(fake, TOKEN)
   try {
     const keys = sessionKeys('gr', SESSIONS)
     const retriedOk = new Set(keys.slice(0, SESSIONS / 2))
     const T = Date.now() + OUTAGE_MS
     const seen = new Map()
+    let namedAt = Infinity // the earliest time a final failure named (whole seconds: >= T)
     fake.respondWith((call) => {
       const key = sessionOfCall(call, keys)
       if (!key) return undefined
@@ -39,6 +40,7 @@ test('per-minute 429 retried by the gateway: the run\'s own success is never res
       if (n === 1 || (retriedOk.has(key) && n === 2)) return rateLimited({ retryAfter: '1' })
       if (retriedOk.has(key)) return success(`answer for ${key}`)
       const left = Math.ceil((T - Date.now()) / 1000)
+      namedAt = Math.min(namedAt, Date.now() + left * 1000)
       return quotaExceeded({ message: 'You exceeded your current quota: daily usage limit reached.', headers: { 'retry-after': String(left) } })
     })
     await sendTasks(client, keys, 'gr')
@@ -49,11 +51,14 @@ test('per-minute 429 retried by the gateway: the run\'s own success is never res
       T,
       settled: pluginIdle(status),
       timeoutMs: OUTAGE_MS + 90_000,
+      proxy,
+      namedAt: () => namedAt,
     })
     const st = await status()
     process.stderr.write(`resume-gateway-retry: provider calls per session ${JSON.stringify(Object.fromEntries(seen))}, resends ${JSON.stringify(v.resendCalls)}, plugin counters ${JSON.stringify(st.counters)}\n`)
     reportLag('resume-gateway-retry', v.lagMs)
     assertExactlyOnce(v)
+    assertProbeOnTime('resume-gateway-retry', v)
     for (const key of keys) {
       const want = retriedOk.has(key) ? 0 : 1
       assert.equal(v.resendCalls[key], want, `${key}: resends that reached the provider`)
@@ -62,7 +67,7 @@ test('per-minute 429 retried by the gateway: the run\'s own success is never res
     assert.equal(st.pending.length, 0, 'nothing left parked')
   } finally {
     client.close()
-    await gw.stop()
+    await stop()
     await fake.close()
   }
 })

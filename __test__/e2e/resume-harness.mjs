@@ -4,9 +4,10 @@
 
 import assert from 'node:assert/strict'
 import { sessionOfCall } from './fake-provider.mjs'
-import { isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
+import { freePort, isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { packedPluginDir } from './plugin-dir.mjs'
 import { RawClient } from './raw-client.mjs'
+import { startWsProxy } from './ws-proxy.mjs'
 
 /** The text the plugin resends into a parked session (marks our resends in the provider's log). */
 export const RESUME = 'RESUME: the provider is back, continue the task.'
@@ -66,22 +67,33 @@ export async function warmUp(client, name = 'warm') {
 
 /**
  * A real gateway on `fake` with the retry-engine plugin loaded (`pluginConfig` merged over
- * `{resumeMessage: RESUME}`), a handshaken client, and one warm-up turn done.
- * Returns `{gw, client, status()}` (status: the plugin's `retryEngine.status`).
+ * `{resumeMessage: RESUME}`), a handshaken client, and one warm-up turn done. The plugin's
+ * engine reaches the gateway through `proxy` (`ws-proxy.mjs`: when its requests arrived).
+ * Returns `{gw, client, proxy, status(), stop()}` (status: the plugin's `retryEngine.status`).
  */
 export async function startPluginGateway(fake, token, pluginConfig = {}) {
+  const port = await freePort()
+  const proxy = await startWsProxy(`ws://127.0.0.1:${port}`)
   const gw = await startGateway({
     providerUrl: fake.url,
     token,
+    port,
     plugins: [packedPluginDir()], // the package as users install it
-    pluginEntries: trustedEntries(['retry-engine'], { resumeMessage: RESUME, ...pluginConfig }),
+    pluginEntries: trustedEntries(['retry-engine'], { resumeMessage: RESUME, gatewayUrl: proxy.url, ...pluginConfig }),
+  }).catch(async (err) => {
+    await proxy.close()
+    throw err
   })
+  const stop = async () => {
+    await gw.stop()
+    await proxy.close()
+  }
   try {
     const client = await connect(gw, token)
     await warmUp(client)
-    return { gw, client, status: () => client.request('retryEngine.status', {}) }
+    return { gw, client, proxy, status: () => client.request('retryEngine.status', {}), stop }
   } catch (err) {
-    await gw.stop()
+    await stop()
     throw err
   }
 }
@@ -104,9 +116,14 @@ export async function histories(client, keys) {
  * Waits until every session in `keys` has a reply and `settled()` says the engine is idle,
  * then `quietMs` more for a late duplicate to show, and reads the verdict:
  * `{sessions: {key: summary}, doubled: [keys], lost: [keys], resendsBeforeT: [calls],
- * resendCalls: {key: n}, lagMs: [resend call time - T]}`.
+ * resendCalls: {key: n}, lagMs: [resend call time - T], probe}`. `probe` (the first resend
+ * that reached the provider): `{session, lagMs}` (its provider call - T) and, with `proxy`
+ * (the engine's requests through `ws-proxy.mjs`), `sendLagMs` (its `chat.send` reaching the
+ * gateway - `namedAt`) and `gatewayMs` (that `chat.send` to the provider call: the gateway's
+ * own latency). `namedAt`: the earliest time the provider named, or a function giving it once
+ * the sessions are answered (default T; later than T when it wrote whole seconds).
  */
-export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_000, quietMs = 6_000 }) {
+export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_000, quietMs = 6_000, proxy, namedAt = T }) {
   await until(
     'every session to be answered and the engine idle',
     async () => Object.values(await histories(client, keys)).every((h) => h.replies >= 1) && (await settled()),
@@ -114,9 +131,19 @@ export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_
   ).catch(() => {}) // a lost session shows up in the verdict below
   await sleep(quietMs)
   const sessions = await histories(client, keys)
-  const resends = fake.calls.filter(isResume)
+  const resends = fake.calls.filter((c) => isResume(c) && sessionOfCall(c, keys)) // this scenario's
   const resendCalls = Object.fromEntries(keys.map((k) => [k, resends.filter((c) => sessionOfCall(c, keys) === k).length]))
+  const first = resends.filter((c) => c.at >= T).sort((a, b) => a.at - b.at)[0]
+  if (typeof namedAt === 'function') namedAt = namedAt()
+  let probe = null
+  if (first) {
+    const session = sessionOfCall(first, keys)
+    probe = { session, lagMs: first.at - T, namedLagMs: namedAt - T }
+    const send = proxy?.requests('chat.send', session).filter((f) => f.at <= first.at).at(-1)
+    if (send) Object.assign(probe, { sendLagMs: send.at - namedAt, gatewayMs: first.at - send.at })
+  }
   return {
+    probe,
     sessions,
     doubled: keys.filter((k) => sessions[k].replies > 1),
     lost: keys.filter((k) => sessions[k].replies < 1),
@@ -130,6 +157,21 @@ export async function verdict({ client, fake, keys, T, settled, timeoutMs = 120_
 export function reportLag(name, lagMs) {
   const fmt = lagMs.length ? `min ${lagMs[0]} / median ${lagMs[Math.floor(lagMs.length / 2)]} / max ${lagMs.at(-1)}` : 'no resends'
   process.stderr.write(`${name}: resend lag after T (ms): ${fmt} [${lagMs.join(', ')}]\n`)
+}
+
+/**
+ * Probe within 1 s after T: the engine's probe `chat.send` reached the gateway within 1 s after
+ * the earliest time the provider named (T itself for an exact hint; a whole-second hint names a
+ * time up to 1 s later, which nothing can see through without calling before T). The gateway's
+ * own latency from that `chat.send` to its provider call is reported, not asserted: it is the
+ * gateway's run preparation (hundreds of ms, seconds under load; see README "Resume timing").
+ */
+export function assertProbeOnTime(name, v) {
+  assert.ok(v.probe, `${name}: no resend reached the provider after T`)
+  const { session, lagMs, namedLagMs, sendLagMs, gatewayMs } = v.probe
+  process.stderr.write(`${name}: probe ${session}: provider call ${lagMs} ms after T = named time ${namedLagMs} ms after T + chat.send ${sendLagMs} ms after it + the gateway's own ${gatewayMs} ms to the provider\n`)
+  assert.ok(Number.isFinite(sendLagMs), `${name}: the probe's chat.send was not seen by the proxy (or no named time)`)
+  assert.ok(sendLagMs <= 1_000, `${name}: the probe's chat.send reached the gateway ${sendLagMs} ms after the provider's named time (want <= 1000)`)
 }
 
 /** The exactly-once verdict: 0 sessions with two replies, 0 without a reply, 0 resends before T. */

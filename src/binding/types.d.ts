@@ -396,8 +396,10 @@ export interface RetryEngineOptions {
     maxKeys?: number
     /** Calendar offset of budget windows. Default 0 (UTC). */
     utcOffsetMinutes?: number
-    /** Added to every computed or provider reset time (and the most a provider hint is spread by jitter). Default 250. */
+    /** Added to every wall-clock reset time (a budget window's next reset, a provider's absolute reset time) before a parked session resumes, and the most a backoff hint is spread by jitter. Default 250. */
     resetMarginMs?: number
+    /** Added to a relative provider hint (`retry-after: N`, `Please try again in 1.146s`), counted from when the provider answered (the failed message's `timestamp`, which precedes the answer by the request's transit). Default 250. */
+    hintMarginMs?: number
     /** Per-reason overrides. */
     reasons?: Partial<Record<Reason, ReasonPolicyOptions>>
   }

@@ -33,6 +33,12 @@ pub struct Classification {
     /// `status-429`, `custom:<index>` for a custom pattern, `no-match` for `unknown`); `None`
     /// when `reason` is `None`. Rule ids are listed in the README's classifier section.
     pub rule: Option<String>,
+    /// Whether the hint is a wait relative to when the provider answered (`retry-after`
+    /// seconds, `Please try again in 1.146s`, a budget window), not a wall-clock reset time.
+    /// The policy adds `policy.hintMarginMs` to a relative hint and `policy.resetMarginMs` to a
+    /// wall-clock one. `false` without a hint. Not serialised.
+    #[serde(skip)]
+    pub relative_hint: bool,
 }
 
 impl Classification {
@@ -46,6 +52,7 @@ impl Classification {
             reset_at_ms: None,
             message: String::new(),
             rule: None,
+            relative_hint: false,
         }
     }
 }

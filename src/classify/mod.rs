@@ -156,15 +156,15 @@ impl Classifier {
             .received_at_ms
             .filter(|t| *t <= now_ms)
             .unwrap_or(now_ms);
-        let (retry_after_ms, reset_at_ms) =
-            match hints::find_hint(view, reason, self.budget_window_ms) {
-                Some(Hint::After(ms)) => {
-                    let at = received_ms.saturating_add(ms);
-                    (Some(at.saturating_sub(now_ms).max(0)), Some(at))
-                }
-                Some(Hint::At(at)) => (Some(at.saturating_sub(now_ms).max(0)), Some(at)),
-                None => (None, None),
-            };
+        let hint = hints::find_hint(view, reason, self.budget_window_ms);
+        let (retry_after_ms, reset_at_ms) = match hint {
+            Some(Hint::After(ms)) => {
+                let at = received_ms.saturating_add(ms);
+                (Some(at.saturating_sub(now_ms).max(0)), Some(at))
+            }
+            Some(Hint::At(at)) => (Some(at.saturating_sub(now_ms).max(0)), Some(at)),
+            None => (None, None),
+        };
         let text = view.message.as_deref().unwrap_or(&view.text);
         Classification {
             reason: Some(reason),
@@ -174,6 +174,7 @@ impl Classifier {
             reset_at_ms,
             message: summary::summarise(status, text),
             rule: Some(rule.into_owned()),
+            relative_hint: matches!(hint, Some(Hint::After(_))),
         }
     }
 }

@@ -392,6 +392,18 @@ fn hints_count_from_when_the_provider_answered() {
     assert_eq!(c.reason, Some(Reason::RateLimit));
     assert_eq!(c.reset_at_ms, Some(NOW + 20_000));
     assert_eq!(c.retry_after_ms, Some(20_000));
+    assert!(
+        c.relative_hint,
+        "a Retry-After wait is relative to the answer"
+    );
+    // A wall-clock reset (epoch seconds) is not relative; no hint is not either.
+    let at = classifier().classify(
+        &json!({"status": 429, "message": "Claude usage limit reached|1795000000"}),
+        NOW,
+    );
+    assert!(at.reset_at_ms.is_some() && !at.relative_hint);
+    let none = classifier().classify(&json!({"status": 429, "message": "slow down"}), NOW);
+    assert!(none.reset_at_ms.is_none() && !none.relative_hint);
     // Answered long ago: the hint has passed, nothing left to wait.
     let c = classifier().classify(&event(json!(NOW - 60_000)), NOW);
     assert_eq!(

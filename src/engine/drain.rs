@@ -79,6 +79,13 @@ impl Resender for DrainingResender {
             self.inner.resend(req).await
         })
     }
+
+    fn prepare(&self) -> crate::resender::PrepareFuture<'_> {
+        if self.drain.draining.load(Ordering::SeqCst) {
+            return Box::pin(async {});
+        }
+        self.inner.prepare()
+    }
 }
 
 #[cfg(test)]

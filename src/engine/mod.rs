@@ -185,6 +185,7 @@ impl Engine {
             retry_after_ms: c.retry_after_ms,
             reset_at_ms: c.reset_at_ms,
             message: c.message.clone(),
+            relative_hint: c.relative_hint,
         };
         Ok((c, failure))
     }

@@ -222,6 +222,12 @@ impl GatewayClient {
         }
     }
 
+    /// Open the shared connection now if it is not open (within the connect budget), so that
+    /// the next request does not wait for the handshake. Sends no request.
+    pub async fn warm(&self) -> EngineResult<()> {
+        self.connection().await.map(|_| ())
+    }
+
     /// Send any request (e.g. `cron.list`) and return its payload (`null` when none).
     pub async fn request(&self, method: &str, params: Value) -> EngineResult<Value> {
         if method.trim().is_empty() {

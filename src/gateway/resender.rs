@@ -2,7 +2,7 @@
 
 use super::client::{CheckedSend, GatewayClient};
 use super::session_check::PendingResend;
-use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
+use crate::resender::{PrepareFuture, ResendFuture, ResendOutcome, ResendRequest, Resender};
 
 /// A [`Resender`] that sends `req.message` into `req.session_key` with `req.idempotency_key`
 /// through a shared [`GatewayClient`] (one connection for a whole batch), compare-and-send:
@@ -40,6 +40,14 @@ impl Resender for GatewayResender {
                     CheckedSend::MovedOn(why) => ResendOutcome::Superseded { why },
                 },
             )
+        })
+    }
+
+    /// Opens the gateway connection ahead of a due resend (a connect under load took up to
+    /// 317 ms on OpenClaw 2026.9.6, paid at the due time otherwise).
+    fn prepare(&self) -> PrepareFuture<'_> {
+        Box::pin(async move {
+            let _ = self.client.warm().await;
         })
     }
 }

@@ -101,6 +101,31 @@ async fn one_connection_serves_many_sends_including_concurrent_ones() {
 }
 
 #[tokio::test]
+async fn prepare_opens_the_connection_without_a_request_and_the_resend_reuses_it() {
+    let gw = fake(FakeScript::default()).await;
+    let (client, _) = client_for(gw.url(), |_| {});
+    let resender = GatewayResender::new(client);
+    resender.prepare().await;
+    resender.prepare().await;
+    let r = gw.record();
+    assert_eq!((r.accepts, r.connects.len()), (1, 1), "one handshake");
+    assert!(r.requests.is_empty(), "prepare sends no request");
+    resender
+        .resend(ResendRequest {
+            session_key: "agent:main:s1".into(),
+            message: "continue".into(),
+            idempotency_key: "resume:s1:2".into(),
+            attempts: 2,
+            meta: serde_json::Value::Null,
+        })
+        .await
+        .unwrap();
+    let r = gw.record();
+    assert_eq!(r.accepts, 1, "the resend used the prepared connection");
+    assert!(!r.requests.is_empty());
+}
+
+#[tokio::test]
 async fn repeated_idempotency_key_answers_in_flight_then_ok() {
     let gw = fake(FakeScript::default()).await;
     let (client, _) = client_for(gw.url(), |_| {});

@@ -19,6 +19,7 @@ pub fn read_policy(r: &OptionReader<'_>) -> EngineResult<PolicyConfig> {
         "maxKeys",
         "utcOffsetMinutes",
         "resetMarginMs",
+        "hintMarginMs",
         "reasons",
     ])?;
     let mut cfg = PolicyConfig::default();
@@ -36,6 +37,9 @@ pub fn read_policy(r: &OptionReader<'_>) -> EngineResult<PolicyConfig> {
     }
     if let Some(v) = r.int("resetMarginMs", 0, DAY_MS)? {
         cfg.reset_margin_ms = v;
+    }
+    if let Some(v) = r.int("hintMarginMs", 0, DAY_MS)? {
+        cfg.hint_margin_ms = v;
     }
     let mut path = String::new();
     let reasons = r.object("reasons", &mut path)?;

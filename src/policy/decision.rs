@@ -15,6 +15,10 @@ pub struct Failure {
     pub reset_at_ms: Option<i64>,
     /// Error text, secret-free (kept as the key's last error, truncated to 1000 characters).
     pub message: String,
+    /// Whether the hint is a wait counted from the provider's answer (see
+    /// `Classification::relative_hint`): a park then adds `hint_margin_ms` (default 250), not
+    /// `reset_margin_ms`. Default `false`.
+    pub relative_hint: bool,
 }
 
 impl Failure {
@@ -25,6 +29,7 @@ impl Failure {
             retry_after_ms: None,
             reset_at_ms: None,
             message: message.into(),
+            relative_hint: false,
         }
     }
 

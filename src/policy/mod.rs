@@ -10,7 +10,7 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-pub use config::{PolicyConfig, DEFAULT_IDLE_EVICT_MS, DEFAULT_MAX_KEYS};
+pub use config::{PolicyConfig, DEFAULT_HINT_MARGIN_MS, DEFAULT_IDLE_EVICT_MS, DEFAULT_MAX_KEYS};
 pub use decision::{Action, Decision, Failure};
 pub use key_state::{KeyRecord, KeyState, MAX_ERROR_CHARS};
 pub use reason_policy::{

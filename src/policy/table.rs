@@ -10,7 +10,9 @@
 //!   not in the future is ignored (a stale reset header must not cause an immediate retry
 //!   loop). Otherwise the schedule step ±`jitter_ratio`.
 //! - Park (quota): explicit provider reset, else the policy's budget window's next reset, plus
-//!   the reset margin; with neither, the backoff as above.
+//!   the reset margin; with neither, the backoff as above. A relative provider hint (a wait
+//!   counted from the provider's answer) gets the hint margin instead (default 250 ms too; it
+//!   covers the request's transit, not clock skew).
 //! - Disable: after `stop_after` same-reason failures. Timed spans double per disable in a row
 //!   (until a success) up to the cap; `None` disables until a success or [`PolicyTable::reset`].
 //!   The decision's `alert` is true, and an `Event::Alert` is emitted, only for the first
@@ -229,9 +231,14 @@ impl PolicyTable {
         let computed = policy
             .budget_window
             .map(|w| w.next_reset(now_ms, self.cfg.utc_offset_minutes));
+        let margin = if explicit.is_some() && failure.relative_hint {
+            self.cfg.hint_margin_ms
+        } else {
+            self.cfg.reset_margin_ms
+        };
         match (explicit, computed) {
             (None, None) => self.backoff_until(policy, failure, consecutive, now_ms),
-            (e, c) => effective_reset(e, c.or(e).unwrap_or(now_ms), self.cfg.reset_margin_ms),
+            (e, c) => effective_reset(e, c.or(e).unwrap_or(now_ms), margin),
         }
     }
 

@@ -255,6 +255,47 @@ fn quota_parks_until_explicit_reset_then_window_then_backoff() {
 }
 
 #[test]
+fn a_relative_hint_parks_with_the_hint_margin_an_absolute_reset_with_the_reset_margin() {
+    // "Please try again in 20s" answered at T0: relative, counted from the answer, plus the
+    // hint margin (default 250 ms, like the reset margin; each configurable on its own).
+    let mut rel = Failure::new(Reason::Quota, "try again in 20s");
+    rel.retry_after_ms = Some(20_000);
+    rel.reset_at_ms = Some(T0 + 20_000);
+    rel.relative_hint = true;
+    let mut abs = rel.clone();
+    abs.relative_hint = false;
+    let (mut t, _) = table(PolicyConfig::default());
+    assert_eq!(DEFAULT_HINT_MARGIN_MS, 250);
+    let d = t.record_failure("rel", &rel, T0);
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(T0 + 20_000 + DEFAULT_HINT_MARGIN_MS)
+    );
+    let d = t.record_failure("abs", &abs, T0);
+    assert_eq!(
+        d.next_attempt_at_ms,
+        Some(T0 + 20_000 + DEFAULT_RESET_MARGIN_MS)
+    );
+    // Both margins are configurable, and a budget window still gets the reset margin.
+    let mut cfg = PolicyConfig::default()
+        .with_hint_margin_ms(40)
+        .with_reset_margin_ms(700);
+    cfg.policy_mut(Reason::Quota).budget_window = Some(Window::parse("1d").unwrap());
+    let (mut t, _) = table(cfg.clone());
+    let d = t.record_failure("rel", &rel, T0);
+    assert_eq!(d.next_attempt_at_ms, Some(T0 + 20_040));
+    let d = t.record_failure("abs", &abs, T0);
+    assert_eq!(d.next_attempt_at_ms, Some(T0 + 20_700));
+    let window = Window::parse("1d").unwrap().next_reset(T0, 0);
+    let d = t.record_failure("none", &Failure::new(Reason::Quota, "q"), T0);
+    assert_eq!(d.next_attempt_at_ms, Some(window + 700));
+    let bad = cfg.with_hint_margin_ms(-1);
+    let err =
+        PolicyTable::new(bad, Jitter::seeded(1), RecordingSink::default().sink()).unwrap_err();
+    assert!(err.to_string().contains("policy.hintMarginMs"));
+}
+
+#[test]
 fn success_clears_the_streak_and_unknown_keys_are_not_created() {
     let (mut t, _) = table(PolicyConfig::default().with_jitter_ratio(0.0));
     t.record_success("never-failed");

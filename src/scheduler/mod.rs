@@ -54,7 +54,7 @@ pub use handle::SchedulerHandle;
 pub use plan::{plan_batch, BatchPlan};
 pub use probe::{reprobe_backoff_ms, GroupPhase, GroupTable};
 pub use release::{GroupReleases, ReleaseQueue};
-pub use runner::{ResendLease, LEASE_RETRY_MS};
+pub use runner::{ResendLease, LEASE_RETRY_MS, PREPARE_AHEAD_MS};
 
 /// What every scheduler needs: the queue, the resender, its config, clock, jitter and events.
 pub type SchedulerParts = (
@@ -154,6 +154,8 @@ impl Scheduler {
             store_retry_at: None,
             coordinator,
             watching: Default::default(),
+            prepared_for: None,
+            preparing: None,
             lease,
             lease_held: false,
             lease_retry_at: None,

@@ -70,6 +70,11 @@ pub const LEASE_RETRY_MS: i64 = 500;
 /// on the same state dir parked (their `notify` does not reach this process) (ms).
 pub const PEER_CHECK_MS: i64 = 1_000;
 
+/// How long before the next due time the lease holder asks the resender to get ready
+/// ([`Resender::prepare`]: the gateway resender opens its connection), so that the due send
+/// does not pay for the connect (ms).
+pub const PREPARE_AHEAD_MS: i64 = 2_000;
+
 /// The one-resender-per-state-dir lease a scheduler must hold to plan and send.
 pub struct ResendLease {
     /// Where the lease lives (a `flock` file in the state dir, or a shared store).
@@ -124,6 +129,10 @@ pub(super) struct Runner {
     pub(super) coordinator: Arc<dyn Coordinator>,
     /// Groups another engine is probing, with when to claim them again (`fleet.rs`).
     pub(super) watching: HashMap<String, i64>,
+    /// The due time the resender was last prepared for ([`PREPARE_AHEAD_MS`]).
+    pub(super) prepared_for: Option<i64>,
+    /// The running [`Resender::prepare`] call, aborted at shutdown.
+    pub(super) preparing: Option<tokio::task::JoinHandle<()>>,
 }
 
 enum Wake {
@@ -304,7 +313,35 @@ impl Runner {
                 self.refresh_next_due(now).await;
             }
         }
+        self.prepare_if_due_soon(now);
         self.start_ready_sends(now);
+    }
+
+    /// When the next due time is within [`PREPARE_AHEAD_MS`] and the resender was not prepared
+    /// for it yet, prepare it in the background (the gateway connection is open by then).
+    fn prepare_if_due_soon(&mut self, now: i64) {
+        let Some(due) = self.next_due.filter(|at| at - now <= PREPARE_AHEAD_MS) else {
+            return;
+        };
+        if self.prepared_for == Some(due)
+            || self.preparing.as_ref().is_some_and(|t| !t.is_finished())
+        {
+            return;
+        }
+        self.prepared_for = Some(due);
+        let resender = self.resender.clone();
+        self.preparing = Some(tokio::spawn(async move { resender.prepare().await }));
+    }
+
+    /// When [`Runner::prepare_if_due_soon`] next has something to do (nothing while a prepare
+    /// is still running: the due send then waits for the same connect).
+    fn next_prepare_at(&self) -> Option<i64> {
+        if self.preparing.as_ref().is_some_and(|t| !t.is_finished()) {
+            return None;
+        }
+        self.next_due
+            .filter(|at| self.prepared_for != Some(*at))
+            .map(|at| at - PREPARE_AHEAD_MS)
     }
 
     async fn refresh_next_due(&mut self, now: i64) {
@@ -477,6 +514,7 @@ impl Runner {
             consider(self.store_retry_at);
         } else {
             consider(self.next_due);
+            consider(self.next_prepare_at());
         }
         consider(self.next_reclaim());
         if self.inflight.len() < self.cfg.max_concurrent {
@@ -523,6 +561,9 @@ impl Runner {
     /// resend is removed (not parked again and sent a second time after a restart), a failed
     /// one counts its attempt.
     async fn stop(&mut self) {
+        if let Some(task) = self.preparing.take() {
+            task.abort();
+        }
         self.inflight.abort_all();
         while let Some(done) = self.inflight.join_next_with_id().await {
             if let Ok((id, (key, result))) = done {

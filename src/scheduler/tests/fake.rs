@@ -6,7 +6,7 @@ use crate::error::EngineError;
 use crate::events::{Event, RecordingSink};
 use crate::jitter::Jitter;
 use crate::reason::Reason;
-use crate::resender::{ResendFuture, ResendOutcome, ResendRequest, Resender};
+use crate::resender::{PrepareFuture, ResendFuture, ResendOutcome, ResendRequest, Resender};
 use crate::scheduler::{Scheduler, SchedulerConfig, SchedulerHandle};
 use crate::state::memory::MemoryQueue;
 use crate::state::ParkedEntry;
@@ -49,6 +49,8 @@ pub struct FakeResender {
     calls: Mutex<Vec<Call>>,
     in_flight: Arc<AtomicUsize>,
     max_in_flight: AtomicUsize,
+    /// When `prepare` was called (epoch ms).
+    prepared: Mutex<Vec<i64>>,
 }
 
 struct InFlight(Arc<AtomicUsize>);
@@ -71,7 +73,13 @@ impl FakeResender {
             calls: Mutex::new(Vec::new()),
             in_flight: Arc::new(AtomicUsize::new(0)),
             max_in_flight: AtomicUsize::new(0),
+            prepared: Mutex::new(Vec::new()),
         }
+    }
+
+    /// When `prepare` was called (epoch ms), oldest first.
+    pub fn prepared(&self) -> Vec<i64> {
+        self.prepared.lock().unwrap().clone()
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -92,6 +100,11 @@ impl FakeResender {
 }
 
 impl Resender for FakeResender {
+    fn prepare(&self) -> PrepareFuture<'_> {
+        self.prepared.lock().unwrap().push(self.clock.now_ms());
+        Box::pin(async {})
+    }
+
     fn resend(&self, req: ResendRequest) -> ResendFuture<'_> {
         let index = {
             let mut calls = self.calls.lock().unwrap();

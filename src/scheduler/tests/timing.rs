@@ -2,7 +2,7 @@
 
 use super::fake::{entry, Harness, Reply, T0};
 use crate::events::Event;
-use crate::scheduler::SchedulerConfig;
+use crate::scheduler::{SchedulerConfig, PREPARE_AHEAD_MS};
 
 #[tokio::test(start_paused = true)]
 async fn wakes_exactly_at_the_due_time() {
@@ -83,5 +83,36 @@ async fn an_entry_due_in_the_past_is_sent_at_once_and_meta_message_is_used() {
     h.run_until(1).await;
     assert_eq!(h.resender.calls()[0].at_ms, T0);
     assert_eq!(*seen.lock().unwrap(), vec!["resume please".to_string()]);
+    h.handle.shutdown().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_resender_is_prepared_once_ahead_of_each_due_time_and_never_sends_early() {
+    let h = Harness::start(
+        SchedulerConfig::default(),
+        vec![entry("s1", "a", 10_000, 0), entry("s2", "b", 30_000, 0)],
+        |_, _| Reply::Ok(0),
+    );
+    h.run_until(7_000).await;
+    assert!(h.resender.prepared().is_empty(), "prepared too early");
+    h.run_until(9_999).await;
+    assert_eq!(h.resender.prepared(), vec![T0 + 10_000 - PREPARE_AHEAD_MS]);
+    assert!(h.resender.calls().is_empty(), "fired early");
+    h.run_until(29_999).await;
+    assert_eq!(
+        h.resender.prepared(),
+        vec![
+            T0 + 10_000 - PREPARE_AHEAD_MS,
+            T0 + 30_000 - PREPARE_AHEAD_MS
+        ]
+    );
+    h.run_until(31_000).await;
+    let at: Vec<_> = h.resender.calls().iter().map(|c| c.at_ms).collect();
+    assert_eq!(
+        at,
+        vec![T0 + 10_000, T0 + 30_000],
+        "each sent at its due time"
+    );
+    assert_eq!(h.resender.prepared().len(), 2, "once per due time");
     h.handle.shutdown().await;
 }
