@@ -95,7 +95,7 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "model-unknown",
         ModelNotFound,
-        r"unknown model|\bno such model\b|model_not_found",
+        r"unknown model|\bno such model\b|model_not_found|模型不存在|模型未找到|找不到(?:该|指定的?)?模型",
     ),
     text(
         "model-not-found",
@@ -172,6 +172,8 @@ pub(crate) const RULES: &[Rule] = &[
             r"|\b413\b[\s\S]*too large|request entity too large|context_window_exceeded",
             r"|input length [\d,]+\s+tokens? exceeds the model limit",
             r"|上下文过长|上下文超出|上下文长度超|超出最大上下文|请压缩上下文",
+            r"|(?:输入|提示词|文本)(?:内容)?(?:长度)?(?:过长|超过|超出|超长)|(?:token|令牌)\s*(?:数量?)?\s*(?:超过|超出)",
+            r"|\binput tokens? exceeds? (?:the )?(?:configured |maximum )?limit\b",
             r"|input is too long for (?:this |the |requested )?model|\binput (?:is )?too long\b",
             r"|ollama error:\s*context length exceeded|total tokens?[^\n]*exceeds? (?:the )?(?:model(?:'s)? )?(?:max|maximum|limit)",
             r"|(?:request|prompt) \(\d[\d,]*\s*tokens?\) exceeds (?:the )?available context size|context size has been exceeded|exceeds the available context size",
@@ -268,6 +270,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"usage limit|budgetexceeded|exceededbudget|budget (?:has been |was )?exceeded|exceeded (?:your |the )?budget|spend(?:ing)? (?:threshold|cap)",
             r"|(?:per|a)[ _-](?:day|week|month)\b|\bdaily\b|\bweekly\b|\bmonthly\b|perday|perweek|permonth|\brpd\b|\btpd\b|tokens per day|requests per day",
             r"|5-hour|five-hour|\b5h (?:window|limit)|(?:7|seven)-day (?:window|limit)|配额不足|配额已用尽|额度不足|额度已用尽",
+            r"|(?:配额|额度)(?:已经?)?(?:用尽|用完|耗尽)|(?:今日|今天|每日|当日|本周|每周|本月|每月)[^\n]{0,48}(?:上限|限额|用尽|用完|耗尽)",
         ),
     ),
     text(
@@ -277,13 +280,14 @@ pub(crate) const RULES: &[Rule] = &[
             r"rate[ _-]?limit|too[ _-]?many[ _-]?(?:concurrent )?requests|\bconcurrency limit\b|model_cooldown|exceeded your current quota",
             r"|quota[_ -]?exceeded|exceeded (?:the |your )?quota|(?:tokens|requests) per (?:min|minute|second|sec)\b|\b(?:rpm|tps|rps)\b",
             r"|slow down|too many concurrent|resource has been exhausted|request limit reached|请求过于频繁|调用频率|频率限制",
+            r"|(?:请求|访问|调用)(?:频率|频次)|频率(?:过高|超限|超过|超出)|(?:触发|已被|被|遭到)限流|限流(?:中|了)|请求(?:量|数)?过多|并发(?:数|量)?(?:超过|超出|已达|达到)?(?:限制|上限)",
         ),
     ),
     // ── Overloaded and server errors. ────────────────────────────────────────────────────
     text(
         "overloaded",
         Overloaded,
-        r"overload(?:ed|ing)|\b(?:selected\s+)?model\s+(?:is\s+)?at capacity\b|over capacity|at capacity|capacity (?:exceeded|constraints|limits?\b)|(?:due to|lack of|insufficient) capacity\b|high demand|high load|server is busy|服务过载|当前负载过高|访问量过大|服务繁忙|系统繁忙",
+        r"overload(?:ed|ing)|\b(?:selected\s+)?model\s+(?:is\s+)?at capacity\b|over capacity|at capacity|capacity (?:exceeded|constraints|limits?\b)|(?:due to|lack of|insufficient) capacity\b|high demand|high load|server is busy|服务过载|当前负载过高|访问量过大|服务繁忙|系统繁忙|(?:服务器|服务|系统|模型|节点|集群)(?:已)?过载|负载过高|(?:服务器|接口|模型|集群)繁忙|(?:访问|请求)量(?:较大|过大|激增)|high traffic|capacity reached",
     ),
     text(
         "stop-reason-error",
@@ -340,7 +344,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|\bexpired\b|expiredtokenexception|\b40[13]\b|no credentials found|no api[ -]?key|missing (?:api[ -]?key|authentication|credentials)",
             r"|api[ -]?key (?:is )?(?:missing|required|empty)|apikey is empty|invalid (?:client )?secret|invalid [^\n]{0,30}\bcredentials\b|\bfailed to (?:extract|parse|validate|decode)\b[\s\S]*\btoken\b",
             r"|unrecognizedclientexception|security token included in the request is invalid|not logged in|auth[_ ]profile[_ ]unavailable",
-            r"|无权访问|认证失败|鉴权失败|密钥无效|apikey 无效|(?:当前\s*ak)[\s\S]*?(?:违规请求|禁止访问)",
+            r"|无权访问|认证失败|鉴权失败|密钥无效|apikey 无效|(?:api[ _-]?key|密钥|令牌|凭证)\s*(?:无效|错误|不正确|已?过期|已失效)|invalid authori[sz]ation\b|(?:当前\s*ak)[\s\S]*?(?:违规请求|禁止访问)",
         ),
     ),
     // ── Transient transport and server failures. ─────────────────────────────────────────
@@ -365,7 +369,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|unexpected error|temporar(?:y|ily)\b[^\n]{0,40}\b(?:failure|error|unable|unavailable)|backend error|internal database error",
             r"|request failed after repeated internal retries|internalserverexception|modelstreamerrorexception",
             r"|malformed (?:json )?response|malformed_streaming_fragment|expected '[^']*'(?: or '[^']*')* after [^\n]{0,40} in json|unexpected token [^\n]{0,20} in json|unexpected end of json",
-            r"|内部错误|服务器错误|服务器内部错误|系统错误|系统异常|服务暂时不可用",
+            r"|内部错误|服务器错误|服务器内部错误|系统错误|系统异常|服务暂时不可用|服务不可用|(?:上游|后端)(?:服务)?(?:错误|异常)",
             r"|(?-i:\bINTERNAL\b|\bUNAVAILABLE\b)",
         ),
     ),
@@ -381,7 +385,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"socket hang up|fetch failed|network (?:error|failure|request failed|is unreachable)|connection (?:reset|refused|closed|error|aborted|failure|lost)",
             r"|apiconnectionerror|getaddrinfo|no such host|\bund_err_\w+|other side closed|premature close|typeerror: terminated|^\s*terminated\s*$",
             r"|stream (?:was )?(?:closed|aborted|disconnected)|stream ended\b|ended before (?:completion|next event|message_?stop)|without sending (?:any )?chunks?",
-            r"|stream_read_error|(?:websocket|socket connection)[^\n]{0,30}closed|closed unexpectedly|^\s*(?:llm )?request failed\.?\s*$|网络错误|网络异常|连接错误",
+            r"|stream_read_error|(?:websocket|socket connection)[^\n]{0,30}closed|closed unexpectedly|^\s*(?:llm )?request failed\.?\s*$|网络错误|网络异常|连接错误|(?:网络)?连接(?:失败|中断|断开|被重置)|\bsocket (?:was )?closed\b",
         ),
     ),
     // ── Weaker wordings, only when nothing above matched. ────────────────────────────────

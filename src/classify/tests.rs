@@ -573,3 +573,49 @@ fn generalised_wordings_and_status_policies() {
         Reason::Unknown
     );
 }
+
+#[test]
+fn chinese_wording_families() {
+    let r = |s: &str| reason(json!(s)).unwrap();
+    // Rate limits: request/call frequency, throttling, concurrency caps.
+    for s in [
+        "接口调用频次过高，请稍后再试",
+        "触发限流",
+        "并发量已达上限",
+        "请求过多，请降低速度",
+    ] {
+        assert_eq!(r(s), Reason::RateLimit, "{s}");
+    }
+    // Long windows: daily/monthly caps, quota or credit used up.
+    for s in ["本月调用次数已达上限", "额度已经耗尽", "配额用完了"] {
+        assert_eq!(r(s), Reason::Quota, "{s}");
+    }
+    // Overload.
+    for s in ["模型过载，请稍后", "集群繁忙", "当前访问量激增，请稍候"] {
+        assert_eq!(r(s), Reason::Overloaded, "{s}");
+    }
+    // Context overflow.
+    for s in [
+        "提示词长度超出限制",
+        "输入过长，请精简内容",
+        "token数量超过模型上限",
+    ] {
+        assert_eq!(r(s), Reason::ContextOverflow, "{s}");
+    }
+    // Auth, server, network, missing model.
+    assert_eq!(r("API Key 错误，请检查配置"), Reason::Auth);
+    assert_eq!(r("凭证已失效"), Reason::Auth);
+    assert_eq!(r("上游服务异常"), Reason::ServerError);
+    assert_eq!(r("网络连接中断"), Reason::Network);
+    assert_eq!(r("找不到指定模型"), Reason::ModelNotFound);
+    // English neighbours of the same kinds.
+    assert_eq!(r("Invalid authorization header format"), Reason::Auth);
+    assert_eq!(
+        r("input tokens exceed the configured limit of 32000 tokens"),
+        Reason::ContextOverflow
+    );
+    assert_eq!(
+        r("We are experiencing high traffic right now"),
+        Reason::Overloaded
+    );
+}
