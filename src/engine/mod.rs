@@ -173,20 +173,7 @@ impl Engine {
     /// Classify `input` as a failure for the policy: `reason: null` inputs are refused.
     fn failure_of(&self, input: &Value, now_ms: i64) -> EngineResult<(Classification, Failure)> {
         let c = self.classify(input, Some(now_ms));
-        let reason = c.reason.ok_or_else(|| {
-            EngineError::input(
-                "input",
-                "is not a failure (a successful run or an ordinary message); \
-                 call recordSuccess/resolve for successes",
-            )
-        })?;
-        let failure = Failure {
-            reason,
-            retry_after_ms: c.retry_after_ms,
-            reset_at_ms: c.reset_at_ms,
-            message: c.message.clone(),
-            relative_hint: c.relative_hint,
-        };
+        let failure = failure_from(&c)?;
         Ok((c, failure))
     }
 
@@ -369,6 +356,24 @@ impl Engine {
 }
 
 /// Keys must be non-empty and at most 1024 bytes.
+/// The policy's view of a classified failure: `reason: null` inputs are refused.
+pub(crate) fn failure_from(c: &Classification) -> EngineResult<Failure> {
+    let reason = c.reason.ok_or_else(|| {
+        EngineError::input(
+            "input",
+            "is not a failure (a successful run or an ordinary message); \
+             call recordSuccess/resolve for successes",
+        )
+    })?;
+    Ok(Failure {
+        reason,
+        retry_after_ms: c.retry_after_ms,
+        reset_at_ms: c.reset_at_ms,
+        message: c.message.clone(),
+        relative_hint: c.relative_hint,
+    })
+}
+
 pub(crate) fn check_key(field: &str, key: &str) -> EngineResult<()> {
     if key.trim().is_empty() {
         return Err(EngineError::input(field, "expected a non-empty string"));

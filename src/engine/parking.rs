@@ -136,7 +136,7 @@ impl Engine {
                 decision: None,
             });
         };
-        let (_, failure) = self.failure_of(input, now)?;
+        let failure = super::failure_from(&classification)?;
         // Not behind an fsync in flight: a write below is durable only together with what this
         // saw, and the paths that do not write settle first.
         let existing = peek(&running.store, session_key).await?;

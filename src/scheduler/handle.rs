@@ -2,6 +2,7 @@
 
 use crate::state::coordination::GroupOutcome;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -69,6 +70,9 @@ pub(crate) enum Command {
 #[derive(Debug)]
 pub struct SchedulerHandle {
     pub(crate) tx: UnboundedSender<Command>,
+    /// A `Notify` is queued and not yet taken: further notifies need not queue another (a
+    /// burst of parks costs the scheduler one look at the queue, not one each).
+    pub(crate) notify_queued: Arc<AtomicBool>,
     pub(crate) resolutions: Resolutions,
     pub(crate) join: std::sync::Mutex<Option<JoinHandle<()>>>,
 }
@@ -76,7 +80,9 @@ pub struct SchedulerHandle {
 impl SchedulerHandle {
     /// The queue changed (an entry was parked, updated or removed): recompute the next wake.
     pub fn notify(&self) {
-        let _ = self.tx.send(Command::Notify);
+        if !self.notify_queued.swap(true, Ordering::SeqCst) {
+            let _ = self.tx.send(Command::Notify);
+        }
     }
 
     /// A session succeeded. Resolve always wins, in every stage: an entry that is queued for

@@ -131,7 +131,9 @@ impl Scheduler {
                 outcome,
             });
         }));
+        let notify_queued = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let runner = runner::Runner {
+            notify_queued: notify_queued.clone(),
             resolutions: resolutions.clone(),
             store: store_calls::StoreCalls(queue),
             resender,
@@ -164,6 +166,7 @@ impl Scheduler {
         let join = tokio::spawn(runner.run());
         Ok(SchedulerHandle {
             tx,
+            notify_queued,
             resolutions,
             join: std::sync::Mutex::new(Some(join)),
         })

@@ -99,6 +99,8 @@ pub(super) struct Runner {
     pub(super) jitter: Jitter,
     pub(super) events: EventSink,
     pub(super) rx: UnboundedReceiver<Command>,
+    /// Shared with the handle: cleared when a `Notify` is taken (see `SchedulerHandle`).
+    pub(super) notify_queued: Arc<std::sync::atomic::AtomicBool>,
     pub(super) resolutions: Resolutions,
     pub(super) groups: GroupTable,
     pub(super) held: HashMap<String, Held>,
@@ -219,7 +221,12 @@ impl Runner {
             };
             match woke {
                 Wake::Command(None) | Wake::Command(Some(Command::Shutdown)) => break,
-                Wake::Command(Some(Command::Notify)) => self.dirty = true,
+                Wake::Command(Some(Command::Notify)) => {
+                    // Cleared before the next look at the queue, so a later notify queues again.
+                    self.notify_queued
+                        .store(false, std::sync::atomic::Ordering::SeqCst);
+                    self.dirty = true;
+                }
                 Wake::Command(Some(Command::GroupOutcome { group, outcome })) => {
                     self.on_fleet_outcome(group, outcome).await
                 }

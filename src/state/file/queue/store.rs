@@ -8,7 +8,7 @@
 //! update is lost between processes.
 //!
 //! For group commit across threads ([`crate::state::file::FileParked`]) a write can also be
-//! appended now and fsynced later by someone else ([`QueueStore::write_group`], then
+//! appended now and fsynced later by its writer thread ([`QueueStore::write_prepared`], then
 //! [`QueueStore::sync_target`] and [`QueueStore::synced`]): the file lock stays held from the
 //! append until the fsync, so no other process reads the change before it is durable, and
 //! calls of this process meanwhile need not re-read the files (nobody else could change them).
