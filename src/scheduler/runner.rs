@@ -573,9 +573,9 @@ impl Runner {
         }
         self.inflight.abort_all();
         while let Some(done) = self.inflight.join_next_with_id().await {
-            if let Ok((id, (key, result))) = done {
-                self.inflight_keys.remove(&id);
-                self.on_sent(key, result).await;
+            // A cancelled resend never finished: its entry is parked again below, uncounted.
+            if !matches!(&done, Err(e) if e.is_cancelled()) {
+                self.on_done(done).await;
             }
         }
         self.release.drain();
