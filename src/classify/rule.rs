@@ -6,7 +6,8 @@ use crate::reason::Reason;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Tier {
     /// An explicit provider or API error code (`"code":1311`, `unknown_parameter`,
-    /// `deactivated_workspace`): decides alone, whatever the HTTP status says.
+    /// `deactivated_workspace`): decides alone, whatever the HTTP status says (the one
+    /// exception is in `decide.rs`: a rejected parameter under a 401/402/403/407/429/529).
     Code,
     /// Wording: refines the HTTP status where that status's row allows the rule's reason
     /// (`status.rs`), and decides alone when there is no status.

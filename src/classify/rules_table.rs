@@ -14,7 +14,8 @@ use crate::reason::Reason::*;
 
 /// Every built-in rule, in precedence order.
 pub(crate) const RULES: &[Rule] = &[
-    // ── Explicit codes: decide whatever the status says. ─────────────────────────────────
+    // ── Explicit codes: decide whatever the status says (see `decide.rs` for the one
+    // exception: a rejected parameter under an access/payment/rate-limit/overload status). ──
     // A rejected parameter is a format error even when the parameter is named `timeout`,
     // `rate_limit` or `server_error`, and even under a 5xx.
     code(
