@@ -5,38 +5,19 @@
 // call stays in flight until it is cancelled.
 import { test, after, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import net from 'node:net'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { RetryEngine, tmpDirs } from './helpers/engines.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { RetryEngine: Engine } = createRequire(import.meta.url)('../index.js')
-// A started engine keeps Node alive until close(): close every engine after the file, so a
-// failed assertion cannot leave one holding the test process.
-const engines = []
-class RetryEngine extends Engine {
-  constructor (options) {
-    super(options)
-    engines.push(this)
-  }
-}
-after(async () => {
-  await Promise.all(engines.map((e) => e.close({ timeoutMs: 0 }).catch(() => {})))
-})
 const SOON = { status: 429, headers: { 'retry-after': '1' }, body: 'rate limited' }
 // Budgets far beyond the kill guard: only cancellation can end a call in this test file.
 const NEVER = { requestTimeoutMs: 600_000, connectBudgetMs: 600_000 }
 
-const dirs = []
-const tmpDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-abort-'))
-  dirs.push(dir)
-  return dir
-}
+const tmpDir = tmpDirs('abort')
 let silent
 let url
 const sockets = new Set()
@@ -56,7 +37,6 @@ before(async () => {
 after(() => {
   for (const s of sockets) s.destroy()
   silent.close()
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
 })
 
 const engineFor = (extra = {}) => new RetryEngine({ stateDir: tmpDir(), gateway: { url, ...NEVER }, ...extra })

@@ -1,39 +1,17 @@
 // Events: engine.on(type | '*', listener) with unsubscribe, several listeners per type, the
 // onEvent shorthand, atMs on every event, old kebab-case type names, and containment of
 // listeners that throw or reject (child processes show the process survives).
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
 import { spawnSync } from 'node:child_process'
 import fs from 'node:fs'
-import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { RetryEngine, tmpDirs } from './helpers/engines.mjs'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..')
-const { RetryEngine: Engine } = createRequire(import.meta.url)('../index.js')
-// A started engine keeps Node alive until close(): close every engine after the file, so a
-// failed assertion cannot leave one holding the test process.
-const engines = []
-class RetryEngine extends Engine {
-  constructor (options) {
-    super(options)
-    engines.push(this)
-  }
-}
-after(async () => {
-  await Promise.all(engines.map((e) => e.close({ timeoutMs: 0 }).catch(() => {})))
-})
 const BILLING = 'Your credit balance is too low to access the Anthropic API.'
-const dirs = []
-const tmpDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-events-'))
-  dirs.push(dir)
-  return dir
-}
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmpDir = tmpDirs('events')
 /** Let queued event deliveries run. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20))
 async function until (predicate, what) {

@@ -1,34 +1,10 @@
 // engine.metrics(): OpenMetrics text with Prometheus naming (retry_engine_ prefix, _total
 // counters, _seconds histogram), fed by what the engine really did.
-import { test, after } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createRequire } from 'node:module'
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+import { RetryEngine, tmpDirs } from './helpers/engines.mjs'
 
-const { RetryEngine: Engine } = createRequire(import.meta.url)('../index.js')
-// A started engine keeps Node alive until close(): close every engine after the file, so a
-// failed assertion cannot leave one holding the test process.
-const engines = []
-class RetryEngine extends Engine {
-  constructor (options) {
-    super(options)
-    engines.push(this)
-  }
-}
-after(async () => {
-  await Promise.all(engines.map((e) => e.close({ timeoutMs: 0 }).catch(() => {})))
-})
-const dirs = []
-const tmpDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'retry-engine-metrics-'))
-  dirs.push(dir)
-  return dir
-}
-after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+const tmpDir = tmpDirs('metrics')
 
 /** Parse the exposition into { families: {name: type}, samples: {"name{labels}": value} }. */
 function parse (text) {
