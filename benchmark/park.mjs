@@ -9,6 +9,8 @@ import { printTable } from './lib/table.mjs'
 const DAY = 86_400_000
 const INPUT = { status: 429, headers: { 'retry-after': '3600' }, body: 'Rate limit reached for requests' }
 const ERROR_TEXT = '429 Too Many Requests: Rate limit reached for requests'
+/** From this size on the old approach is measured one park at a time only. */
+const HUGE = 1_000_000
 
 /** `count` entries in the old plugin's queue.json shape, not due for a day. */
 export function oldEntries(count, prefix, now = Date.now()) {
@@ -93,15 +95,18 @@ async function theirs(old, size, ops, maxMs) {
   old.setMaxQueueSize(Infinity)
   let seq, par
   try {
-    seq = await timeBounded((i) => park(`agent:main:seq-${i}`), { count: ops, maxMs, minOps: 5 })
-    par = await timeBounded((i) => park(`agent:main:par-${i}`), { count: ops, inFlight: 16, maxMs, minOps: 16 })
+    // From 1M entries a rewrite takes seconds and holds the whole file as one string: one at a
+    // time only (16 in flight would hold 16 copies of it and exhaust the V8 heap).
+    const huge = size >= HUGE
+    seq = await timeBounded((i) => park(`agent:main:seq-${i}`), { count: ops, maxMs, minOps: huge ? 2 : 5 })
+    par = huge ? null : await timeBounded((i) => park(`agent:main:par-${i}`), { count: ops, inFlight: 16, maxMs, minOps: 16 })
   } finally {
     old.setMaxQueueSize(100)
   }
   await gc()
   const heap1 = process.memoryUsage().heapUsed
   const rss1 = rss()
-  if (queue.length !== size + seq.ops + par.ops) throw new Error(`old at ${size}: queue holds ${queue.length}`)
+  if (queue.length !== size + seq.ops + (par?.ops ?? 0)) throw new Error(`old at ${size}: queue holds ${queue.length}`)
   const t = performance.now()
   const reloaded = await old.loadQueue(queuePath)
   const restartMs = performance.now() - t
@@ -121,7 +126,7 @@ export async function benchPark({ RetryEngine, old, sizes, ops, maxMs }) {
     const count = (r) => (r.ops < ops ? ` [${r.ops} ops, time-boxed]` : '')
     rows.push(
       [`${n}: park, awaited one at a time`, fmtRate(o.seq.rate), fmtRate(t.seq.rate) + count(t.seq), ratio(o.seq.rate, t.seq.rate)],
-      [`${n}: park, 16 in flight`, fmtRate(o.par.rate), fmtRate(t.par.rate) + count(t.par), ratio(o.par.rate, t.par.rate)],
+      [`${n}: park, 16 in flight (goal at 100k: >= 20k ops/s)`, fmtRate(o.par.rate), t.par ? fmtRate(t.par.rate) + count(t.par) : 'not run (16 rewrites in flight would hold 16 copies of the file)', t.par ? ratio(o.par.rate, t.par.rate) : ''],
       [`${n}: load on restart`, fmtMs(o.restartMs), fmtMs(t.restartMs), ratio(t.restartMs, o.restartMs)],
       [`${n}: acknowledged parks missing after reload`, '0', `${t.lost}`, ''],
       [`${n}: memory growth (process RSS after)`, `RSS ${fmtBytes(o.rssDelta, true)} (${fmtBytes(o.rssAfter)})`, `JS heap ${fmtBytes(t.heapDelta, true)} (${fmtBytes(t.rssAfter)})`, ''],

@@ -3,6 +3,7 @@
 
 mod abort;
 mod args;
+mod breaker_calls;
 mod classification_js;
 mod convert;
 mod errors;

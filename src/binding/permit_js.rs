@@ -1,6 +1,8 @@
-//! The breaker's hot path to JS: a [`Permit`] built as a fresh `{ permit, retryAtMs? }` object
-//! from property names and values made once per JS thread (no string is created or looked up
-//! per call), and the key argument read without a heap allocation when it is short.
+//! The breaker's hot path to JS: a [`Permit`] as a `{ permit, retryAtMs? }` object, and the key
+//! argument read without a heap allocation when it is short. `allowed` and `probe` are one
+//! frozen object each per JS thread, handed out again on every call (nothing is created per
+//! call); `rejected` is a fresh object (it carries `retryAtMs`) built from property names and
+//! values made once per JS thread.
 
 use super::js::Js;
 use crate::breaker::Permit;
@@ -13,7 +15,8 @@ use std::ptr;
 #[derive(Clone, Copy)]
 struct Names {
     env: sys::napi_env,
-    /// `["permit", "retryAtMs", "allowed", "probe", "rejected"]`; null if it could not be made.
+    /// `["permit", "retryAtMs", "allowed", "probe", "rejected", {permit: "allowed"},
+    /// {permit: "probe"}]` (the two objects frozen); null if it could not be made.
     holder: sys::napi_ref,
 }
 
@@ -22,6 +25,20 @@ thread_local! {
 }
 
 const TEXTS: [&str; 5] = ["permit", "retryAtMs", "allowed", "probe", "rejected"];
+/// Where the shared `{permit: "allowed"}` is in the names array (`"probe"` is next).
+const SHARED_ALLOWED: u32 = 5;
+
+/// A frozen `{permit: <TEXTS[kind]>}` (`kind` 2 or 3) in `env`.
+fn frozen_permit(env: sys::napi_env, array: sys::napi_value, kind: u32) -> Option<sys::napi_value> {
+    let mut obj = ptr::null_mut();
+    // SAFETY: plain object creation in `env`.
+    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
+        return None;
+    }
+    set(env, obj, name(env, array, 0)?, name(env, array, kind)?)?;
+    // SAFETY: `obj` is a plain object of `env`.
+    (unsafe { sys::napi_object_freeze(env, obj) } == sys::Status::napi_ok).then_some(obj)
+}
 
 fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
     let js = Js::new(env);
@@ -36,6 +53,14 @@ fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
         let value = js.create_string(text)?;
         // SAFETY: `array` and `value` are live values of `env`.
         if unsafe { sys::napi_set_element(env, array, i as u32, value) } != sys::Status::napi_ok {
+            return None;
+        }
+    }
+    for kind in [2, 3] {
+        let obj = frozen_permit(env, array, kind)?;
+        // SAFETY: `array` and `obj` are live values of `env`.
+        let status = unsafe { sys::napi_set_element(env, array, SHARED_ALLOWED + kind - 2, obj) };
+        if status != sys::Status::napi_ok {
             return None;
         }
     }
@@ -85,20 +110,21 @@ fn set(
     (status == sys::Status::napi_ok).then_some(())
 }
 
-/// `permit` as a new JS object (`None` if napi failed; the caller falls back to serde).
+/// `permit` as a JS object: the shared frozen one for `allowed` / `probe`, a new one for
+/// `rejected` (`None` if napi failed; the caller falls back to serde).
 pub fn permit_to_js(env: sys::napi_env, permit: Permit) -> Option<sys::napi_value> {
     let names = names(env)?;
+    match permit {
+        Permit::Allowed => return name(env, names, SHARED_ALLOWED),
+        Permit::Probe => return name(env, names, SHARED_ALLOWED + 1),
+        Permit::Rejected { .. } => {}
+    }
     let mut obj = ptr::null_mut();
     // SAFETY: plain object creation in `env`.
     if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
         return None;
     }
-    let kind = match permit {
-        Permit::Allowed => 2,
-        Permit::Probe => 3,
-        Permit::Rejected { .. } => 4,
-    };
-    set(env, obj, name(env, names, 0)?, name(env, names, kind)?)?;
+    set(env, obj, name(env, names, 0)?, name(env, names, 4)?)?;
     if let Permit::Rejected { retry_at_ms } = permit {
         let at = Js::new(env).create_number(retry_at_ms as f64)?;
         set(env, obj, name(env, names, 1)?, at)?;
