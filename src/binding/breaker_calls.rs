@@ -81,7 +81,11 @@ pub fn record(
 ) -> Result<(), CallError> {
     let js = Js::new(env);
     let record = |key: &str| {
-        let ok = args::boolean(js, ok, "ok")?;
+        // A boolean reads in one call; anything else takes the general path (its error).
+        let ok = match js.bool(ok) {
+            Some(b) => b,
+            None => args::boolean(js, ok, "ok")?,
+        };
         let now = args::now(js, now_ms)?;
         engine.breaker_record(key, ok, now)
     };
@@ -181,10 +185,8 @@ unsafe extern "C" fn record_cb(
         };
         // SAFETY: see `call_args`.
         record(env, unsafe { &*engine }, key, ok, now_ms)?;
-        let mut undefined = ptr::null_mut();
-        // SAFETY: plain value lookup in `env`.
-        unsafe { sys::napi_get_undefined(env, &mut undefined) };
-        Ok(undefined)
+        // Node-API returns `undefined` for a callback that returns NULL.
+        Ok(ptr::null_mut())
     })
 }
 
