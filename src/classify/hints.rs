@@ -78,9 +78,34 @@ pub(crate) fn text_delay(text: &str) -> Option<i64> {
     if !mentions_retry(text) {
         return None;
     }
-    TEXT_DELAY.captures_iter(text).find_map(|c| {
-        let token = c.get(1)?.as_str();
-        parse_human_duration(token, c.get(2).map(|m| m.as_str()))
+    TEXT_DELAY.find_iter(text).find_map(|m| {
+        let (token, unit) = delay_parts(m.as_str())?;
+        parse_human_duration(token, unit)
+    })
+}
+
+/// Whether `c` is whitespace to the pattern (`\s` without Unicode: ASCII space, `\t`, `\n`,
+/// `\v`, `\f`, `\r`).
+fn is_pattern_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
+}
+
+/// The two groups of a [`TEXT_DELAY`] match, read off its span without a capture search: the
+/// delay starts at the span's first digit (the words before it have none) and has no
+/// whitespace in it, so a whitespace run then ASCII letters at the end is the unit word.
+fn delay_parts(span: &str) -> Option<(&str, Option<&str>)> {
+    let delay = &span[span.find(|c: char| c.is_ascii_digit())?..];
+    let letters = delay
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    let (rest, unit) = delay.split_at(delay.len() - letters);
+    let number = rest.trim_end_matches(is_pattern_space);
+    Some(if letters > 0 && number.len() < rest.len() {
+        (number, Some(unit))
+    } else {
+        (delay, None)
     })
 }
 
@@ -146,9 +171,18 @@ mod tests {
             ("Retrying in 30s", 30_000),
             ("retry after 10", 10_000),
             ("Try again in about 1 hour", 3_600_000),
+            ("retrying in 1.5µs", 0),
+            ("try again in 5m later", 300_000),
+            ("Please try again in\x0b2\tminutes", 120_000),
         ];
         for (text, want) in cases {
             assert_eq!(text_delay(text), Some(want), "{text}");
+        }
+        for (text, _) in cases {
+            let m = TEXT_DELAY.find(text).unwrap();
+            let c = TEXT_DELAY.captures(text).unwrap();
+            let groups = (&c[1], c.get(2).map(|g| g.as_str()));
+            assert_eq!(delay_parts(m.as_str()), Some(groups), "{text}");
         }
         for text in [
             "Retry your request with the ID of an inference profile",
@@ -156,6 +190,32 @@ mod tests {
             "retry 3 times",
         ] {
             assert_eq!(text_delay(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig {
+            cases: 5_000,
+            ..crate::test_support::proptest_config(512)
+        })]
+        /// Reading the groups off the span gives what the capture search gives.
+        #[test]
+        fn delay_parts_agree_with_the_capture_search(
+            pieces in proptest::collection::vec(proptest::sample::select(vec![
+                "try again", "Retrying", "retry", " in ", " after ", "about ", "~", "1", ".5",
+                "s", "M", "0", " ", "\t", "\n", "minutes", "µ", "μs", "x", ".", "3", "h",
+            ]), 0..10)
+        ) {
+            let text = pieces.concat();
+            let fast: Vec<_> = TEXT_DELAY
+                .find_iter(&text)
+                .map(|m| delay_parts(m.as_str()))
+                .collect();
+            let slow: Vec<_> = TEXT_DELAY
+                .captures_iter(&text)
+                .map(|c| Some((c.get(1).unwrap().as_str(), c.get(2).map(|g| g.as_str()))))
+                .collect();
+            proptest::prop_assert_eq!(fast, slow, "{:?}", text);
         }
     }
 
