@@ -12,6 +12,7 @@ mod guards;
 mod input;
 mod js;
 mod js_resender;
+mod js_strings;
 mod liveness;
 mod options;
 mod permit_js;
