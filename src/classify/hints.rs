@@ -214,20 +214,16 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: 5_000,
-            ..crate::test_support::proptest_config(512)
-        })]
+        #![proptest_config(crate::test_support::proptest_cases(5_000))]
         /// Reading the groups off the span gives what the capture search gives.
         #[test]
         fn delay_parts_agree_with_the_capture_search(
-            pieces in proptest::collection::vec(proptest::sample::select(vec![
+            text in crate::test_support::texts_from(vec![
                 "try again", "Retrying", "retry", " in ", " after ", "about ", "~", "1", ".5",
                 "s", "M", "0", " ", "\t", "\n", "minutes", "µ", "μs", "x", ".", "3", "h", "en",
                 "_", "again in 2 again",
-            ]), 0..10)
+            ], 10)
         ) {
-            let text = pieces.concat();
             let fast: Vec<_> = UNANCHORED
                 .find_iter(&text)
                 .map(|m| delay_parts(m.as_str()))

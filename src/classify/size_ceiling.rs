@@ -163,18 +163,14 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig {
-            cases: 5_000,
-            ..crate::test_support::proptest_config(512)
-        })]
+        #![proptest_config(crate::test_support::proptest_cases(5_000))]
         #[test]
         fn the_scan_agrees_with_the_pattern(
-            pieces in proptest::collection::vec(proptest::sample::select(vec![
+            text in crate::test_support::texts_from(vec![
                 "TPM", "tpm", "tokens per min", "ute", "Limit", "limit", "Requested", "requested",
                 " ", "\t", "\n", ".", ",", "5", "30,000", "x", "_", ":", "(", "é", "s",
-            ]), 0..12)
+            ], 12)
         ) {
-            let text = pieces.concat();
             proptest::prop_assert_eq!(scanned(&text), reference(&text), "{:?}", text);
         }
     }
