@@ -9,12 +9,14 @@
 //! ([`JsStrings`]). If the factory cannot be made, the object is filled in property by
 //! property.
 
+use super::args;
 use super::js::Js;
 use super::js_strings::{Held, JsStrings, Strings};
+use super::own_methods;
 use crate::classify::Classification;
+use crate::engine::Engine;
 use crate::reason::Reason;
-use napi::bindgen_prelude::Unknown;
-use napi::{sys, Env};
+use napi::sys;
 use std::cell::RefCell;
 use std::ptr;
 
@@ -69,16 +71,34 @@ const FACTORY_SOURCE: &str =
 
 static FACTORY_HOLDER: JsStrings = JsStrings::compiled(&FACTORY, FACTORY_SOURCE);
 
-/// Builds the JS object for `c`; a failing napi call becomes a thrown error.
-pub fn classification_to_js<'env>(
-    env: &'env Env,
-    c: &Classification,
-) -> napi::Result<Unknown<'env>> {
-    let raw = env.raw();
-    let obj = build(raw, c)
-        .ok_or_else(|| napi::Error::from_reason("could not build the classification object"))?;
-    // SAFETY: `obj` is a live object of this env, created by `build`.
-    Ok(unsafe { Unknown::from_raw_unchecked(raw, obj) })
+/// `classify(input)`: the classification of `input` as a JS object (the class method and the
+/// instance's own function both run this); a failing napi call becomes a thrown error.
+pub fn classify(
+    env: sys::napi_env,
+    engine: &Engine,
+    input: sys::napi_value,
+) -> napi::Result<sys::napi_value> {
+    let v = args::failure(Js::new(env), input);
+    build(env, &engine.classify(&v, None))
+        .ok_or_else(|| napi::Error::from_reason("could not build the classification object"))
+}
+
+/// The instance's own `classify` (see [`own_methods`]).
+///
+/// # Safety
+/// Called by Node-API only, as the callback of a function made by [`own_methods::install`].
+pub unsafe extern "C" fn classify_cb(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> sys::napi_value {
+    own_methods::guarded(env, || {
+        // SAFETY: this callback is only installed by `own_methods::install`.
+        let Some(([input], engine)) = (unsafe { own_methods::call_args::<1>(env, info) }) else {
+            return Err(napi::Error::from_reason("classify: bad call").into());
+        };
+        // SAFETY: see `own_methods::call_args`.
+        Ok(classify(env, unsafe { &*engine }, input)?)
+    })
 }
 
 fn build(env: sys::napi_env, c: &Classification) -> Option<sys::napi_value> {

@@ -15,6 +15,7 @@ mod js_resender;
 mod js_strings;
 mod liveness;
 mod options;
+mod own_methods;
 mod permit_js;
 mod retry_engine;
 

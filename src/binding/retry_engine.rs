@@ -4,7 +4,7 @@
 use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
 use super::breaker_calls;
-use super::classification_js::classification_to_js;
+use super::classification_js;
 use super::convert::{promise, rejected, settle, settle_with, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
@@ -13,6 +13,7 @@ use super::js::Js;
 use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
 use super::options;
+use super::own_methods;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
@@ -110,7 +111,7 @@ impl RetryEngine {
             &env,
             Engine::new(cfg, clock, hub.sink(), resender),
         )?);
-        breaker_calls::install(env.raw(), this.object.raw(), &engine)?;
+        own_methods::install(env.raw(), this.object.raw(), &engine)?;
         Ok(Self {
             engine,
             hub,
@@ -197,8 +198,9 @@ impl RetryEngine {
         env: &'env Env,
         input: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let v = args::failure(Js::new(env.raw()), raw(&input));
-        classification_to_js(env, &self.engine.classify(&v, None))
+        let obj = classification_js::classify(env.raw(), &self.engine, raw(&input))?;
+        // SAFETY: `obj` is a live object of this env.
+        Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), obj) })
     }
 
     /// Whether an outgoing chat message is surfaced error copy (never an ordinary reply).
@@ -283,7 +285,7 @@ impl RetryEngine {
         let r = breaker_calls::acquire(env.raw(), &self.engine, raw(&key), raw(&now_ms));
         // SAFETY: the value was just created in `env`.
         r.map(|v| unsafe { Unknown::from_raw_unchecked(env.raw(), v) })
-            .map_err(|e| breaker_calls::to_napi_error(env, e))
+            .map_err(|e| own_methods::to_napi_error(env, e))
     }
 
     /// Report the outcome of a call the breaker allowed. Like `breakerAcquire`, each instance
@@ -297,7 +299,7 @@ impl RetryEngine {
         now_ms: Unknown<'_>,
     ) -> napi::Result<()> {
         breaker_calls::record(env.raw(), &self.engine, raw(&key), raw(&ok), raw(&now_ms))
-            .map_err(|e| breaker_calls::to_napi_error(&env, e))
+            .map_err(|e| own_methods::to_napi_error(&env, e))
     }
 
     /// The breaker state of `key` (`closed` when unknown).

@@ -1,4 +1,4 @@
-// The breaker's two hot calls: each instance's own fast `breakerAcquire` / `breakerRecord`
+// The hot calls: each instance's own fast `breakerAcquire` / `breakerRecord` / `classify`
 // behave like the prototype methods, and the `allowed` / `probe` permits are shared frozen
 // objects.
 import { test } from 'node:test'
@@ -18,18 +18,40 @@ async function withEngine (options, fn) {
   }
 }
 
-test('each instance has its own non-enumerable breakerAcquire / breakerRecord', async () => {
+test('each instance has its own non-enumerable breakerAcquire / breakerRecord / classify', async () => {
   await withEngine({}, (engine) => {
-    for (const name of ['breakerAcquire', 'breakerRecord']) {
+    for (const name of ['breakerAcquire', 'breakerRecord', 'classify']) {
       const d = Object.getOwnPropertyDescriptor(engine, name)
       assert.ok(d, `${name} is an own property`)
       assert.equal(typeof d.value, 'function')
       assert.equal(d.enumerable, false, 'not listed by Object.keys, like a method')
       assert.notEqual(d.value, RetryEngine.prototype[name])
     }
-    assert.deepEqual(Object.keys(engine).filter((k) => k.startsWith('breaker')), [])
+    assert.deepEqual(Object.keys(engine), [])
     assert.equal(engine.breakerAcquire.name, 'breakerAcquire')
     assert.equal(engine.breakerRecord.name, 'breakerRecord')
+    assert.equal(engine.classify.name, 'classify')
+  })
+})
+
+test('the own classify answers exactly as the prototype method, detached too', async () => {
+  const { readFileSync } = await import('node:fs')
+  const corpus = new URL('./fixtures/corpus/errors.jsonl', import.meta.url)
+  const inputs = readFileSync(corpus, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).input)
+  const cyclic = { message: '429 slow down' }
+  cyclic.self = cyclic
+  inputs.push(null, undefined, 42, '', cyclic, new String('503 upstream'), { status: 429, headers: new Map([['retry-after', '3']]) })
+  // The hint fields count from "now" (relative hints) or to a fixed time (absolute resets), so
+  // they are compared by presence only.
+  const comparable = ({ resetAtMs, retryAfterMs, ...rest }) =>
+    ({ ...rest, hints: [retryAfterMs !== undefined, resetAtMs !== undefined] })
+  await withEngine({}, (engine) => {
+    const { classify } = engine
+    for (const input of inputs) {
+      const want = comparable(RetryEngine.prototype.classify.call(engine, input))
+      assert.deepEqual(comparable(engine.classify(input)), want)
+      assert.deepEqual(comparable(classify(input)), want, 'called without this')
+    }
   })
 })
 
