@@ -11,8 +11,10 @@
 //! snapshot with the next generation and then replaces the journal with a bare header. The
 //! snapshot uses the same lines (a header, then one `put` per entry).
 
+use super::entry_map::EntryMap;
+use super::put_line::decode_put;
 use crate::state::entry::{ParkedEntry, QueueOp};
-use crate::state::file::lines::{self, Headed, LineScan};
+use crate::state::file::lines::{self, Headed, LineCheck, LineCounts};
 use serde::{Deserialize, Serialize};
 use std::io::{self, BufRead};
 
@@ -89,18 +91,68 @@ pub(crate) fn encode_put(buf: &mut Vec<u8>, entry: &ParkedEntry) {
     lines::push_line(buf, &RecordOut::Put { entry });
 }
 
-/// What a scan of journal bytes found.
-pub(crate) type JournalScan = LineScan<JournalRecord>;
+/// What reading journal or snapshot lines found (the records went into the map).
+pub(crate) type JournalScan = LineCounts;
 
-/// Read journal bytes that continue a format-2 journal (checksums required).
-pub(crate) fn scan(bytes: &[u8]) -> JournalScan {
-    lines::scan(bytes, false, true, FORMAT_VERSION).expect("reading from memory cannot fail")
+/// Which records a file may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Holds {
+    /// Puts and dels (the journal).
+    Changes,
+    /// Puts only (the snapshot): anything else is damage.
+    Puts,
 }
 
-/// Read a whole journal (or line snapshot) from its start, line by line so a large file is
-/// never held in memory whole; the header's version says whether checksums are required.
-pub(crate) fn scan_reader(r: impl BufRead) -> io::Result<JournalScan> {
-    lines::scan(r, true, true, FORMAT_VERSION)
+/// Apply the journal bytes that continue a format-2 journal (checksums required) to
+/// `entries`, in order.
+pub(crate) fn apply_continued(bytes: &[u8], entries: &mut EntryMap) -> JournalScan {
+    let apply = |body: &[u8], crc: bool| apply_line(body, crc, Holds::Changes, entries);
+    lines::scan_each(bytes, false, true, FORMAT_VERSION, |_| None, apply)
+        .expect("reading from memory cannot fail")
+}
+
+/// Apply a whole journal (or line snapshot) from its start to `entries`, line by line so a
+/// large file is never held in memory whole; the header's version says whether checksums are
+/// required.
+pub(crate) fn apply_all(
+    r: impl BufRead,
+    holds: Holds,
+    entries: &mut EntryMap,
+) -> io::Result<JournalScan> {
+    let apply = |body: &[u8], crc: bool| apply_line(body, crc, holds, entries);
+    lines::scan_each(r, true, true, FORMAT_VERSION, header_of, apply)
+}
+
+fn header_of(body: &[u8]) -> Option<(u32, u64)> {
+    let rec = lines::decode::<JournalRecord>(body, false)?.ok()?;
+    rec.header()
+}
+
+/// Apply one non-blank line; `false` when it is damaged (or a record `holds` rules out).
+/// A checksummed `put` as this code writes it takes the fast path ([`decode_put`]); any
+/// other line is read with `serde_json`.
+fn apply_line(body: &[u8], require_crc: bool, holds: Holds, entries: &mut EntryMap) -> bool {
+    match lines::check(body) {
+        LineCheck::Mismatch => return false,
+        LineCheck::Unchecked if require_crc => return false,
+        LineCheck::Sound => {
+            if let Some(parts) = decode_put(body) {
+                return entries.insert_parts(parts).is_ok();
+            }
+        }
+        LineCheck::Unchecked | LineCheck::Blank => {}
+    }
+    match serde_json::from_slice::<JournalRecord>(body) {
+        Ok(JournalRecord::Put { entry }) => {
+            entries.insert(&entry);
+            true
+        }
+        Ok(JournalRecord::Del { key }) if holds == Holds::Changes => {
+            entries.remove(&key);
+            true
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -112,19 +164,34 @@ mod tests {
         ParkedEntry::new(key, Reason::RateLimit, 1, 2, "line one\nline two")
     }
 
+    fn read(bytes: &[u8]) -> (JournalScan, EntryMap) {
+        let mut map = EntryMap::default();
+        let s = apply_all(bytes, Holds::Changes, &mut map).unwrap();
+        (s, map)
+    }
+
     #[test]
     fn round_trips_header_puts_and_dels_one_per_line() {
         let mut buf = header_line(4);
         encode_op(&mut buf, &QueueOp::Put(entry("a")));
+        encode_op(&mut buf, &QueueOp::Put(entry("b")));
         encode_op(&mut buf, &QueueOp::Remove("a".into()));
-        assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 3);
-        let s = scan_reader(&buf[..]).unwrap();
+        assert_eq!(buf.iter().filter(|&&b| b == b'\n').count(), 4);
+        let (s, map) = read(&buf);
         assert_eq!(s.header, Some((FORMAT_VERSION, 4)));
-        assert_eq!(s.records.len(), 2);
-        assert_eq!(s.records[0], JournalRecord::Put { entry: entry("a") });
+        assert_eq!(s.records, 3);
+        assert_eq!(map.get("b"), Some(entry("b")));
+        assert!(map.get("a").is_none());
         assert_eq!(s.bad_lines, 0);
         assert_eq!(s.torn_tail, 0);
         assert_eq!(s.complete_len, buf.len() as u64);
+        let mut snapshot = EntryMap::default();
+        let s = apply_all(&buf[..], Holds::Puts, &mut snapshot).unwrap();
+        assert_eq!(
+            (s.records, s.bad_lines),
+            (2, 1),
+            "a del is damage in a snapshot"
+        );
     }
 
     #[test]
@@ -135,8 +202,8 @@ mod tests {
         encode_op(&mut buf, &QueueOp::Put(entry("b")));
         let good_len = buf.len();
         buf.extend_from_slice(b"{\"op\":\"put\",\"entry\":{\"sessi");
-        let s = scan_reader(&buf[..]).unwrap();
-        assert_eq!(s.records.len(), 2);
+        let (s, map) = read(&buf);
+        assert_eq!((s.records, map.len()), (2, 2));
         assert_eq!(s.bad_lines, 1);
         assert_eq!(s.complete_len, good_len as u64);
         assert_eq!(s.torn_tail, (buf.len() - good_len) as u64);
@@ -144,19 +211,51 @@ mod tests {
 
     #[test]
     fn a_header_away_from_the_start_is_corrupt_and_unchecked_lines_too() {
-        let s = scan(&header_line(1));
+        let mut map = EntryMap::default();
+        let s = apply_continued(&header_line(1), &mut map);
         assert_eq!(s.header, None);
         assert_eq!(s.bad_lines, 1);
-        let s = scan(b"{\"op\":\"del\",\"key\":\"a\"}\n");
-        assert_eq!((s.records.len(), s.bad_lines), (0, 1));
+        let s = apply_continued(b"{\"op\":\"del\",\"key\":\"a\"}\n", &mut map);
+        assert_eq!((s.records, s.bad_lines), (0, 1));
     }
 
     #[test]
     fn format_1_journals_without_checksums_are_still_read() {
-        let v1 =
-            "{\"op\":\"header\",\"version\":1,\"generation\":2}\n{\"op\":\"del\",\"key\":\"a\"}\n";
-        let s = scan_reader(v1.as_bytes()).unwrap();
+        let v1 = "{\"op\":\"header\",\"version\":1,\"generation\":2}\n\
+                  {\"op\":\"put\",\"entry\":{\"sessionKey\":\"a\",\"reason\":\"quota\",\
+                  \"attempts\":2,\"firstFailedAtMs\":1,\"lastFailedAtMs\":2,\"retryAtMs\":3}}\n\
+                  {\"op\":\"put\",\"entry\":{\"sessionKey\":\"b\",\"reason\":\"quota\",\
+                  \"attempts\":2,\"firstFailedAtMs\":1,\"lastFailedAtMs\":2,\"retryAtMs\":3}}\n\
+                  {\"op\":\"del\",\"key\":\"a\"}\n";
+        let (s, map) = read(v1.as_bytes());
         assert_eq!(s.header, Some((1, 2)));
-        assert_eq!(s.records, vec![JournalRecord::Del { key: "a".into() }]);
+        assert_eq!((s.records, s.bad_lines), (3, 0));
+        assert_eq!(map.get("b").unwrap().attempts, 2);
+        assert!(map.get("a").is_none());
+    }
+
+    #[test]
+    fn fast_and_general_paths_agree_on_every_line() {
+        let mut e = entry("x");
+        e.meta = serde_json::json!({"provider": "openai", "n": 1});
+        let mut fast = header_line(1);
+        encode_op(&mut fast, &QueueOp::Put(e.clone()));
+        // the same record with its fields in another order takes the general path
+        let mut slow = header_line(1);
+        let v = serde_json::to_value(&e).unwrap();
+        let mut fields: Vec<(String, serde_json::Value)> =
+            v.as_object().unwrap().clone().into_iter().collect();
+        fields.reverse();
+        let reordered: serde_json::Map<String, serde_json::Value> = fields.into_iter().collect();
+        lines::push_line(
+            &mut slow,
+            &serde_json::json!({"op": "put", "entry": reordered}),
+        );
+        assert!(decode_put(
+            &slow[slow.iter().position(|&b| b == b'\n').unwrap() + 1..slow.len() - 1]
+        )
+        .is_none());
+        assert_eq!(read(&fast).1.get("x"), Some(e.clone()));
+        assert_eq!(read(&slow).1.get("x"), Some(e));
     }
 }

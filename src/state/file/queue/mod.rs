@@ -6,8 +6,10 @@
 mod config;
 mod entry_map;
 mod import;
+mod interner;
 mod journal;
 mod load;
+mod put_line;
 mod snapshot;
 mod store;
 
