@@ -16,9 +16,35 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 const NONE: u32 = u32::MAX;
+
+/// Hashes the table's keys, which are already (seeded) hashes: spreads their bits only.
+#[derive(Debug, Default)]
+struct Spread(u64);
+
+impl Hasher for Spread {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b) ^ self.0.rotate_left(8));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Heads = HashMap<u32, u32, BuildHasherDefault<Spread>>;
 
 /// One entry's fields in borrowed form: what [`EntryMap::insert_parts`] stores. `meta_json`
 /// is the `meta` value as JSON text.
@@ -81,7 +107,7 @@ pub(crate) struct EntryMap {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// 32-bit key hash → first slot of its chain.
-    heads: HashMap<u32, u32>,
+    heads: Heads,
     hasher: RandomState,
     parked_by_due: BTreeSet<(i64, u32)>,
     groups: Interner,
@@ -97,7 +123,7 @@ impl Default for EntryMap {
         Self {
             slots: Vec::new(),
             free: Vec::new(),
-            heads: HashMap::new(),
+            heads: Heads::default(),
             hasher: RandomState::new(),
             parked_by_due: BTreeSet::new(),
             groups: Interner::default(),
@@ -165,8 +191,12 @@ impl EntryMap {
 
     /// The slot of `key`, and its predecessor in its hash chain.
     fn find(&self, key: &str) -> Option<(u32, u32)> {
+        self.find_hashed(key, self.hash(key))
+    }
+
+    fn find_hashed(&self, key: &str, hash: u32) -> Option<(u32, u32)> {
         let mut prev = NONE;
-        let mut at = *self.heads.get(&self.hash(key))?;
+        let mut at = *self.heads.get(&hash)?;
         while at != NONE {
             let slot = &self.slots[at as usize];
             if slot.key.as_deref() == Some(key) {
@@ -211,7 +241,8 @@ impl EntryMap {
             reason: p.reason,
             status: p.status,
         };
-        let at = match self.find(&p.session_key) {
+        let hash = self.hash(&p.session_key);
+        let at = match self.find_hashed(&p.session_key, hash) {
             Some((at, _)) => {
                 self.unindex(at);
                 let slot = &mut self.slots[at as usize];
@@ -224,7 +255,7 @@ impl EntryMap {
                 };
                 at
             }
-            None => self.place(p.session_key.into_owned().into_boxed_str(), fields),
+            None => self.place(p.session_key.into_owned().into_boxed_str(), hash, fields),
         };
         let slot = &self.slots[at as usize];
         if slot.status == EntryStatus::Parked {
@@ -234,8 +265,7 @@ impl EntryMap {
     }
 
     /// Put a new key's slot in a free place and link it into its hash chain.
-    fn place(&mut self, key: Box<str>, mut slot: Slot) -> u32 {
-        let hash = self.hash(&key);
+    fn place(&mut self, key: Box<str>, hash: u32, mut slot: Slot) -> u32 {
         let head = self.heads.entry(hash).or_insert(NONE);
         slot.next = *head;
         slot.key = Some(key);

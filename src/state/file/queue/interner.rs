@@ -12,6 +12,9 @@ pub(crate) struct Interner {
     /// `(string, holders)` by id; `None` for a freed id.
     strings: Vec<Option<(Arc<str>, u32)>>,
     free: Vec<u32>,
+    /// The id last interned or looked up: entries read in a row often share their strings,
+    /// so it is compared before hashing.
+    last: Option<u32>,
 }
 
 impl Interner {
@@ -33,13 +36,18 @@ impl Interner {
             }
         };
         self.ids.insert(text, id);
+        self.last = Some(id);
         id
     }
 
     /// The id of `s` if it is interned already, counting one more holder.
     pub fn lookup(&mut self, s: &str) -> Option<u32> {
-        let id = *self.ids.get(s)?;
+        let id = match self.last {
+            Some(id) if self.get(id) == s && self.strings[id as usize].is_some() => id,
+            _ => *self.ids.get(s)?,
+        };
         self.hold(id);
+        self.last = Some(id);
         Some(id)
     }
 

@@ -5,6 +5,7 @@
 
 mod config;
 mod entry_map;
+mod heap;
 mod import;
 mod interner;
 mod journal;

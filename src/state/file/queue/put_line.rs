@@ -97,15 +97,15 @@ impl<'a> Reader<'a> {
         let mut i = 1;
         let mut escaped = false;
         loop {
-            match rest.get(i)? {
-                b'"' => break,
-                b'\\' => {
-                    escaped = true;
-                    i += 2;
-                }
-                &b if b < 0x20 => return None,
-                _ => i += 1,
+            i += memchr::memchr2(b'"', b'\\', rest.get(i..)?)?;
+            if rest[i] == b'"' {
+                break;
             }
+            escaped = true;
+            i += 2;
+        }
+        if rest[1..i].iter().any(|&b| b < 0x20) {
+            return None;
         }
         let quoted = &rest[..=i];
         self.at += i + 1;

@@ -15,6 +15,7 @@
 
 use super::config::{QueueConfig, QueueFiles};
 use super::entry_map::EntryView;
+use super::heap;
 use super::import::{parse_old_queue, IMPORTED_FROM};
 use super::journal;
 use super::load::{file_id, load, write_compacted, EntryMap, FileId, Loaded};
@@ -65,6 +66,9 @@ impl QueueStore {
         let loaded = load(&files, now_ms)?;
         let mut store = QueueStore::from_loaded(cfg, files, loaded);
         let imported = store.import_locked(now_ms)?;
+        if store.entries.len() >= heap::RELEASE_FROM_ENTRIES {
+            heap::release_freed();
+        }
         let report = OpenReport {
             recoveries: std::mem::take(&mut store.recoveries),
             imported,
@@ -248,6 +252,9 @@ impl QueueStore {
     fn reload(&mut self) -> EngineResult<()> {
         let loaded = load(&self.files, self.cfg.clock.now_ms())?;
         self.install(loaded);
+        if self.entries.len() >= heap::RELEASE_FROM_ENTRIES {
+            heap::release_freed();
+        }
         Ok(())
     }
 
