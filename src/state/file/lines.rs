@@ -178,21 +178,11 @@ pub(crate) fn scan_each(
     let mut out = LineCounts::default();
     let mut line = Vec::new();
     let mut first = true;
-    loop {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line)?;
-        if n == 0 {
-            break;
-        }
-        if line.last() != Some(&b'\n') {
-            out.torn_tail = n as u64;
-            break;
-        }
-        out.complete_len += n as u64;
+    let mut on_line = |body: &[u8], out: &mut LineCounts| {
+        out.complete_len += body.len() as u64 + 1;
         let at_start = std::mem::replace(&mut first, false);
-        let body = &line[..n - 1];
         if body.iter().all(u8::is_ascii_whitespace) {
-            continue;
+            return;
         }
         if at_start && from_start {
             // The header decides the format, so it is read with or without a checksum.
@@ -203,7 +193,7 @@ pub(crate) fn scan_each(
                     out.header = Some((version, generation));
                     require_crc = version >= checksum_version;
                 }
-                continue;
+                return;
             }
         }
         if record(body, require_crc) {
@@ -211,6 +201,30 @@ pub(crate) fn scan_each(
         } else {
             out.bad_lines += 1;
         }
+    };
+    loop {
+        // Lines wholly inside the reader's buffer are read in place; only a line that
+        // straddles two fills is copied.
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let mut used = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &buf[used..]) {
+            on_line(&buf[used..used + nl], &mut out);
+            used += nl + 1;
+        }
+        if used > 0 {
+            r.consume(used);
+            continue;
+        }
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
+        if line.last() != Some(&b'\n') {
+            out.torn_tail = n as u64;
+            break;
+        }
+        on_line(&line[..n - 1], &mut out);
     }
     Ok(out)
 }

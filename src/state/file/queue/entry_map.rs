@@ -116,6 +116,9 @@ pub(crate) struct EntryMap {
     len: usize,
     /// Bits of the key hash used (all; fewer in tests, to make chains).
     hash_mask: u32,
+    /// While a whole file is read the due index is left alone, then built at once (see
+    /// [`EntryMap::defer_index`]).
+    index_deferred: bool,
 }
 
 impl Default for EntryMap {
@@ -131,6 +134,7 @@ impl Default for EntryMap {
             metas: Interner::default(),
             len: 0,
             hash_mask: u32::MAX,
+            index_deferred: false,
         }
     }
 }
@@ -258,10 +262,34 @@ impl EntryMap {
             None => self.place(p.session_key.into_owned().into_boxed_str(), hash, fields),
         };
         let slot = &self.slots[at as usize];
-        if slot.status == EntryStatus::Parked {
+        if slot.status == EntryStatus::Parked && !self.index_deferred {
             self.parked_by_due.insert((slot.retry_at_ms, at));
         }
         Ok(())
+    }
+
+    /// Stop keeping the due index up to date (while a whole file is read into the map) until
+    /// [`EntryMap::build_index`], which builds it at once: faster, and its nodes come out full.
+    pub fn defer_index(&mut self) {
+        self.index_deferred = true;
+        self.parked_by_due.clear();
+    }
+
+    /// Build the due index left alone since [`EntryMap::defer_index`] and keep it up to date
+    /// again.
+    pub fn build_index(&mut self) {
+        let parked: Vec<(i64, u32)> = (0u32..)
+            .zip(&self.slots)
+            .filter(|(_, s)| s.key.is_some() && s.status == EntryStatus::Parked)
+            .map(|(at, s)| (s.retry_at_ms, at))
+            .collect();
+        self.parked_by_due = parked.into_iter().collect();
+        self.index_deferred = false;
+    }
+
+    /// Make room for `n` more entries' slots (the pages are used only once filled).
+    pub fn reserve(&mut self, n: usize) {
+        self.slots.reserve(n);
     }
 
     /// Put a new key's slot in a free place and link it into its hash chain.
@@ -287,7 +315,7 @@ impl EntryMap {
     /// Drop a slot's strings and its due-index place (its key stays).
     fn unindex(&mut self, at: u32) {
         let slot = &self.slots[at as usize];
-        if slot.status == EntryStatus::Parked {
+        if slot.status == EntryStatus::Parked && !self.index_deferred {
             self.parked_by_due.remove(&(slot.retry_at_ms, at));
         }
         self.groups.release(slot.group);
@@ -401,6 +429,27 @@ mod tests {
         assert_eq!(keys(&m), ["a"]);
         assert_eq!(m.len(), 2);
         assert!(m.remove("zz").is_none());
+    }
+
+    #[test]
+    fn a_deferred_index_is_built_at_once_and_then_kept() {
+        let mut m = EntryMap::default();
+        m.insert(&entry("old", 1, EntryStatus::Parked));
+        m.defer_index();
+        for (i, k) in ["d", "b", "e", "a", "c"].iter().enumerate() {
+            m.insert(&entry(k, 50 - i as i64, EntryStatus::Parked));
+        }
+        m.insert(&entry("e", 7, EntryStatus::Probing));
+        m.remove("old");
+        m.remove("b");
+        m.build_index();
+        let keys = |m: &EntryMap| -> Vec<String> {
+            m.parked_by_due().map(|e| e.key().to_string()).collect()
+        };
+        assert_eq!(keys(&m), ["c", "a", "d"]);
+        assert_eq!(m.unparked_len(), 1);
+        m.insert(&entry("e", 1, EntryStatus::Parked));
+        assert_eq!(keys(&m), ["e", "c", "a", "d"]);
     }
 
     #[test]

@@ -53,6 +53,20 @@ fn unsupported(path: &Path, version: u32) -> EngineError {
     )
 }
 
+/// The read buffer of the queue files.
+pub(crate) const READ_BUFFER: usize = 1 << 20;
+
+/// Bytes of a typical entry's line: reserving slots for `file size / this` costs no memory
+/// until they are filled (a reservation's untouched pages are never resident).
+const TYPICAL_LINE: u64 = 256;
+
+/// About how many entries the files hold, for [`EntryMap::reserve`].
+fn estimated_entries(files: &QueueFiles) -> usize {
+    let size = |p: &Path| fs::symlink_metadata(p).map_or(0, |m| m.len());
+    let bytes = size(&files.snapshot) + size(&files.journal);
+    usize::try_from(bytes / TYPICAL_LINE).unwrap_or(0)
+}
+
 /// Write a fresh snapshot of `entries` as `generation`, then a journal holding only its header.
 pub(crate) fn write_compacted(
     files: &QueueFiles,
@@ -71,6 +85,8 @@ pub(crate) fn write_compacted(
 pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let mut recoveries = Vec::new();
     let mut entries = EntryMap::default();
+    entries.defer_index();
+    entries.reserve(estimated_entries(files));
     let snapshot_read = snapshot::read(&files.snapshot, &mut entries)
         .map_err(|e| EngineError::io(&files.snapshot, e))?;
     let snapshot_missing = snapshot_read.is_none();
@@ -97,7 +113,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         Ok(f) => (
             false,
             journal::apply_all(
-                BufReader::with_capacity(1 << 16, f),
+                BufReader::with_capacity(READ_BUFFER, f),
                 Holds::Changes,
                 &mut entries,
             )
@@ -163,6 +179,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         trimmed = scan.torn_tail;
     }
 
+    entries.build_index();
     let journal = open_append(&files.journal).map_err(|e| EngineError::io(&files.journal, e))?;
     let meta = journal
         .metadata()

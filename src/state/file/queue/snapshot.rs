@@ -64,7 +64,7 @@ pub(crate) fn read(path: &Path, entries: &mut EntryMap) -> io::Result<Option<Sna
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut reader = BufReader::with_capacity(super::load::READ_BUFFER, file);
     if is_format_1(reader.fill_buf()?) {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes)?;
