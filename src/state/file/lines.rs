@@ -95,22 +95,8 @@ pub(crate) struct LineScan<R> {
     pub records: Vec<R>,
     /// Complete lines that could not be read (damaged), header lines out of place included.
     pub bad_lines: usize,
-    /// Bytes up to and including the last newline.
-    pub complete_len: u64,
     /// Bytes after the last newline: a write torn by a crash, never acknowledged.
     pub torn_tail: u64,
-}
-
-impl<R> Default for LineScan<R> {
-    fn default() -> Self {
-        Self {
-            header: None,
-            records: Vec::new(),
-            bad_lines: 0,
-            complete_len: 0,
-            torn_tail: 0,
-        }
-    }
 }
 
 /// What a scan of lines found, apart from the records themselves.
@@ -157,7 +143,6 @@ pub(crate) fn scan<R: DeserializeOwned + Headed>(
         header: counts.header,
         records,
         bad_lines: counts.bad_lines,
-        complete_len: counts.complete_len,
         torn_tail: counts.torn_tail,
     })
 }
@@ -354,7 +339,15 @@ mod tests {
         let s = read(&b);
         assert_eq!(s.records, vec![put("a"), put("b")]);
         assert_eq!(s.bad_lines, 3);
-        assert_eq!(s.complete_len, good as u64);
         assert_eq!(s.torn_tail, (b.len() - good) as u64);
+        let counts = scan_each(&b[..], true, false, 2, |_| None, |_, _| true).unwrap();
+        assert_eq!(counts.complete_len, good as u64);
+        // read through a small buffer, lines straddle its fills and are read the same
+        let small = io::BufReader::with_capacity(7, &b[..]);
+        let s2: LineScan<Rec> = scan(small, true, false, 2).unwrap();
+        assert_eq!(
+            (s2.records, s2.bad_lines, s2.torn_tail),
+            (s.records, 3, s.torn_tail)
+        );
     }
 }

@@ -21,8 +21,10 @@ pub(crate) fn decode_put(body: &[u8]) -> Option<EntryParts<'_>> {
     if body[end] != b'}' || !body[end + 1..].starts_with(b",\"crc\":\"") {
         return None;
     }
+    // One UTF-8 check for the whole line; strings are then sliced at their quotes, which are
+    // character boundaries.
     let mut r = Reader {
-        bytes: &body[..end],
+        text: std::str::from_utf8(&body[..end]).ok()?,
         at: 0,
     };
     r.lit(b"{\"op\":\"put\",\"entry\":{\"sessionKey\":")?;
@@ -47,7 +49,7 @@ pub(crate) fn decode_put(body: &[u8]) -> Option<EntryParts<'_>> {
     let status_since_ms = r.int()?;
     r.lit(b",\"meta\":")?;
     // the rest is the meta value; the map checks it is JSON when it first sees it
-    let meta = std::str::from_utf8(&r.bytes[r.at..]).ok()?;
+    let meta = &r.text[r.at..];
     if meta.is_empty() || meta.starts_with(|c: char| c.is_ascii_whitespace()) {
         return None;
     }
@@ -77,20 +79,24 @@ fn status(name: &str) -> Option<EntryStatus> {
 }
 
 struct Reader<'a> {
-    bytes: &'a [u8],
+    text: &'a str,
     at: usize,
 }
 
 impl<'a> Reader<'a> {
+    fn rest(&self) -> &'a [u8] {
+        &self.text.as_bytes()[self.at..]
+    }
+
     fn lit(&mut self, expected: &[u8]) -> Option<()> {
-        let rest = &self.bytes[self.at..];
-        rest.starts_with(expected)
+        self.rest()
+            .starts_with(expected)
             .then(|| self.at += expected.len())
     }
 
     /// A JSON string: borrowed when it has no escapes, unescaped by `serde_json` otherwise.
     fn string(&mut self) -> Option<Cow<'a, str>> {
-        let rest = &self.bytes[self.at..];
+        let rest = self.rest();
         if rest.first() != Some(&b'"') {
             return None;
         }
@@ -104,43 +110,47 @@ impl<'a> Reader<'a> {
             escaped = true;
             i += 2;
         }
-        if rest[1..i].iter().any(|&b| b < 0x20) {
+        // control characters must be escaped (counted without stopping early: vectorised)
+        let controls = rest[1..i].iter().fold(0u8, |n, &b| n | u8::from(b < 0x20));
+        if controls != 0 {
             return None;
         }
-        let quoted = &rest[..=i];
+        let start = self.at;
         self.at += i + 1;
         if escaped {
-            return serde_json::from_slice::<String>(quoted)
-                .ok()
-                .map(Cow::Owned);
+            let quoted = &self.text[start..self.at];
+            return serde_json::from_str::<String>(quoted).ok().map(Cow::Owned);
         }
-        std::str::from_utf8(&quoted[1..i]).ok().map(Cow::Borrowed)
+        Some(Cow::Borrowed(&self.text[start + 1..start + i]))
     }
 
-    /// An integer as `serde_json` writes one (no sign but `-`, no leading zeros, no fraction).
+    /// An integer as `serde_json` writes one (no sign but `-`, no leading zeros, no
+    /// fraction) of up to 18 digits (longer ones take the general path).
     fn int(&mut self) -> Option<i64> {
-        let rest = &self.bytes[self.at..];
+        let rest = self.rest();
         let negative = rest.first() == Some(&b'-');
         let digits = &rest[usize::from(negative)..];
-        let len = digits.iter().take_while(|b| b.is_ascii_digit()).count();
+        // 18 digits cannot overflow: no checks needed
+        let mut n: i64 = 0;
+        let mut len = 0;
+        while let Some(&d) = digits.get(len) {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            if len == 18 {
+                return None;
+            }
+            n = n * 10 + i64::from(d - b'0');
+            len += 1;
+        }
         if len == 0 || (len > 1 && digits[0] == b'0') {
             return None;
         }
         if matches!(digits.get(len), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        let mut n: i64 = 0;
-        for &d in &digits[..len] {
-            let d = i64::from(d - b'0');
-            n = n.checked_mul(10)?;
-            n = if negative {
-                n.checked_sub(d)?
-            } else {
-                n.checked_add(d)?
-            };
-        }
         self.at += usize::from(negative) + len;
-        Some(n)
+        Some(if negative { -n } else { n })
     }
 }
 
@@ -172,6 +182,13 @@ mod tests {
         e.group = "open\u{7f}ai".into();
         e.status = EntryStatus::AwaitingResult;
         e.meta = json!({"runId": "r", "x": [1.25, -0.0, null, {"y": "},\"crc\":"}]});
+        let bytes = line(&e);
+        assert!(
+            decode_put(&bytes).is_none(),
+            "19-digit times take the general path"
+        );
+        e.retry_at_ms = 999_999_999_999_999_999;
+        e.last_failed_at_ms = -999_999_999_999_999_999;
         let bytes = line(&e);
         let p = decode_put(&bytes).expect("the fast path reads it");
         assert_eq!(p.session_key, e.session_key);
