@@ -14,6 +14,8 @@ const REOPEN = fileURLToPath(new URL('./lib/reopen.mjs', import.meta.url))
 const GOAL_BYTES_PER_ENTRY = 256
 const GOAL_RELOAD_RATIO = 2
 const GOAL_STALL_MS = 5
+// Reloads timed per side; the best is shown (the machine's noise only ever adds time).
+const RELOADS = 3
 
 const DAY = 86_400_000
 const INPUT = { status: 429, headers: { 'retry-after': '3600' }, body: 'Rate limit reached for requests' }
@@ -70,13 +72,19 @@ async function ours(RetryEngine, size, ops) {
   const rss1 = rss()
   const parked = (await engine.stats()).parked
   await engine.close()
-  engine = new RetryEngine({ ...opts, queue: { maxEntries: opts.queue.maxEntries } })
-  t = performance.now()
-  await engine.start()
-  const restartMs = performance.now() - t
-  const stallMs = await longestStall(engine)
-  const reloaded = (await engine.stats()).parked
-  await engine.close()
+  let restartMs = Infinity
+  let stallMs, reloaded
+  for (let i = 0; i < RELOADS; i++) {
+    engine = new RetryEngine({ ...opts, queue: { maxEntries: opts.queue.maxEntries } })
+    t = performance.now()
+    await engine.start()
+    restartMs = Math.min(restartMs, performance.now() - t)
+    if (i === 0) {
+      stallMs = await longestStall(engine)
+      reloaded = (await engine.stats()).parked
+    }
+    await engine.close()
+  }
   engine = null
   // The same directory opened by a fresh process: the memory of the loaded queue alone.
   const fresh = JSON.parse(execFileSync(process.execPath, [REOPEN, opts.stateDir, String(opts.queue.maxEntries)], { encoding: 'utf8' }))
@@ -115,9 +123,13 @@ async function theirs(old, size, ops, maxMs) {
   const rss1 = rss()
   const held = queue.length
   if (held !== size + seq.ops + par.ops) throw new Error(`old at ${size}: queue holds ${held}`)
-  const t = performance.now()
-  const reloaded = await old.loadQueue(queuePath)
-  const restartMs = performance.now() - t
+  let restartMs = Infinity
+  let reloaded
+  for (let i = 0; i < RELOADS; i++) {
+    const t = performance.now()
+    reloaded = await old.loadQueue(queuePath)
+    restartMs = Math.min(restartMs, performance.now() - t)
+  }
   // Concurrent saves rename their temp files in completion order, so an older snapshot can land
   // last: count what the file lost compared with memory.
   const lost = queue.length - reloaded.length
@@ -156,6 +168,7 @@ export async function benchPark({ RetryEngine, old, sizes, ops, maxMs }) {
     'Ours: journal append + fsync, concurrent parks fsynced together (group commit), each acknowledged after its own bytes are durable. Old: addToQueue + saveQueue (pretty JSON of the whole array to a temp file, rename; no fsync).\n' +
       'The old plugin caps its queue at 100 (drops the oldest); the cap is lifted here to measure its approach at 10k/100k.\n' +
       `Old at large sizes is time-boxed to ~${maxMs / 1000} s per mode (ops counted in brackets).\n` +
+      `Load on restart: the best of ${RELOADS} (ours: new RetryEngine + start() on the state directory, queue read and the scheduler up; old: loadQueue, i.e. readFile + JSON.parse of its queue.json).\n` +
       "Memory: ours is native, so its growth is process RSS (GC'd before and after). Per entry: the RSS growth of a fresh process opening the state directory (runtime threads started before), over the entries it loaded; after import + parks: the same process's growth, which also holds what the allocator kept of the one-time import. The old queue is a JS array, so its growth is V8 heapUsed.\n" +
       `Goals (issue #17): ≤ ${GOAL_BYTES_PER_ENTRY} B per parked entry, reload ≥ ${GOAL_RELOAD_RATIO}× faster than the old plugin's JSON.parse of its queue.json, no API call waiting more than ${GOAL_STALL_MS} ms after start() (a get every 2 ms for 0.5 s).`,
   )

@@ -110,15 +110,15 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     // Records are applied as they are read; a journal of a newer format is refused below
     // before anything read from it is used.
     let (journal_missing, scan) = match open_read(&files.journal) {
-        Ok(f) => (
-            false,
-            journal::apply_all(
-                BufReader::with_capacity(READ_BUFFER, f),
-                Holds::Changes,
-                &mut entries,
-            )
-            .map_err(|e| EngineError::io(&files.journal, e))?,
-        ),
+        Ok(f) => {
+            let mut read = |f: File| {
+                let size = f.metadata()?.len();
+                let r = BufReader::with_capacity(READ_BUFFER, f);
+                journal::apply_all(r, Holds::Changes, &mut entries, size)
+            };
+            let scan = read(f).map_err(|e| EngineError::io(&files.journal, e))?;
+            (false, scan)
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
         Err(e) => return Err(EngineError::io(&files.journal, e)),
     };

@@ -11,6 +11,7 @@ mod interner;
 mod journal;
 mod load;
 mod put_line;
+mod read_ahead;
 mod snapshot;
 mod store;
 

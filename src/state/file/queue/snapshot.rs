@@ -70,7 +70,8 @@ pub(crate) fn read(path: &Path, entries: &mut EntryMap) -> io::Result<Option<Sna
         reader.read_to_end(&mut bytes)?;
         return Ok(Some(decode_v1(&bytes, entries)));
     }
-    let scan = journal::apply_all(reader, Holds::Puts, entries)?;
+    let size = reader.get_ref().metadata()?.len();
+    let scan = journal::apply_all(reader, Holds::Puts, entries, size)?;
     Ok(Some(from_scan(scan)))
 }
 
@@ -81,7 +82,8 @@ pub(crate) fn decode(bytes: &[u8]) -> (SnapshotRead, Vec<ParkedEntry>) {
     let read = if is_format_1(bytes) {
         decode_v1(bytes, &mut map)
     } else {
-        from_scan(journal::apply_all(bytes, Holds::Puts, &mut map).expect("from memory"))
+        let scan = journal::apply_all(bytes, Holds::Puts, &mut map, bytes.len() as u64);
+        from_scan(scan.expect("reading from memory cannot fail"))
     };
     let mut entries: Vec<ParkedEntry> = map.views().map(|v| v.to_entry()).collect();
     crate::state::entry::sort_entries(&mut entries);
