@@ -14,6 +14,7 @@ use crate::reason::Reason;
 use crate::state::entry::{EntryStatus, ParkedEntry};
 use serde_json::Value;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -188,6 +189,25 @@ impl<'a> EntryView<'a> {
     }
 }
 
+/// Put a new key's slot (followed by `next` in its chain) in a free place; its index.
+fn place(slots: &mut Vec<Slot>, free: &mut Vec<u32>, key: Box<str>, next: u32, slot: Slot) -> u32 {
+    let slot = Slot {
+        key: Some(key),
+        next,
+        ..slot
+    };
+    match free.pop() {
+        Some(at) => {
+            slots[at as usize] = slot;
+            at
+        }
+        None => {
+            slots.push(slot);
+            u32::try_from(slots.len() - 1).expect("fewer than 2^32 entries")
+        }
+    }
+}
+
 impl EntryMap {
     fn hash(&self, key: &str) -> u32 {
         self.hasher.hash_one(key) as u32 & self.hash_mask
@@ -246,8 +266,35 @@ impl EntryMap {
             status: p.status,
         };
         let hash = self.hash(&p.session_key);
-        let at = match self.find_hashed(&p.session_key, hash) {
-            Some((at, _)) => {
+        // One probe of the key table: a new key's chain is linked in place.
+        let found = match self.heads.entry(hash) {
+            Entry::Vacant(head) => {
+                let key = p.session_key.into_owned().into_boxed_str();
+                let at = place(&mut self.slots, &mut self.free, key, NONE, fields);
+                head.insert(at);
+                self.len += 1;
+                Err(at)
+            }
+            Entry::Occupied(mut head) => {
+                let mut at = *head.get();
+                while at != NONE && self.slots[at as usize].key.as_deref() != Some(&p.session_key) {
+                    at = self.slots[at as usize].next;
+                }
+                if at == NONE {
+                    let key = p.session_key.into_owned().into_boxed_str();
+                    let next = *head.get();
+                    let at = place(&mut self.slots, &mut self.free, key, next, fields);
+                    *head.get_mut() = at;
+                    self.len += 1;
+                    Err(at)
+                } else {
+                    Ok((at, fields))
+                }
+            }
+        };
+        // Ok: an existing key's slot to refill; Err: the new key's slot
+        let at = match found {
+            Ok((at, fields)) => {
                 self.unindex(at);
                 let slot = &mut self.slots[at as usize];
                 let key = slot.key.take();
@@ -259,7 +306,7 @@ impl EntryMap {
                 };
                 at
             }
-            None => self.place(p.session_key.into_owned().into_boxed_str(), hash, fields),
+            Err(at) => at,
         };
         let slot = &self.slots[at as usize];
         if slot.status == EntryStatus::Parked && !self.index_deferred {
@@ -292,26 +339,6 @@ impl EntryMap {
     pub fn reserve(&mut self, n: usize) {
         self.slots.reserve(n);
         self.heads.reserve(n);
-    }
-
-    /// Put a new key's slot in a free place and link it into its hash chain.
-    fn place(&mut self, key: Box<str>, hash: u32, mut slot: Slot) -> u32 {
-        let head = self.heads.entry(hash).or_insert(NONE);
-        slot.next = *head;
-        slot.key = Some(key);
-        let at = match self.free.pop() {
-            Some(at) => {
-                self.slots[at as usize] = slot;
-                at
-            }
-            None => {
-                self.slots.push(slot);
-                u32::try_from(self.slots.len() - 1).expect("fewer than 2^32 entries")
-            }
-        };
-        *head = at;
-        self.len += 1;
-        at
     }
 
     /// Drop a slot's strings and its due-index place (its key stays).
