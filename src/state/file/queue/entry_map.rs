@@ -169,7 +169,7 @@ impl<'a> EntryView<'a> {
     }
 
     /// The whole entry.
-    pub fn to_entry(&self) -> ParkedEntry {
+    pub fn to_entry(self) -> ParkedEntry {
         let s = self.slot;
         let meta = self.map.metas.get(s.meta);
         ParkedEntry {

@@ -131,7 +131,6 @@ pub(crate) fn apply_all_threaded(
             };
             let header = |body: &[u8]| super::journal::header_of(body);
             let counts = lines::scan_each(r, true, true, checksum_from, header, &mut record);
-            drop(record);
             let _ = tx.send(batch);
             counts
         });
