@@ -582,6 +582,14 @@ impl QueueStore {
                         .pop()
                         .expect("one result per group")?;
                     self.sync_now()?;
+                    if r.imported >= heap::RELEASE_FROM_ENTRIES {
+                        // The map was built among the import's parse buffers, and its small
+                        // allocations (keys, index nodes) would keep their pages resident
+                        // once those are freed: build it again from the files, now that they
+                        // are gone, so it packs into few pages and the rest can be handed back.
+                        self.entries = EntryMap::default();
+                        self.reload()?;
+                    }
                 }
                 Err(problem) => r.problem = Some(problem),
             }
