@@ -115,15 +115,21 @@ pub(crate) fn apply_all_threaded(
     checksum_from: u32,
 ) -> io::Result<JournalScan> {
     let (tx, rx) = mpsc::sync_channel::<Batch>(AHEAD);
+    // applied batches go back to the reader to be filled again (their memory stays mapped)
+    let (back, returned) = mpsc::channel::<Batch>();
     std::thread::scope(|scope| {
-        let reader = scope.spawn(move || {
+        let reader = std::thread::Builder::new().name("retry-queue-read".into());
+        let reader = reader.spawn_scoped(scope, move || {
             let mut batch = Batch::default();
             let mut record = |body: &[u8], crc: bool| match decode_line(body, crc, holds) {
                 Some(d) => {
                     batch.push(d);
                     if batch.items.len() >= BATCH {
+                        let mut next = returned.try_recv().unwrap_or_default();
+                        next.text.clear();
+                        next.items.clear();
                         // a closed channel means the applying side is gone: stop quietly
-                        let _ = tx.send(std::mem::take(&mut batch));
+                        let _ = tx.send(std::mem::replace(&mut batch, next));
                     }
                     true
                 }
@@ -133,7 +139,7 @@ pub(crate) fn apply_all_threaded(
             let counts = lines::scan_each(r, true, true, checksum_from, header, &mut record);
             let _ = tx.send(batch);
             counts
-        });
+        })?;
         let mut refused = 0;
         for batch in rx {
             for item in &batch.items {
@@ -143,6 +149,7 @@ pub(crate) fn apply_all_threaded(
                 };
                 refused += usize::from(!applied);
             }
+            let _ = back.send(batch);
         }
         let mut counts = reader
             .join()
