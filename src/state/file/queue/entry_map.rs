@@ -354,8 +354,17 @@ impl EntryMap {
 
     /// Remove and return the entry of `key`.
     pub fn remove(&mut self, key: &str) -> Option<ParkedEntry> {
-        let (at, prev) = self.find(key)?;
-        let entry = self.view_at(at).to_entry();
+        let entry = self.view(key)?.to_entry();
+        self.discard(key);
+        Some(entry)
+    }
+
+    /// Remove the entry of `key` without building it (replaying a journal); whether there was
+    /// one.
+    pub fn discard(&mut self, key: &str) -> bool {
+        let Some((at, prev)) = self.find(key) else {
+            return false;
+        };
         self.unindex(at);
         let slot = &mut self.slots[at as usize];
         let next = slot.next;
@@ -372,7 +381,7 @@ impl EntryMap {
         }
         self.free.push(at);
         self.len -= 1;
-        Some(entry)
+        true
     }
 
     fn view_at(&self, at: u32) -> EntryView<'_> {
@@ -438,6 +447,11 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_is_72_bytes() {
+        assert_eq!(std::mem::size_of::<Slot>(), 72);
+    }
+
+    #[test]
     fn index_follows_updates_status_and_removal() {
         let mut m = EntryMap::default();
         m.insert(&entry("b", 20, EntryStatus::Parked));
@@ -458,6 +472,8 @@ mod tests {
         assert_eq!(keys(&m), ["a"]);
         assert_eq!(m.len(), 2);
         assert!(m.remove("zz").is_none());
+        assert!(m.discard("a") && !m.discard("a"));
+        assert_eq!((m.len(), m.parked_by_due().count()), (1, 0));
     }
 
     #[test]

@@ -173,7 +173,7 @@ pub(crate) fn apply_record(rec: &JournalRecord, entries: &mut EntryMap) -> bool 
     match rec {
         JournalRecord::Put { entry } => entries.insert(entry),
         JournalRecord::Del { key } => {
-            entries.remove(key);
+            entries.discard(key);
         }
         JournalRecord::Header { .. } => return false,
     }
