@@ -552,10 +552,16 @@ export declare class RetryEngine {
   reset(key: string): boolean
   /**
    * Ask the circuit breaker of `key` for permission: `allowed`, `probe` (half-open, you
-   * are the one probe) or `rejected` with `retryAtMs`.
+   * are the one probe) or `rejected` with `retryAtMs`. The `allowed` and `probe` permits
+   * are shared frozen objects (the same object on every call); `rejected` is a new object.
+   * Each instance also has this method as its own (non-enumerable) property, which skips
+   * the class-method call overhead and works detached; both behave the same.
    */
   breakerAcquire(key: string, nowMs?: number | undefined | null): Permit
-  /** Report the outcome of a call the breaker allowed. */
+  /**
+   * Report the outcome of a call the breaker allowed. Like `breakerAcquire`, each instance
+   * also has it as its own (non-enumerable) property.
+   */
   breakerRecord(key: string, ok: boolean, nowMs?: number | undefined | null): void
   /** The breaker state of `key` (`closed` when unknown). */
   breakerState(key: string, nowMs?: number | undefined | null): BreakerState

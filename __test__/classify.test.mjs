@@ -207,3 +207,38 @@ test('huge inputs classify without trouble', () => {
   const big = 'x'.repeat(2_000_000) + ' 429 Too Many Requests rate limit exceeded'
   assert.equal(engine.classify(big).reason, 'rate_limit')
 })
+
+test('results are plain objects with the documented keys in order, on the main thread and in a worker', async () => {
+  const shapes = (e) => [
+    e.classify('Rate limit reached. Please try again in 2s.'),
+    e.classify('usage limit reached|1760000000'),
+    e.classify('hello there'),
+    e.classify(null),
+    e.classify({ status: 503 }),
+  ].map((c) => [Object.getPrototypeOf(c) === Object.prototype, Object.keys(c).join(',')])
+  const want = [
+    [true, 'reason,retryable,status,retryAfterMs,resetAtMs,message,rule'],
+    [true, 'reason,retryable,status,retryAfterMs,resetAtMs,message,rule'],
+    [true, 'reason,retryable,status,message,rule'],
+    [true, 'reason,retryable,status,message,rule'],
+    [true, 'reason,retryable,status,message,rule'],
+  ]
+  assert.deepEqual(shapes(engine), want)
+  const { Worker } = await import('node:worker_threads')
+  const indexJs = createRequire(import.meta.url).resolve('../index.js')
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads')
+    const { RetryEngine } = require(workerData)
+    const e = new RetryEngine({ seed: 1 })
+    const shapes = ${shapes.toString()}
+    parentPort.postMessage({ first: shapes(e), again: shapes(e), c: e.classify('429 slow down') })
+    e.close()`
+  const got = await new Promise((resolve, reject) => {
+    const w = new Worker(source, { eval: true, workerData: indexJs })
+    w.once('message', resolve)
+    w.once('error', reject)
+  })
+  assert.deepEqual(got.first, want)
+  assert.deepEqual(got.again, want)
+  assert.equal(got.c.reason, 'rate_limit')
+})

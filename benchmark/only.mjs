@@ -17,8 +17,8 @@ try {
     await engine.close()
   }
   if (which.has('park')) {
-    const sizes = env('BENCH_SIZES', '100,10000,100000').split(',').map(Number)
-    await benchPark({ RetryEngine, old, sizes, ops: Number(env('BENCH_PARK_OPS', 200)), maxMs: Number(env('BENCH_PARK_MAX_MS', 4000)) })
+    const sizes = env('BENCH_SIZES', '100,10000,100000,1000000').split(',').map(Number)
+    await benchPark({ RetryEngine, old, sizes, ops: Number(env('BENCH_PARK_OPS', 1000)), maxMs: Number(env('BENCH_PARK_MAX_MS', 4000)) })
   }
   if (which.has('resend')) await benchResend({ RetryEngine, sessions: Number(env('BENCH_RESEND', 10_000)) })
 } finally {

@@ -14,8 +14,8 @@ import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
 const env = (name, dflt) => process.env[name] ?? dflt
 const ms = Number(env('BENCH_MS', 1000))
-const sizes = env('BENCH_SIZES', '100,10000,100000').split(',').map(Number)
-const parkOps = Number(env('BENCH_PARK_OPS', 200))
+const sizes = env('BENCH_SIZES', '100,10000,100000,1000000').split(',').map(Number)
+const parkOps = Number(env('BENCH_PARK_OPS', 1000))
 const parkMaxMs = Number(env('BENCH_PARK_MAX_MS', 4000))
 const resendSessions = Number(env('BENCH_RESEND', 10_000))
 
@@ -23,11 +23,12 @@ const started = performance.now()
 const RetryEngine = loadRetryEngine()
 const old = await loadOldPlugin()
 const cockatiel = require('cockatiel/package.json').version
+const cockatiel4 = require('cockatiel4/package.json').version
 
 console.log('## openclaw-retry-engine benchmark\n')
 console.log(
   `node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model?.trim() ?? 'cpu'}, ${os.platform()} ${os.release()}; ` +
-    `compared with ${OLD_PLUGIN}@${old.version} and cockatiel@${cockatiel}.`,
+    `compared with ${OLD_PLUGIN}@${old.version}, cockatiel@${cockatiel} and cockatiel@${cockatiel4}.`,
 )
 console.log(
   `Sizes: timed loops ${ms} ms; park at ${sizes.join(' / ')} entries, ${parkOps} parks per mode; resend ${resendSessions} sessions.`,

@@ -55,7 +55,7 @@ impl Reason {
     ];
 
     /// The stable `snake_case` name of the reason.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Reason::RateLimit => "rate_limit",
             Reason::Quota => "quota",

@@ -16,6 +16,21 @@ pub(crate) fn proptest_config(max_shrink_iters: u32) -> ProptestConfig {
     }
 }
 
+/// `cases` cases, shrinking bounded as in [`proptest_config`], for cheap properties that need
+/// many samples to reach their rare inputs.
+pub(crate) fn proptest_cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        ..proptest_config(512)
+    }
+}
+
+/// Texts glued from up to `max` of `pieces` (fragments of the shapes a pattern matches, their
+/// near misses and filler), for checking a hand-written scan against its pattern.
+pub(crate) fn texts_from(pieces: Vec<&'static str>, max: usize) -> impl Strategy<Value = String> {
+    proptest::collection::vec(proptest::sample::select(pieces), 0..max).prop_map(|p| p.concat())
+}
+
 /// JSON trees up to 4 levels deep built from `leaf` values: arrays of fewer than `max_array`
 /// items and objects of up to 5 members with keys from `key()`; about `desired_size` nodes.
 pub(crate) fn json_tree<K: Strategy<Value = String> + 'static>(

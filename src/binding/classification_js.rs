@@ -1,12 +1,73 @@
-//! A [`Classification`] as a plain JS object, built directly (the hot path of `classify()`):
-//! one object, one property set per field with static names, absent hint fields not created.
-//! The object has the same keys, in the same order, as the serde form of the type.
+//! A [`Classification`] as a plain JS object (the hot path of `classify()`), absent hint
+//! fields not created; the object has the same keys, in the same order, as the serde form of
+//! the type.
+//!
+//! Setting properties one by one from native code takes V8's slow path (a map transition
+//! looked up per property, about three quarters of the call's boundary cost), so the object is
+//! made by a small JS factory compiled once per JS thread, whose object literals V8 builds
+//! with fixed shapes; property names and reason values are strings made once per thread
+//! ([`JsStrings`]). If the factory cannot be made, the object is filled in property by
+//! property.
 
+use super::js::Js;
+use super::js_strings::{Held, JsStrings, Strings};
 use crate::classify::Classification;
+use crate::reason::Reason;
 use napi::bindgen_prelude::Unknown;
 use napi::{sys, Env};
-use std::ffi::CStr;
+use std::cell::RefCell;
 use std::ptr;
+
+thread_local! {
+    static SLOT: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// The property names, in key order, then every reason name in [`Reason::ALL`] order.
+const NAMES: [&str; 7] = [
+    "reason",
+    "retryable",
+    "status",
+    "retryAfterMs",
+    "resetAtMs",
+    "message",
+    "rule",
+];
+const TEXTS: [&str; NAMES.len() + Reason::ALL.len()] = {
+    let mut texts = [""; NAMES.len() + Reason::ALL.len()];
+    let mut i = 0;
+    while i < NAMES.len() {
+        texts[i] = NAMES[i];
+        i += 1;
+    }
+    let mut r = 0;
+    while r < Reason::ALL.len() {
+        texts[NAMES.len() + r] = Reason::ALL[r].as_str();
+        r += 1;
+    }
+    texts
+};
+static STRINGS: JsStrings = JsStrings::new(&SLOT, &TEXTS);
+
+thread_local! {
+    static FACTORY: RefCell<Option<Held>> = const { RefCell::new(None) };
+}
+
+/// The factory's source: the hint fields present decide the literal, so each result shape is
+/// one of four fixed ones.
+const FACTORY_SOURCE: &str =
+    "(function (reason, retryable, status, retryAfterMs, resetAtMs, message, rule) {
+  'use strict';
+  if (retryAfterMs === undefined) {
+    return resetAtMs === undefined
+      ? { reason, retryable, status, message, rule }
+      : { reason, retryable, status, resetAtMs, message, rule };
+  }
+  return resetAtMs === undefined
+    ? { reason, retryable, status, retryAfterMs, message, rule }
+    : { reason, retryable, status, retryAfterMs, resetAtMs, message, rule };
+})";
+
+static FACTORY_HOLDER: JsStrings = JsStrings::compiled(&FACTORY, FACTORY_SOURCE);
 
 /// Builds the JS object for `c`; a failing napi call becomes a thrown error.
 pub fn classification_to_js<'env>(
@@ -14,87 +75,98 @@ pub fn classification_to_js<'env>(
     c: &Classification,
 ) -> napi::Result<Unknown<'env>> {
     let raw = env.raw();
-    let obj = Builder::new(raw)?;
-    match c.reason {
-        Some(r) => obj.string(c"reason", r.as_str())?,
-        None => obj.null(c"reason")?,
+    let obj = build(raw, c)
+        .ok_or_else(|| napi::Error::from_reason("could not build the classification object"))?;
+    // SAFETY: `obj` is a live object of this env, created by `build`.
+    Ok(unsafe { Unknown::from_raw_unchecked(raw, obj) })
+}
+
+fn build(env: sys::napi_env, c: &Classification) -> Option<sys::napi_value> {
+    let js = Js::new(env);
+    let strings = STRINGS.get(env)?;
+    if let Some(factory) = FACTORY_HOLDER.get(env).and_then(|f| f.at(0)) {
+        return by_factory(js, strings, factory, c);
     }
-    obj.boolean(c"retryable", c.retryable)?;
-    match c.status {
-        Some(s) => obj.number(c"status", f64::from(s))?,
-        None => obj.null(c"status")?,
+    let mut obj = ptr::null_mut();
+    // SAFETY: plain object creation in the live env of this call.
+    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
+        return None;
     }
+    let set = |name: usize, value: sys::napi_value| set(env, strings, obj, name, value);
+    let reason = match c.reason {
+        Some(r) => strings.at(NAMES.len() + reason_index(r))?,
+        None => js.null()?,
+    };
+    set(0, reason)?;
+    set(1, js.boolean(c.retryable)?)?;
+    set(2, number_or_null(js, c.status.map(f64::from))?)?;
     if let Some(ms) = c.retry_after_ms {
-        obj.number(c"retryAfterMs", ms as f64)?;
+        set(3, js.create_number(ms as f64)?)?;
     }
     if let Some(at) = c.reset_at_ms {
-        obj.number(c"resetAtMs", at as f64)?;
+        set(4, js.create_number(at as f64)?)?;
     }
-    obj.string(c"message", &c.message)?;
-    match &c.rule {
-        Some(rule) => obj.string(c"rule", rule)?,
-        None => obj.null(c"rule")?,
-    }
-    // SAFETY: `obj.obj` is a live object of this env, created above.
-    Ok(unsafe { Unknown::from_raw_unchecked(raw, obj.obj) })
+    set(5, js.create_string(&c.message)?)?;
+    let rule = match &c.rule {
+        Some(rule) => js.create_string(rule)?,
+        None => js.null()?,
+    };
+    set(6, rule)?;
+    Some(obj)
 }
 
-/// A new JS object being filled in.
-struct Builder {
+fn by_factory(
+    js: Js,
+    strings: Strings,
+    factory: sys::napi_value,
+    c: &Classification,
+) -> Option<sys::napi_value> {
+    let undefined = js.undefined()?;
+    let optional = |n: Option<i64>| match n {
+        Some(n) => js.create_number(n as f64),
+        None => Some(undefined),
+    };
+    let args = [
+        match c.reason {
+            Some(r) => strings.at(NAMES.len() + reason_index(r))?,
+            None => js.null()?,
+        },
+        js.boolean(c.retryable)?,
+        number_or_null(js, c.status.map(f64::from))?,
+        optional(c.retry_after_ms)?,
+        optional(c.reset_at_ms)?,
+        js.create_string(&c.message)?,
+        match &c.rule {
+            Some(rule) => js.create_string(rule)?,
+            None => js.null()?,
+        },
+    ];
+    js.call(undefined, factory, &args)
+}
+
+fn reason_index(r: Reason) -> usize {
+    Reason::ALL
+        .iter()
+        .position(|x| *x == r)
+        .expect("Reason::ALL lists every reason")
+}
+
+fn number_or_null(js: Js, n: Option<f64>) -> Option<sys::napi_value> {
+    match n {
+        Some(n) => js.create_number(n),
+        None => js.null(),
+    }
+}
+
+fn set(
     env: sys::napi_env,
+    strings: Strings,
     obj: sys::napi_value,
-}
-
-fn check(status: sys::napi_status) -> napi::Result<()> {
-    if status == sys::Status::napi_ok {
-        Ok(())
-    } else {
-        Err(napi::Error::from_reason(
-            "could not build the classification object",
-        ))
-    }
-}
-
-impl Builder {
-    fn new(env: sys::napi_env) -> napi::Result<Self> {
-        let mut obj = ptr::null_mut();
-        // SAFETY: plain object creation in the live env of this call.
-        check(unsafe { sys::napi_create_object(env, &mut obj) })?;
-        Ok(Builder { env, obj })
-    }
-
-    fn set(&self, name: &CStr, value: sys::napi_value) -> napi::Result<()> {
-        // SAFETY: `obj` and `value` belong to this env; `name` is NUL-terminated.
-        check(unsafe { sys::napi_set_named_property(self.env, self.obj, name.as_ptr(), value) })
-    }
-
-    fn string(&self, name: &CStr, s: &str) -> napi::Result<()> {
-        let mut v = ptr::null_mut();
-        // SAFETY: `s` is valid UTF-8 of the given length.
-        check(unsafe {
-            sys::napi_create_string_utf8(self.env, s.as_ptr().cast(), s.len() as isize, &mut v)
-        })?;
-        self.set(name, v)
-    }
-
-    fn number(&self, name: &CStr, n: f64) -> napi::Result<()> {
-        let mut v = ptr::null_mut();
-        // SAFETY: plain value creation.
-        check(unsafe { sys::napi_create_double(self.env, n, &mut v) })?;
-        self.set(name, v)
-    }
-
-    fn boolean(&self, name: &CStr, b: bool) -> napi::Result<()> {
-        let mut v = ptr::null_mut();
-        // SAFETY: plain value lookup.
-        check(unsafe { sys::napi_get_boolean(self.env, b, &mut v) })?;
-        self.set(name, v)
-    }
-
-    fn null(&self, name: &CStr) -> napi::Result<()> {
-        let mut v = ptr::null_mut();
-        // SAFETY: plain value lookup.
-        check(unsafe { sys::napi_get_null(self.env, &mut v) })?;
-        self.set(name, v)
-    }
+    name: usize,
+    value: sys::napi_value,
+) -> Option<()> {
+    let key = strings.at(name)?;
+    // SAFETY: `obj`, `key` and `value` are live values of `env`; `obj` is a plain object.
+    let status = unsafe { sys::napi_set_property(env, obj, key, value) };
+    (status == sys::Status::napi_ok).then_some(())
 }

@@ -3,6 +3,7 @@
 
 mod abort;
 mod args;
+mod breaker_calls;
 mod classification_js;
 mod convert;
 mod errors;
@@ -11,6 +12,7 @@ mod guards;
 mod input;
 mod js;
 mod js_resender;
+mod js_strings;
 mod liveness;
 mod options;
 mod permit_js;

@@ -1,6 +1,8 @@
-//! The breaker's hot path to JS: a [`Permit`] built as a fresh `{ permit, retryAtMs? }` object
-//! from property names and values made once per JS thread (no string is created or looked up
-//! per call), and the key argument read without a heap allocation when it is short.
+//! The breaker's hot path to JS: a [`Permit`] as a `{ permit, retryAtMs? }` object, and the key
+//! argument read without a heap allocation when it is short. `allowed` and `probe` are one
+//! frozen object each per JS thread, handed out again on every call (nothing is created per
+//! call); `rejected` is a fresh object (it carries `retryAtMs`) built from property names and
+//! values made once per JS thread.
 
 use super::js::Js;
 use crate::breaker::Permit;
@@ -13,8 +15,11 @@ use std::ptr;
 #[derive(Clone, Copy)]
 struct Names {
     env: sys::napi_env,
-    /// `["permit", "retryAtMs", "allowed", "probe", "rejected"]`; null if it could not be made.
+    /// `["permit", "retryAtMs", "allowed", "probe", "rejected", {permit: "allowed"},
+    /// {permit: "probe"}]` (the two objects frozen); null if it could not be made.
     holder: sys::napi_ref,
+    /// The two frozen permits of the array, referenced directly (one napi call per permit).
+    shared: [sys::napi_ref; 2],
 }
 
 thread_local! {
@@ -22,8 +27,30 @@ thread_local! {
 }
 
 const TEXTS: [&str; 5] = ["permit", "retryAtMs", "allowed", "probe", "rejected"];
+/// Where the shared `{permit: "allowed"}` is in the names array (`"probe"` is next).
+const SHARED_ALLOWED: u32 = 5;
 
-fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
+/// A frozen `{permit: <TEXTS[kind]>}` (`kind` 2 or 3) in `env`.
+fn frozen_permit(env: sys::napi_env, array: sys::napi_value, kind: u32) -> Option<sys::napi_value> {
+    let mut obj = ptr::null_mut();
+    // SAFETY: plain object creation in `env`.
+    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
+        return None;
+    }
+    set(env, obj, name(env, array, 0)?, name(env, array, kind)?)?;
+    // SAFETY: `obj` is a plain object of `env`.
+    (unsafe { sys::napi_object_freeze(env, obj) } == sys::Status::napi_ok).then_some(obj)
+}
+
+/// A strong reference to the object `value`, kept for the env's lifetime (one per JS thread).
+fn keep(env: sys::napi_env, value: sys::napi_value) -> Option<sys::napi_ref> {
+    let mut r = ptr::null_mut();
+    // SAFETY: `value` is an object of `env`.
+    let status = unsafe { sys::napi_create_reference(env, value, 1, &mut r) };
+    (status == sys::Status::napi_ok).then_some(r)
+}
+
+fn make_names(env: sys::napi_env) -> Option<Names> {
     let js = Js::new(env);
     let mut array = ptr::null_mut();
     // SAFETY: plain array creation in `env`.
@@ -39,31 +66,47 @@ fn make_holder(env: sys::napi_env) -> Option<sys::napi_ref> {
             return None;
         }
     }
-    let mut holder = ptr::null_mut();
-    // SAFETY: `array` is an object of `env`; the reference is kept for the env's lifetime
-    // (one per JS thread).
-    let status = unsafe { sys::napi_create_reference(env, array, 1, &mut holder) };
-    (status == sys::Status::napi_ok).then_some(holder)
+    let mut shared = [ptr::null_mut(); 2];
+    for (slot, kind) in shared.iter_mut().zip([2, 3]) {
+        let obj = frozen_permit(env, array, kind)?;
+        // SAFETY: `array` and `obj` are live values of `env`.
+        let status = unsafe { sys::napi_set_element(env, array, SHARED_ALLOWED + kind - 2, obj) };
+        if status != sys::Status::napi_ok {
+            return None;
+        }
+        *slot = keep(env, obj)?;
+    }
+    Some(Names {
+        env,
+        holder: keep(env, array)?,
+        shared,
+    })
 }
 
-/// The names array of `env` (made on first use; `None` for good if it cannot be made).
-fn names(env: sys::napi_env) -> Option<sys::napi_value> {
-    let holder = NAMES.with(|cell| {
+/// The names of `env` (made on first use; `None` for good if they cannot be made).
+fn names_of(env: sys::napi_env) -> Option<Names> {
+    let names = NAMES.with(|cell| {
         if let Some(n) = *cell.borrow() {
             if n.env == env {
-                return n.holder;
+                return n;
             }
         }
-        let holder = make_holder(env).unwrap_or(ptr::null_mut());
-        *cell.borrow_mut() = Some(Names { env, holder });
-        holder
+        let n = make_names(env).unwrap_or(Names {
+            env,
+            holder: ptr::null_mut(),
+            shared: [ptr::null_mut(); 2],
+        });
+        *cell.borrow_mut() = Some(n);
+        n
     });
-    if holder.is_null() {
-        return None;
-    }
+    (!names.holder.is_null()).then_some(names)
+}
+
+/// The value of a reference made by [`keep`].
+fn value_of(env: sys::napi_env, r: sys::napi_ref) -> Option<sys::napi_value> {
     let mut out = ptr::null_mut();
-    // SAFETY: `holder` is a strong reference created in `env`.
-    let status = unsafe { sys::napi_get_reference_value(env, holder, &mut out) };
+    // SAFETY: `r` is a strong reference created in `env`.
+    let status = unsafe { sys::napi_get_reference_value(env, r, &mut out) };
     (status == sys::Status::napi_ok && !out.is_null()).then_some(out)
 }
 
@@ -85,20 +128,22 @@ fn set(
     (status == sys::Status::napi_ok).then_some(())
 }
 
-/// `permit` as a new JS object (`None` if napi failed; the caller falls back to serde).
+/// `permit` as a JS object: the shared frozen one for `allowed` / `probe`, a new one for
+/// `rejected` (`None` if napi failed; the caller falls back to serde).
 pub fn permit_to_js(env: sys::napi_env, permit: Permit) -> Option<sys::napi_value> {
-    let names = names(env)?;
+    let refs = names_of(env)?;
+    match permit {
+        Permit::Allowed => return value_of(env, refs.shared[0]),
+        Permit::Probe => return value_of(env, refs.shared[1]),
+        Permit::Rejected { .. } => {}
+    }
+    let names = value_of(env, refs.holder)?;
     let mut obj = ptr::null_mut();
     // SAFETY: plain object creation in `env`.
     if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
         return None;
     }
-    let kind = match permit {
-        Permit::Allowed => 2,
-        Permit::Probe => 3,
-        Permit::Rejected { .. } => 4,
-    };
-    set(env, obj, name(env, names, 0)?, name(env, names, kind)?)?;
+    set(env, obj, name(env, names, 0)?, name(env, names, 4)?)?;
     if let Permit::Rejected { retry_at_ms } = permit {
         let at = Js::new(env).create_number(retry_at_ms as f64)?;
         set(env, obj, name(env, names, 1)?, at)?;

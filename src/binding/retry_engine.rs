@@ -3,6 +3,7 @@
 
 use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
+use super::breaker_calls;
 use super::classification_js::classification_to_js;
 use super::convert::{promise, rejected, settle, settle_with, to_js, to_js_direct};
 use super::errors::to_napi;
@@ -12,7 +13,6 @@ use super::js::Js;
 use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
 use super::options;
-use super::permit_js;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
@@ -96,7 +96,7 @@ impl RetryEngine {
     /// Create an engine. Every option is optional; see `RetryEngineOptions` for defaults.
     /// Throws `E_INVALID_OPTION` naming the field on a wrong type or range.
     #[napi(constructor, ts_args_type = "options?: RetryEngineOptions | null")]
-    pub fn new(env: Env, options: Unknown<'_>) -> napi::Result<Self> {
+    pub fn new(env: Env, this: This<'_>, options: Unknown<'_>) -> napi::Result<Self> {
         let controllers = Controllers::default();
         let raw = ok_or_throw(&env, options::read(&env, options, &controllers)?)?;
         let cfg = ok_or_throw(&env, parse_options(raw.json.as_ref()))?;
@@ -106,9 +106,13 @@ impl RetryEngine {
             hub.add("*", on_event);
         }
         let resender = raw.resend.clone().map(|r| Arc::new(r) as Arc<dyn Resender>);
-        let engine = ok_or_throw(&env, Engine::new(cfg, clock, hub.sink(), resender))?;
+        let engine = Arc::new(ok_or_throw(
+            &env,
+            Engine::new(cfg, clock, hub.sink(), resender),
+        )?);
+        breaker_calls::install(env.raw(), this.object.raw(), &engine)?;
         Ok(Self {
-            engine: Arc::new(engine),
+            engine,
             hub,
             resend: raw.resend,
             controllers,
@@ -262,7 +266,10 @@ impl RetryEngine {
     }
 
     /// Ask the circuit breaker of `key` for permission: `allowed`, `probe` (half-open, you
-    /// are the one probe) or `rejected` with `retryAtMs`.
+    /// are the one probe) or `rejected` with `retryAtMs`. The `allowed` and `probe` permits
+    /// are shared frozen objects (the same object on every call); `rejected` is a new object.
+    /// Each instance also has this method as its own (non-enumerable) property, which skips
+    /// the class-method call overhead and works detached; both behave the same.
     #[napi(
         ts_args_type = "key: string, nowMs?: number | undefined | null",
         ts_return_type = "Permit"
@@ -273,25 +280,14 @@ impl RetryEngine {
         key: Unknown<'_>,
         now_ms: Unknown<'_>,
     ) -> napi::Result<Unknown<'env>> {
-        let js = Js::new(env.raw());
-        let acquire = |key: &str| {
-            let now = args::now(js, raw(&now_ms))?;
-            self.engine.breaker_acquire(key, now)
-        };
-        let r = match permit_js::with_short_string(env.raw(), raw(&key), acquire) {
-            Some(r) => r,
-            None => args::string(js, raw(&key), "key").and_then(|key| acquire(&key)),
-        };
-        if let Ok(permit) = &r {
-            if let Some(obj) = permit_js::permit_to_js(env.raw(), *permit) {
-                // SAFETY: `obj` was just created in `env`.
-                return Ok(unsafe { Unknown::from_raw_unchecked(env.raw(), obj) });
-            }
-        }
-        to_js_direct(env, r)
+        let r = breaker_calls::acquire(env.raw(), &self.engine, raw(&key), raw(&now_ms));
+        // SAFETY: the value was just created in `env`.
+        r.map(|v| unsafe { Unknown::from_raw_unchecked(env.raw(), v) })
+            .map_err(|e| breaker_calls::to_napi_error(env, e))
     }
 
-    /// Report the outcome of a call the breaker allowed.
+    /// Report the outcome of a call the breaker allowed. Like `breakerAcquire`, each instance
+    /// also has it as its own (non-enumerable) property.
     #[napi(ts_args_type = "key: string, ok: boolean, nowMs?: number | undefined | null")]
     pub fn breaker_record(
         &self,
@@ -300,17 +296,8 @@ impl RetryEngine {
         ok: Unknown<'_>,
         now_ms: Unknown<'_>,
     ) -> napi::Result<()> {
-        let js = Js::new(env.raw());
-        let record = |key: &str| {
-            let ok = args::boolean(js, raw(&ok), "ok")?;
-            let now = args::now(js, raw(&now_ms))?;
-            self.engine.breaker_record(key, ok, now)
-        };
-        let r = match permit_js::with_short_string(env.raw(), raw(&key), record) {
-            Some(r) => r,
-            None => args::string(js, raw(&key), "key").and_then(|key| record(&key)),
-        };
-        ok_or_throw(&env, r)
+        breaker_calls::record(env.raw(), &self.engine, raw(&key), raw(&ok), raw(&now_ms))
+            .map_err(|e| breaker_calls::to_napi_error(&env, e))
     }
 
     /// The breaker state of `key` (`closed` when unknown).

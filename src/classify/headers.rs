@@ -105,13 +105,16 @@ impl Headers {
     /// exhausted limits (`x-ratelimit-remaining-* == 0`), or the latest of all when none is
     /// reported exhausted.
     pub(crate) fn openai_reset(&self) -> Option<Hint> {
-        let limits = ["requests", "tokens"].map(|kind| {
-            let reset = self
-                .get(&format!("x-ratelimit-reset-{kind}"))
-                .and_then(parse_go_duration);
-            let exhausted = self
-                .get(&format!("x-ratelimit-remaining-{kind}"))
-                .is_some_and(|r| r.trim() == "0");
+        let limits = [
+            (
+                "x-ratelimit-reset-requests",
+                "x-ratelimit-remaining-requests",
+            ),
+            ("x-ratelimit-reset-tokens", "x-ratelimit-remaining-tokens"),
+        ]
+        .map(|(reset, remaining)| {
+            let reset = self.get(reset).and_then(parse_go_duration);
+            let exhausted = self.get(remaining).is_some_and(|r| r.trim() == "0");
             (reset, exhausted)
         });
         latest(&limits).map(Hint::After)

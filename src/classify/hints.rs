@@ -23,7 +23,7 @@ use std::sync::LazyLock;
 /// 2 minutes", "retrying in 6m0s".
 static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i-u)\b(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:(?:[a-z]|µ|μ)+(?:[0-9]+(?:\.[0-9]+)?(?:[a-z]|µ|μ)+)*)?)(?:\s+([a-z]+))?",
+        r"(?i-u)^(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:(?:[a-z]|µ|μ)+(?:[0-9]+(?:\.[0-9]+)?(?:[a-z]|µ|μ)+)*)?)(?:\s+([a-z]+))?",
     )
     .expect("text delay pattern must compile")
 });
@@ -50,13 +50,24 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i-u)limit reached\|(\d{9,11})\b").expect("epoch reset pattern must compile")
 });
 
-/// Whether `text` mentions `again` or `retry` (any case): the words every text delay has.
-fn mentions_retry(text: &str) -> bool {
-    // The first byte gates the full compare, so most windows cost one test.
-    text.as_bytes().windows(5).any(|w| match w[0] | 0x20 {
-        b'a' => w.eq_ignore_ascii_case(b"again"),
-        b'r' => w.eq_ignore_ascii_case(b"retry"),
-        _ => false,
+/// Where a text delay can start: each `try` or `retry` (any case) after a word boundary, the
+/// words every delay starts with (the pattern's leading `\b`, checked here because the
+/// pattern is run anchored at each of these).
+fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
+    let bytes = text.as_bytes();
+    let starts_with = |i: usize, word: &[u8]| {
+        bytes
+            .get(i..i + word.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    (0..bytes.len()).filter(move |&i| {
+        // The first byte gates the full compare, so most positions cost one test.
+        let word = match bytes[i] | 0x20 {
+            b't' => starts_with(i, b"try"),
+            b'r' => starts_with(i, b"retry"),
+            _ => false,
+        };
+        word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
     })
 }
 
@@ -73,14 +84,43 @@ fn mentions_retry_after(text: &str) -> bool {
     })
 }
 
-/// A relative delay written in `text`, in milliseconds.
+/// A relative delay written in `text`, in milliseconds: the first match (leftmost, then each
+/// next one after the previous match's end) that parses.
 pub(crate) fn text_delay(text: &str) -> Option<i64> {
-    if !mentions_retry(text) {
-        return None;
-    }
-    TEXT_DELAY.captures_iter(text).find_map(|c| {
-        let token = c.get(1)?.as_str();
-        parse_human_duration(token, c.get(2).map(|m| m.as_str()))
+    let mut after = 0;
+    delay_starts(text).find_map(|start| {
+        if start < after {
+            return None;
+        }
+        let m = TEXT_DELAY.find(&text[start..])?;
+        after = start + m.end();
+        let (token, unit) = delay_parts(m.as_str())?;
+        parse_human_duration(token, unit)
+    })
+}
+
+/// Whether `c` is whitespace to the pattern (`\s` without Unicode: ASCII space, `\t`, `\n`,
+/// `\v`, `\f`, `\r`).
+fn is_pattern_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
+}
+
+/// The two groups of a [`TEXT_DELAY`] match, read off its span without a capture search: the
+/// delay starts at the span's first digit (the words before it have none) and has no
+/// whitespace in it, so a whitespace run then ASCII letters at the end is the unit word.
+fn delay_parts(span: &str) -> Option<(&str, Option<&str>)> {
+    let delay = &span[span.find(|c: char| c.is_ascii_digit())?..];
+    let letters = delay
+        .bytes()
+        .rev()
+        .take_while(u8::is_ascii_alphabetic)
+        .count();
+    let (rest, unit) = delay.split_at(delay.len() - letters);
+    let number = rest.trim_end_matches(is_pattern_space);
+    Some(if letters > 0 && number.len() < rest.len() {
+        (number, Some(unit))
+    } else {
+        (delay, None)
     })
 }
 
@@ -134,6 +174,11 @@ pub(crate) fn find_hint(
 mod tests {
     use super::*;
 
+    /// The delay pattern as one unanchored search with a leading `\b` (the reference that the
+    /// anchored runs at [`delay_starts`] must agree with).
+    static UNANCHORED: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(&TEXT_DELAY.as_str().replacen("^", "\\b", 1)).unwrap());
+
     #[test]
     fn text_delays() {
         let cases = [
@@ -146,9 +191,18 @@ mod tests {
             ("Retrying in 30s", 30_000),
             ("retry after 10", 10_000),
             ("Try again in about 1 hour", 3_600_000),
+            ("retrying in 1.5µs", 0),
+            ("try again in 5m later", 300_000),
+            ("Please try again in\x0b2\tminutes", 120_000),
         ];
         for (text, want) in cases {
             assert_eq!(text_delay(text), Some(want), "{text}");
+        }
+        for (text, _) in cases {
+            let m = UNANCHORED.find(text).unwrap();
+            let c = UNANCHORED.captures(text).unwrap();
+            let groups = (&c[1], c.get(2).map(|g| g.as_str()));
+            assert_eq!(delay_parts(m.as_str()), Some(groups), "{text}");
         }
         for text in [
             "Retry your request with the ID of an inference profile",
@@ -156,6 +210,34 @@ mod tests {
             "retry 3 times",
         ] {
             assert_eq!(text_delay(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::test_support::proptest_cases(5_000))]
+        /// Reading the groups off the span gives what the capture search gives.
+        #[test]
+        fn delay_parts_agree_with_the_capture_search(
+            text in crate::test_support::texts_from(vec![
+                "try again", "Retrying", "retry", " in ", " after ", "about ", "~", "1", ".5",
+                "s", "M", "0", " ", "\t", "\n", "minutes", "µ", "μs", "x", ".", "3", "h", "en",
+                "_", "again in 2 again",
+            ], 10)
+        ) {
+            let fast: Vec<_> = UNANCHORED
+                .find_iter(&text)
+                .map(|m| delay_parts(m.as_str()))
+                .collect();
+            let slow: Vec<_> = UNANCHORED
+                .captures_iter(&text)
+                .map(|c| Some((c.get(1).unwrap().as_str(), c.get(2).map(|g| g.as_str()))))
+                .collect();
+            proptest::prop_assert_eq!(fast, slow, "{:?}", text);
+            let first_parsed = UNANCHORED.find_iter(&text).find_map(|m| {
+                let (token, unit) = delay_parts(m.as_str())?;
+                parse_human_duration(token, unit)
+            });
+            proptest::prop_assert_eq!(text_delay(&text), first_parsed, "{:?}", text);
         }
     }
 

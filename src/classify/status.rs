@@ -24,16 +24,24 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("status pattern must compile")
 });
 
-/// Whether `text` has three ASCII digits in a row (cheap prefilter for the status patterns).
-fn has_three_digits(text: &str) -> bool {
-    text.as_bytes()
-        .windows(3)
-        .any(|w| w.iter().all(u8::is_ascii_digit))
+/// Whether `text` has a status-shaped number: a digit 1–5 and two more digits, not followed by
+/// another digit, letter or `_` (every status-like context of [`STATUS_IN_TEXT`] ends its
+/// number so), a cheap prefilter for the status patterns.
+fn has_status_shaped_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.windows(3).enumerate().any(|(i, w)| {
+        (b'1'..=b'5').contains(&w[0])
+            && w[1].is_ascii_digit()
+            && w[2].is_ascii_digit()
+            && bytes
+                .get(i + 3)
+                .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+    })
 }
 
 /// The first HTTP status found in a status-like context of `text`.
 pub(crate) fn status_in_text(text: &str) -> Option<u16> {
-    if !has_three_digits(text) {
+    if !has_status_shaped_number(text) {
         return None;
     }
     STATUS_IN_TEXT.captures_iter(text).find_map(|c| {
@@ -180,6 +188,24 @@ mod tests {
             "error 4291",
         ] {
             assert_eq!(status_in_text(text), None, "{text}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::test_support::proptest_cases(20_000))]
+        /// The prefilter never hides a status the full pattern would find.
+        #[test]
+        fn the_prefilter_passes_every_text_the_pattern_matches(
+            text in crate::test_support::texts_from(vec![
+                "HTTP", "http/1.1", " ", "\n", ":", "=", "status", "_code", "code", "error",
+                "Error:", "\"code\"", "'", "(", ")", "{", "[", "-", "429", "5", "03", "6", "0",
+                "x", "_", "returned", "got an", "api error", "too many requests", "overloaded",
+                "status code", ".", "1",
+            ], 8)
+        ) {
+            if STATUS_IN_TEXT.is_match(&text) {
+                proptest::prop_assert!(has_status_shaped_number(&text), "{text:?}");
+            }
         }
     }
 

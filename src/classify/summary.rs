@@ -5,8 +5,11 @@ pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
 /// Bytes of raw text looked at before redaction (the summary is shorter anyway).
 const SCAN_BYTES: usize = 4096;
 
+use std::borrow::Cow;
+
 /// Removes anything that looks like a secret from `text` (see [`crate::redact`]).
-pub(crate) fn redact(text: &str) -> String {
+#[cfg(test)]
+fn redact(text: &str) -> String {
     crate::redact::known_formats(text).into_owned()
 }
 
@@ -37,8 +40,20 @@ fn status_digits(status: u16, buf: &mut [u8; 8]) -> &str {
 }
 
 /// `text` with every whitespace run collapsed to one space and no leading or trailing
-/// whitespace (what `split_whitespace().join(" ")` gives, built in one buffer).
+/// whitespace (what `split_whitespace().join(" ")` gives, built in one buffer). ASCII text
+/// that is already collapsed (the usual one-line provider message) is copied as it is.
 fn collapse_whitespace(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let collapsed_ascii = text.is_ascii()
+        && bytes.first().is_none_or(|b| *b != b' ')
+        && bytes.last().is_none_or(|b| *b != b' ')
+        && !bytes.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
+        && !bytes
+            .iter()
+            .any(|b| b.is_ascii_whitespace() && *b != b' ' || *b == 0x0B);
+    if collapsed_ascii {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
@@ -56,19 +71,19 @@ pub(crate) fn summarise(status: Option<u16>, text: &str) -> String {
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    let collapsed = collapse_whitespace(&text[..end]);
-    let redacted = redact(&collapsed);
-    let body = match status {
-        Some(s) if !mentions_status(&redacted, s) => {
-            if redacted.is_empty() {
-                format!("HTTP {s}")
-            } else {
-                format!("HTTP {s}: {redacted}")
-            }
-        }
-        _ => redacted,
-    };
-    if body.chars().count() <= MAX_SUMMARY_CHARS {
+    let mut body = collapse_whitespace(&text[..end]);
+    if let Cow::Owned(redacted) = crate::redact::known_formats(&body) {
+        body = redacted;
+    }
+    if let Some(s) = status.filter(|s| !mentions_status(&body, *s)) {
+        body = if body.is_empty() {
+            format!("HTTP {s}")
+        } else {
+            format!("HTTP {s}: {body}")
+        };
+    }
+    // Fewer bytes than the limit means fewer characters too.
+    if body.len() <= MAX_SUMMARY_CHARS || body.chars().count() <= MAX_SUMMARY_CHARS {
         return body;
     }
     let mut out: String = body.chars().take(MAX_SUMMARY_CHARS - 1).collect();
@@ -111,6 +126,11 @@ mod tests {
             summarise(Some(429), "Error: 429 Too Many"),
             "Error: 429 Too Many"
         );
+        for messy in ["  a \t b\n", "a\u{a0}b", "a\x0bb", "a  b", " a", "a "] {
+            let want = messy.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse_whitespace(messy), want, "{messy:?}");
+        }
+        assert_eq!(collapse_whitespace("one line, as is"), "one line, as is");
         let long = "x ".repeat(5_000);
         let s = summarise(None, &long);
         assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);

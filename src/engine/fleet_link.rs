@@ -20,6 +20,8 @@ pub(crate) struct FleetLink {
     coordinator: Mutex<Option<Arc<dyn Coordinator>>>,
     inbox: Arc<Mutex<Vec<DecisionChange>>>,
     mail: Arc<AtomicBool>,
+    /// Whether a coordinator is set: read without the lock on every decision call.
+    linked: AtomicBool,
 }
 
 impl FleetLink {
@@ -35,14 +37,19 @@ impl FleetLink {
             self.mail.store(true, Ordering::Release);
         }
         *locked(&self.coordinator) = Some(coordinator);
+        self.linked.store(true, Ordering::Release);
     }
 
     /// Stop sharing (at `close()`).
     pub(crate) fn unlink(&self) {
+        self.linked.store(false, Ordering::Release);
         *locked(&self.coordinator) = None;
     }
 
     fn coordinator(&self) -> Option<Arc<dyn Coordinator>> {
+        if !self.linked.load(Ordering::Acquire) {
+            return None;
+        }
         locked(&self.coordinator).clone()
     }
 }
@@ -50,7 +57,10 @@ impl FleetLink {
 impl Engine {
     /// Apply what other engines shared since the last call.
     pub(crate) fn apply_fleet_mail(&self) {
-        if !self.fleet.mail.swap(false, Ordering::Acquire) {
+        // A plain load first: the common case (nothing came) writes nothing.
+        if !self.fleet.mail.load(Ordering::Relaxed)
+            || !self.fleet.mail.swap(false, Ordering::Acquire)
+        {
             return;
         }
         let changes = std::mem::take(&mut *locked(&self.fleet.inbox));

@@ -225,26 +225,45 @@ impl Engine {
     pub fn breaker_acquire(&self, key: &str, now_ms: Option<i64>) -> EngineResult<Permit> {
         check_key("key", key)?;
         self.apply_fleet_mail();
-        let permit = locked(&self.tables.breakers).try_acquire(key, self.at(now_ms));
-        self.decided();
+        let (permit, changed) = {
+            let mut b = locked(&self.tables.breakers);
+            if b.record_of(key).is_none() {
+                // Closed without failures (not tracked): allowed, and nothing changes.
+                return Ok(Permit::Allowed);
+            }
+            let permit = b.try_acquire(key, self.at(now_ms));
+            (permit, b.records_mut().has_changes())
+        };
+        // A closed breaker without failures is not tracked: nothing to write, no wake-up.
+        if changed {
+            self.decided();
+        }
         Ok(permit)
     }
 
     /// Report the outcome of a call allowed by [`Engine::breaker_acquire`].
     pub fn breaker_record(&self, key: &str, ok: bool, now_ms: Option<i64>) -> EngineResult<()> {
         check_key("key", key)?;
-        let now = self.at(now_ms);
         self.apply_fleet_mail();
-        {
+        let changed = {
             let mut b = locked(&self.tables.breakers);
-            if ok {
-                b.record_success(key, now)
+            if ok && b.record_of(key).is_none() {
+                // A success of a breaker that is not tracked (closed, no failures): no-op.
+                false
             } else {
-                b.record_failure(key, now)
+                let now = self.at(now_ms);
+                if ok {
+                    b.record_success(key, now)
+                } else {
+                    b.record_failure(key, now)
+                }
+                b.records_mut().has_changes()
             }
-        }
+        };
         self.share_breaker(key);
-        self.decided();
+        if changed {
+            self.decided();
+        }
         Ok(())
     }
 
