@@ -250,11 +250,11 @@ impl Runner {
     async fn recover(&mut self) {
         let now = self.now();
         self.write_deferred().await;
-        match self.store.all_entries().await {
-            Ok(all) => {
-                let changes: Vec<_> = all
+        // Only the entries left mid-cycle are read: the queue may hold a million parked ones.
+        match self.store.unparked_entries().await {
+            Ok(unparked) => {
+                let changes: Vec<_> = unparked
                     .into_iter()
-                    .filter(|e| e.status != EntryStatus::Parked)
                     .map(|e| QueueChange::SetStatus {
                         session_key: e.session_key,
                         status: EntryStatus::Parked,

@@ -26,6 +26,11 @@ impl StoreCalls {
         blocking(move || q.all_entries()).await
     }
 
+    pub(crate) async fn unparked_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
+        let q = self.0.clone();
+        blocking(move || q.unparked_entries()).await
+    }
+
     pub(crate) async fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
         let q = self.0.clone();
         blocking(move || q.due_entries(now_ms)).await

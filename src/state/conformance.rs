@@ -59,6 +59,13 @@ pub(crate) fn parked_queue(q: &dyn ParkedQueue) {
     .unwrap();
     let a = q.get("a").unwrap().unwrap();
     assert_eq!((a.status, a.status_since_ms), (EntryStatus::Probing, 7));
+    let unparked: Vec<String> = q
+        .unparked_entries()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.session_key)
+        .collect();
+    assert_eq!(unparked, ["a"], "only the probing entry is mid-cycle");
     let b = q.get("b").unwrap().unwrap();
     assert_eq!(
         (

@@ -133,6 +133,15 @@ pub trait ParkedQueue: Send + Sync + 'static {
     fn remove(&self, session_key: &str) -> EngineResult<Option<ParkedEntry>>;
     /// Every entry, any status, sorted by `retry_at_ms` then session key.
     fn all_entries(&self) -> EngineResult<Vec<ParkedEntry>>;
+    /// Entries whose status is not [`EntryStatus::Parked`] (left mid-cycle by an earlier run;
+    /// what the scheduler recovers at start), sorted like [`ParkedQueue::all_entries`].
+    /// Default: [`ParkedQueue::all_entries`] filtered; backends that can answer without
+    /// copying every entry should (the answer is usually empty, and the queue large).
+    fn unparked_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
+        let mut all = self.all_entries()?;
+        all.retain(|e| e.status != EntryStatus::Parked);
+        Ok(all)
+    }
     /// Entries with status [`EntryStatus::Parked`] and `retry_at_ms <= now_ms`, earliest first.
     fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>>;
     /// The earliest `retry_at_ms` among [`EntryStatus::Parked`] entries whose group is not in

@@ -95,22 +95,23 @@ pub(crate) struct LineScan<R> {
     pub records: Vec<R>,
     /// Complete lines that could not be read (damaged), header lines out of place included.
     pub bad_lines: usize,
-    /// Bytes up to and including the last newline.
-    pub complete_len: u64,
     /// Bytes after the last newline: a write torn by a crash, never acknowledged.
     pub torn_tail: u64,
 }
 
-impl<R> Default for LineScan<R> {
-    fn default() -> Self {
-        Self {
-            header: None,
-            records: Vec::new(),
-            bad_lines: 0,
-            complete_len: 0,
-            torn_tail: 0,
-        }
-    }
+/// What a scan of lines found, apart from the records themselves.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LineCounts {
+    /// `(version, generation)` from a header on the first line, when scanning from the start.
+    pub header: Option<(u32, u64)>,
+    /// Readable non-header records.
+    pub records: usize,
+    /// Complete lines that could not be read (damaged), header lines out of place included.
+    pub bad_lines: usize,
+    /// Bytes up to and including the last newline.
+    pub complete_len: u64,
+    /// Bytes after the last newline: a write torn by a crash, never acknowledged.
+    pub torn_tail: u64,
 }
 
 /// Read lines of records. `from_start`: the bytes begin at offset 0, where the header stands
@@ -118,49 +119,97 @@ impl<R> Default for LineScan<R> {
 /// Otherwise `require_crc` says it. Blank lines are ignored; every damaged line is counted and
 /// skipped, and reading goes on.
 pub(crate) fn scan<R: DeserializeOwned + Headed>(
+    r: impl BufRead,
+    from_start: bool,
+    require_crc: bool,
+    checksum_version: u32,
+) -> io::Result<LineScan<R>> {
+    let mut records = Vec::new();
+    let counts = scan_each(
+        r,
+        from_start,
+        require_crc,
+        checksum_version,
+        |body| decode::<R>(body, false).and_then(Result::ok)?.header(),
+        |body, require_crc| match decode::<R>(body, require_crc) {
+            Some(Ok(rec)) if rec.header().is_none() => {
+                records.push(rec);
+                true
+            }
+            _ => false,
+        },
+    )?;
+    Ok(LineScan {
+        header: counts.header,
+        records,
+        bad_lines: counts.bad_lines,
+        torn_tail: counts.torn_tail,
+    })
+}
+
+/// [`scan`] handing each line to the caller instead of collecting records, so a large file
+/// is read without holding its records: `header_of` reads a first line as a header (its
+/// checksum is checked here), `record` reads any other non-blank line given whether checksums
+/// are required, and answers whether it was a sound record (`false` counts it damaged; a
+/// header line there is damaged).
+pub(crate) fn scan_each(
     mut r: impl BufRead,
     from_start: bool,
     mut require_crc: bool,
     checksum_version: u32,
-) -> io::Result<LineScan<R>> {
-    let mut out = LineScan::default();
+    mut header_of: impl FnMut(&[u8]) -> Option<(u32, u64)>,
+    mut record: impl FnMut(&[u8], bool) -> bool,
+) -> io::Result<LineCounts> {
+    let mut out = LineCounts::default();
     let mut line = Vec::new();
     let mut first = true;
+    let mut on_line = |body: &[u8], out: &mut LineCounts| {
+        out.complete_len += body.len() as u64 + 1;
+        let at_start = std::mem::replace(&mut first, false);
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return;
+        }
+        if at_start && from_start {
+            // The header decides the format, so it is read with or without a checksum.
+            if let Some((version, generation)) = header_of(body) {
+                if check(body) == LineCheck::Mismatch {
+                    out.bad_lines += 1;
+                } else {
+                    out.header = Some((version, generation));
+                    require_crc = version >= checksum_version;
+                }
+                return;
+            }
+        }
+        if record(body, require_crc) {
+            out.records += 1;
+        } else {
+            out.bad_lines += 1;
+        }
+    };
     loop {
-        line.clear();
-        let n = r.read_until(b'\n', &mut line)?;
-        if n == 0 {
+        // Lines wholly inside the reader's buffer are read in place; only a line that
+        // straddles two fills is copied.
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
             break;
         }
+        let mut used = 0;
+        while let Some(nl) = memchr::memchr(b'\n', &buf[used..]) {
+            on_line(&buf[used..used + nl], &mut out);
+            used += nl + 1;
+        }
+        if used > 0 {
+            r.consume(used);
+            continue;
+        }
+        line.clear();
+        let n = r.read_until(b'\n', &mut line)?;
         if line.last() != Some(&b'\n') {
             out.torn_tail = n as u64;
             break;
         }
-        out.complete_len += n as u64;
-        let at_start = std::mem::replace(&mut first, false);
-        let body = &line[..n - 1];
-        let rec = if at_start && from_start {
-            // The header decides the format, so it is read with or without a checksum.
-            match decode::<R>(body, false) {
-                Some(Ok(rec)) => match rec.header() {
-                    Some((version, generation)) if check(body) != LineCheck::Mismatch => {
-                        out.header = Some((version, generation));
-                        require_crc = version >= checksum_version;
-                        continue;
-                    }
-                    Some(_) => Some(Err(())),
-                    None => decode::<R>(body, require_crc),
-                },
-                other => other,
-            }
-        } else {
-            decode::<R>(body, require_crc)
-        };
-        match rec {
-            None => {}
-            Some(Ok(rec)) if rec.header().is_none() => out.records.push(rec),
-            Some(_) => out.bad_lines += 1,
-        }
+        on_line(&line[..n - 1], &mut out);
     }
     Ok(out)
 }
@@ -290,7 +339,15 @@ mod tests {
         let s = read(&b);
         assert_eq!(s.records, vec![put("a"), put("b")]);
         assert_eq!(s.bad_lines, 3);
-        assert_eq!(s.complete_len, good as u64);
         assert_eq!(s.torn_tail, (b.len() - good) as u64);
+        let counts = scan_each(&b[..], true, false, 2, |_| None, |_, _| true).unwrap();
+        assert_eq!(counts.complete_len, good as u64);
+        // read through a small buffer, lines straddle its fills and are read the same
+        let small = io::BufReader::with_capacity(7, &b[..]);
+        let s2: LineScan<Rec> = scan(small, true, false, 2).unwrap();
+        assert_eq!(
+            (s2.records, s2.bad_lines, s2.torn_tail),
+            (s.records, 3, s.torn_tail)
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::queue::QueueStore;
 use super::queue_writer::{lock, stopped, QueueWriter, Removed, Work};
 use super::writer_progress::WriterProgress;
 use crate::error::EngineResult;
-use crate::state::entry::{ParkedEntry, QueueOp};
+use crate::state::entry::{sort_entries, ParkedEntry, QueueOp};
 use crate::state::parked::{ParkedQueue, QueueChange, Submitted};
 use crate::state::recovery::RecoveryReport;
 use std::sync::{Arc, Mutex};
@@ -98,14 +98,25 @@ impl ParkedQueue for FileParked {
         self.durable(QueueStore::all)
     }
 
+    fn unparked_entries(&self) -> EngineResult<Vec<ParkedEntry>> {
+        self.durable(|store| {
+            store.refresh()?;
+            let mut unparked = store.unparked();
+            sort_entries(&mut unparked);
+            Ok(unparked)
+        })
+    }
+
     fn due_entries(&self, now_ms: i64) -> EngineResult<Vec<ParkedEntry>> {
         self.durable(|store| {
             store.refresh()?;
-            Ok(store
+            let mut due: Vec<ParkedEntry> = store
                 .parked_by_due()
-                .take_while(|e| e.retry_at_ms <= now_ms)
-                .cloned()
-                .collect())
+                .take_while(|e| e.retry_at_ms() <= now_ms)
+                .map(|e| e.to_entry())
+                .collect();
+            sort_entries(&mut due);
+            Ok(due)
         })
     }
 
@@ -114,8 +125,8 @@ impl ParkedQueue for FileParked {
             store.refresh()?;
             Ok(store
                 .parked_by_due()
-                .find(|e| !skip_groups.contains(&e.group))
-                .map(|e| e.retry_at_ms))
+                .find(|e| !skip_groups.iter().any(|g| g == e.group()))
+                .map(|e| e.retry_at_ms()))
         })
     }
 

@@ -181,7 +181,7 @@ fn prepare(store: &QueueStore, work: Work) -> Vec<QueueOp> {
         let key = change.key();
         let current = match pending.get(key) {
             Some(e) => e.clone(),
-            None => store.current(key).cloned(),
+            None => store.current(key),
         };
         let next = change.applied_to(current, now_ms);
         pending.insert(key, next.clone());

@@ -2,10 +2,9 @@
 //! repaired them), repairing what is damaged.
 
 use super::config::QueueFiles;
-use super::journal::{self, JournalRecord, FORMAT_VERSION};
+use super::journal::{self, Holds, FORMAT_VERSION};
 use super::snapshot::{self, SnapshotRead};
 use crate::error::{EngineError, EngineResult};
-use crate::state::entry::ParkedEntry;
 use crate::state::file::durable::{link_aside, open_append, open_read, write_atomic};
 use crate::state::recovery::RecoveryReport;
 use std::fs::{self, File};
@@ -13,8 +12,7 @@ use std::io::{self, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-/// Entries by session key. Boxed so the hash table's slots stay small (the table keeps up to
-/// twice as many slots as entries).
+/// Entries by session key, compact (see [`EntryMap`]).
 pub(crate) use super::entry_map::EntryMap;
 
 /// Identity of a file (device, inode): changes when another process replaces it.
@@ -32,19 +30,6 @@ pub(crate) struct Loaded {
     pub journal_records: usize,
     pub recoveries: Vec<RecoveryReport>,
     pub trimmed: u64,
-}
-
-/// Apply one journal record to the map.
-pub(crate) fn apply_record(entries: &mut EntryMap, rec: JournalRecord) {
-    match rec {
-        JournalRecord::Put { entry } => {
-            entries.insert(entry);
-        }
-        JournalRecord::Del { key } => {
-            entries.remove(&key);
-        }
-        JournalRecord::Header { .. } => {}
-    }
 }
 
 pub(crate) fn file_id(path: &Path) -> EngineResult<Option<FileId>> {
@@ -68,11 +53,25 @@ fn unsupported(path: &Path, version: u32) -> EngineError {
     )
 }
 
+/// The read buffer of the queue files.
+pub(crate) const READ_BUFFER: usize = 1 << 20;
+
+/// Bytes of a typical entry's line: reserving slots for `file size / this` costs no memory
+/// until they are filled (a reservation's untouched pages are never resident).
+const TYPICAL_LINE: u64 = 256;
+
+/// About how many entries the files hold, for [`EntryMap::reserve`].
+fn estimated_entries(files: &QueueFiles) -> usize {
+    let size = |p: &Path| fs::symlink_metadata(p).map_or(0, |m| m.len());
+    let bytes = size(&files.snapshot) + size(&files.journal);
+    usize::try_from(bytes / TYPICAL_LINE).unwrap_or(0)
+}
+
 /// Write a fresh snapshot of `entries` as `generation`, then a journal holding only its header.
-pub(crate) fn write_compacted<'a>(
+pub(crate) fn write_compacted(
     files: &QueueFiles,
     generation: u64,
-    entries: impl Iterator<Item = &'a ParkedEntry>,
+    entries: &EntryMap,
 ) -> EngineResult<()> {
     let bytes = snapshot::encode(generation, entries);
     write_atomic(&files.snapshot, &bytes).map_err(|e| EngineError::io(&files.snapshot, e))?;
@@ -85,41 +84,41 @@ pub(crate) fn write_compacted<'a>(
 /// aside (`<name>.corrupt-<now_ms>`) and both files rewritten from every readable entry.
 pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     let mut recoveries = Vec::new();
-    let snapshot_read =
-        snapshot::read(&files.snapshot).map_err(|e| EngineError::io(&files.snapshot, e))?;
+    let mut entries = EntryMap::default();
+    entries.defer_index();
+    entries.reserve(estimated_entries(files));
+    let snapshot_read = snapshot::read(&files.snapshot, &mut entries)
+        .map_err(|e| EngineError::io(&files.snapshot, e))?;
     let snapshot_missing = snapshot_read.is_none();
     let mut old_format = false;
-    let (snap_gen, mut entries, snap_damage) = match snapshot_read {
-        None => (0, EntryMap::default(), None),
+    let (snap_gen, snap_damage) = match snapshot_read {
+        None => (0, None),
         Some(SnapshotRead::Sound {
             version,
             generation,
-            entries,
         }) => {
             old_format = version < FORMAT_VERSION;
-            (generation, to_map(entries), None)
+            (generation, None)
         }
         Some(SnapshotRead::Damaged {
             generation,
-            entries,
             dropped,
-        }) => {
-            let kept = entries.len();
-            (
-                generation.unwrap_or(0),
-                to_map(entries),
-                Some((kept, dropped)),
-            )
-        }
+        }) => (generation.unwrap_or(0), Some((entries.len(), dropped))),
         Some(SnapshotRead::Unsupported(v)) => return Err(unsupported(&files.snapshot, v)),
     };
 
+    // Records are applied as they are read; a journal of a newer format is refused below
+    // before anything read from it is used.
     let (journal_missing, scan) = match open_read(&files.journal) {
-        Ok(f) => (
-            false,
-            journal::scan_reader(BufReader::with_capacity(1 << 16, f))
-                .map_err(|e| EngineError::io(&files.journal, e))?,
-        ),
+        Ok(f) => {
+            let mut read = |f: File| {
+                let size = f.metadata()?.len();
+                let r = BufReader::with_capacity(READ_BUFFER, f);
+                journal::apply_all(r, Holds::Changes, &mut entries, size)
+            };
+            let scan = read(f).map_err(|e| EngineError::io(&files.journal, e))?;
+            (false, scan)
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => (true, journal::JournalScan::default()),
         Err(e) => return Err(EngineError::io(&files.journal, e)),
     };
@@ -134,10 +133,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
     // a crash; replaying it is harmless (every record is last-writer-wins per key and the
     // snapshot already holds its outcome), so its records are always applied.
     let stale = journal_gen < snap_gen;
-    let mut journal_records = scan.records.len();
-    for rec in scan.records {
-        apply_record(&mut entries, rec);
-    }
+    let mut journal_records = scan.records;
     let mut generation = snap_gen.max(journal_gen);
     let mut trimmed = 0;
 
@@ -163,13 +159,13 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
             });
         }
         generation = generation.saturating_add(1); // a tampered file may claim the last one
-        write_compacted(files, generation, entries.values())?;
+        write_compacted(files, generation, &entries)?;
         journal_records = 0;
     } else if journal_missing || stale || scan.header.is_none() || old_format {
         if journal_records > 0 || snapshot_missing || old_format {
             // records without a header line, or no snapshot yet: write a new generation
             generation = generation.saturating_add(1);
-            write_compacted(files, generation, entries.values())?;
+            write_compacted(files, generation, &entries)?;
         } else {
             write_atomic(&files.journal, &journal::header_line(generation))
                 .map_err(|e| EngineError::io(&files.journal, e))?;
@@ -183,6 +179,7 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         trimmed = scan.torn_tail;
     }
 
+    entries.build_index();
     let journal = open_append(&files.journal).map_err(|e| EngineError::io(&files.journal, e))?;
     let meta = journal
         .metadata()
@@ -198,12 +195,4 @@ pub(crate) fn load(files: &QueueFiles, now_ms: i64) -> EngineResult<Loaded> {
         recoveries,
         trimmed,
     })
-}
-
-fn to_map(entries: Vec<ParkedEntry>) -> EntryMap {
-    let mut map = EntryMap::with_capacity(entries.len());
-    for e in entries {
-        map.insert(e);
-    }
-    map
 }

@@ -5,9 +5,13 @@
 
 mod config;
 mod entry_map;
+mod heap;
 mod import;
+mod interner;
 mod journal;
 mod load;
+mod put_line;
+mod read_ahead;
 mod snapshot;
 mod store;
 

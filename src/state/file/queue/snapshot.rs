@@ -6,8 +6,9 @@
 //! Format 1 (a pretty-printed `{"version":1,"generation":N,"entries":[…]}` object) is still
 //! read; a damaged one is salvaged entry by entry.
 
-use super::journal::{self, JournalRecord, FORMAT_VERSION};
-use crate::state::entry::{sort_entries, ParkedEntry};
+use super::entry_map::{EntryMap, EntryView};
+use super::journal::{self, Holds, FORMAT_VERSION};
+use crate::state::entry::ParkedEntry;
 use crate::state::file::durable::open_read;
 use serde::Deserialize;
 use std::io::{self, BufRead, BufReader, Read};
@@ -21,17 +22,15 @@ struct SnapshotV1 {
     entries: Vec<ParkedEntry>,
 }
 
-/// Serialise a snapshot of `entries` (in any order) as generation `generation`.
-pub(crate) fn encode<'a>(
-    generation: u64,
-    entries: impl Iterator<Item = &'a ParkedEntry>,
-) -> Vec<u8> {
-    let mut entries: Vec<&ParkedEntry> = entries.collect();
-    sort_entries(&mut entries);
+/// Serialise a snapshot of `entries` as generation `generation`, sorted by due time then
+/// key.
+pub(crate) fn encode(generation: u64, entries: &EntryMap) -> Vec<u8> {
+    let mut views: Vec<EntryView<'_>> = entries.views().collect();
+    views.sort_unstable_by(|a, b| (a.retry_at_ms(), a.key()).cmp(&(b.retry_at_ms(), b.key())));
     let mut bytes = journal::header_line(generation);
-    bytes.reserve(entries.len() * 320);
-    for e in entries {
-        journal::encode_put(&mut bytes, e);
+    bytes.reserve(views.len() * 320);
+    for v in views {
+        journal::encode_put(&mut bytes, &v.to_entry());
     }
     bytes
 }
@@ -45,15 +44,11 @@ pub(crate) enum SnapshotRead {
         version: u32,
         /// Its generation.
         generation: u64,
-        /// Its entries.
-        entries: Vec<ParkedEntry>,
     },
-    /// A damaged snapshot; `entries` are those that could still be read.
+    /// A damaged snapshot; the map holds the entries that could still be read.
     Damaged {
         /// The generation, when it could be read.
         generation: Option<u64>,
-        /// Readable entries.
-        entries: Vec<ParkedEntry>,
         /// Entries (or unreadable stretches) that were lost.
         dropped: usize,
     },
@@ -61,30 +56,38 @@ pub(crate) enum SnapshotRead {
     Unsupported(u32),
 }
 
-/// Read the snapshot at `path` (`None` if there is none), streaming it so a large snapshot is
-/// never held in memory whole (a damaged format-1 snapshot is read whole for salvage).
-pub(crate) fn read(path: &Path) -> io::Result<Option<SnapshotRead>> {
+/// Read the snapshot at `path` into `entries` (`None` if there is none), streaming it so a
+/// large snapshot is never held in memory whole (a format-1 snapshot is read whole).
+pub(crate) fn read(path: &Path, entries: &mut EntryMap) -> io::Result<Option<SnapshotRead>> {
     let file = match open_read(path) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut reader = BufReader::with_capacity(super::load::READ_BUFFER, file);
     if is_format_1(reader.fill_buf()?) {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes)?;
-        return Ok(Some(decode_v1(&bytes)));
+        return Ok(Some(decode_v1(&bytes, entries)));
     }
-    Ok(Some(from_scan(journal::scan_reader(reader)?)))
+    let size = reader.get_ref().metadata()?.len();
+    let scan = journal::apply_all(reader, Holds::Puts, entries, size)?;
+    Ok(Some(from_scan(scan)))
 }
 
-/// Read snapshot bytes (either format).
+/// Read snapshot bytes (either format); the entries sorted by due time then key.
 #[cfg(test)]
-pub(crate) fn decode(bytes: &[u8]) -> SnapshotRead {
-    if is_format_1(bytes) {
-        return decode_v1(bytes);
-    }
-    from_scan(journal::scan_reader(bytes).expect("reading from memory cannot fail"))
+pub(crate) fn decode(bytes: &[u8]) -> (SnapshotRead, Vec<ParkedEntry>) {
+    let mut map = EntryMap::default();
+    let read = if is_format_1(bytes) {
+        decode_v1(bytes, &mut map)
+    } else {
+        let scan = journal::apply_all(bytes, Holds::Puts, &mut map, bytes.len() as u64);
+        from_scan(scan.expect("reading from memory cannot fail"))
+    };
+    let mut entries: Vec<ParkedEntry> = map.views().map(|v| v.to_entry()).collect();
+    crate::state::entry::sort_entries(&mut entries);
+    (read, entries)
 }
 
 /// Format 2 starts with its compact header line `{"op":"header",…`; format 1 is one JSON
@@ -95,25 +98,16 @@ fn is_format_1(start: &[u8]) -> bool {
 }
 
 fn from_scan(scan: journal::JournalScan) -> SnapshotRead {
-    let mut dropped = scan.bad_lines + usize::from(scan.torn_tail > 0);
-    let mut entries = Vec::with_capacity(scan.records.len());
-    for rec in scan.records {
-        match rec {
-            JournalRecord::Put { entry } => entries.push(entry),
-            // a snapshot holds only puts: anything else is damage
-            _ => dropped += 1,
-        }
-    }
+    // a snapshot holds only puts: anything else was counted as damage
+    let dropped = scan.bad_lines + usize::from(scan.torn_tail > 0);
     match scan.header {
         Some((v, _)) if v > FORMAT_VERSION => SnapshotRead::Unsupported(v),
         Some((version, generation)) if dropped == 0 => SnapshotRead::Sound {
             version,
             generation,
-            entries,
         },
         header => SnapshotRead::Damaged {
             generation: header.map(|(_, g)| g),
-            entries,
             dropped: if header.is_none() && dropped == 0 {
                 1 // an unreadable header line
             } else {
@@ -123,15 +117,17 @@ fn from_scan(scan: journal::JournalScan) -> SnapshotRead {
     }
 }
 
-fn decode_v1(bytes: &[u8]) -> SnapshotRead {
+fn decode_v1(bytes: &[u8], map: &mut EntryMap) -> SnapshotRead {
     if let Ok(s) = serde_json::from_slice::<SnapshotV1>(bytes) {
         if s.version > FORMAT_VERSION {
             return SnapshotRead::Unsupported(s.version);
         }
+        for e in &s.entries {
+            map.insert(e);
+        }
         return SnapshotRead::Sound {
             version: s.version,
             generation: s.generation,
-            entries: s.entries,
         };
     }
     if let Some(v) = number_after(bytes, b"\"version\"") {
@@ -140,9 +136,11 @@ fn decode_v1(bytes: &[u8]) -> SnapshotRead {
         }
     }
     let (entries, dropped) = salvage_entries(bytes);
+    for e in &entries {
+        map.insert(e);
+    }
     SnapshotRead::Damaged {
         generation: number_after(bytes, b"\"generation\""),
-        entries,
         dropped,
     }
 }
@@ -262,19 +260,29 @@ mod tests {
         entries.iter().map(|e| e.session_key.as_str()).collect()
     }
 
+    fn map_of(entries: &[&ParkedEntry]) -> EntryMap {
+        let mut m = EntryMap::default();
+        for e in entries {
+            m.insert(e);
+        }
+        m
+    }
+
     #[test]
     fn writes_one_checksummed_line_per_entry_sorted_by_retry_time_and_reads_back() {
         let (a, b, c) = (entry("a", 30), entry("b", 10), entry("c", 20));
-        let bytes = encode(7, [&a, &b, &c].into_iter());
+        let bytes = encode(7, &map_of(&[&a, &b, &c]));
         let text = String::from_utf8(bytes.clone()).unwrap();
         assert_eq!(text.lines().count(), 4);
         assert!(text.lines().all(|l| l.contains("\"crc\":\"")));
         match decode(&bytes) {
-            SnapshotRead::Sound {
-                version,
-                generation,
+            (
+                SnapshotRead::Sound {
+                    version,
+                    generation,
+                },
                 entries,
-            } => {
+            ) => {
                 assert_eq!((version, generation), (FORMAT_VERSION, 7));
                 assert_eq!(keys(&entries), ["b", "c", "a"]);
             }
@@ -285,15 +293,17 @@ mod tests {
     #[test]
     fn a_damaged_line_costs_only_its_entry() {
         let all: Vec<ParkedEntry> = (0..40).map(|i| entry(&format!("k{i:02}"), i)).collect();
-        let bytes = encode(3, all.iter());
+        let bytes = encode(3, &map_of(&all.iter().collect::<Vec<_>>()));
         let text = String::from_utf8(bytes).unwrap();
         let broken = text.replacen("\"sessionKey\":\"k02\"", "\"sessionKey\":\"o57\"", 1);
         match decode(broken.as_bytes()) {
-            SnapshotRead::Damaged {
-                generation,
+            (
+                SnapshotRead::Damaged {
+                    generation,
+                    dropped,
+                },
                 entries,
-                dropped,
-            } => {
+            ) => {
                 assert_eq!(generation, Some(3));
                 assert_eq!((entries.len(), dropped), (39, 1));
                 assert!(
@@ -310,17 +320,19 @@ mod tests {
         let (a, b, c) = (entry("a", 1), entry("b", 2), entry("c", 3));
         let text = v1(3, &[&a, &b, &c]);
         match decode(text.as_bytes()) {
-            SnapshotRead::Sound { entries, .. } => assert_eq!(keys(&entries), ["a", "b", "c"]),
+            (SnapshotRead::Sound { .. }, entries) => assert_eq!(keys(&entries), ["a", "b", "c"]),
             other => panic!("expected sound, got {other:?}"),
         }
         // make b unparseable: c, after it, is still read
         let broken = text.replacen("\"sessionKey\": \"b\"", "\"sessionKey\": \"b", 1);
         match decode(broken.as_bytes()) {
-            SnapshotRead::Damaged {
-                generation,
+            (
+                SnapshotRead::Damaged {
+                    generation,
+                    dropped,
+                },
                 entries,
-                dropped,
-            } => {
+            ) => {
                 assert_eq!(generation, Some(3));
                 assert_eq!(keys(&entries), ["a", "c"]);
                 assert_eq!(dropped, 1);
@@ -332,9 +344,7 @@ mod tests {
         let typed = typed.replacen("\"attempts\": \"x\"", "\"attempts\": 1", 1);
         let cut = typed.rfind("\"sessionKey\": \"c\"").unwrap();
         match decode(&typed.as_bytes()[..cut]) {
-            SnapshotRead::Damaged {
-                entries, dropped, ..
-            } => {
+            (SnapshotRead::Damaged { dropped, .. }, entries) => {
                 assert_eq!(keys(&entries), ["a"]);
                 assert_eq!(dropped, 2);
             }
@@ -345,21 +355,19 @@ mod tests {
     #[test]
     fn newer_versions_are_refused() {
         let bytes = br#"{"version": 9, "generation": 1, "entries": []}"#;
-        assert!(matches!(decode(bytes), SnapshotRead::Unsupported(9)));
+        assert!(matches!(decode(bytes).0, SnapshotRead::Unsupported(9)));
         let mut lines = Vec::new();
         crate::state::file::lines::push_line(
             &mut lines,
             &serde_json::json!({"op": "header", "version": 9, "generation": 1}),
         );
-        assert!(matches!(decode(&lines), SnapshotRead::Unsupported(9)));
+        assert!(matches!(decode(&lines).0, SnapshotRead::Unsupported(9)));
     }
 
     #[test]
     fn garbage_keeps_nothing_and_counts_the_loss() {
         match decode(b"\x00\x00\x00") {
-            SnapshotRead::Damaged {
-                entries, dropped, ..
-            } => {
+            (SnapshotRead::Damaged { dropped, .. }, entries) => {
                 assert!(entries.is_empty());
                 assert_eq!(dropped, 1);
             }

@@ -14,9 +14,11 @@
 //! calls of this process meanwhile need not re-read the files (nobody else could change them).
 
 use super::config::{QueueConfig, QueueFiles};
+use super::entry_map::EntryView;
+use super::heap;
 use super::import::{parse_old_queue, IMPORTED_FROM};
-use super::journal::{self, JournalRecord};
-use super::load::{apply_record, file_id, load, write_compacted, EntryMap, FileId, Loaded};
+use super::journal;
+use super::load::{file_id, load, write_compacted, EntryMap, FileId, Loaded};
 use crate::error::{EngineError, EngineResult};
 use crate::state::entry::sort_entries;
 use crate::state::entry::{ParkedEntry, QueueOp};
@@ -64,6 +66,9 @@ impl QueueStore {
         let loaded = load(&files, now_ms)?;
         let mut store = QueueStore::from_loaded(cfg, files, loaded);
         let imported = store.import_locked(now_ms)?;
+        if store.entries.len() >= heap::RELEASE_FROM_ENTRIES {
+            heap::release_freed();
+        }
         let report = OpenReport {
             recoveries: std::mem::take(&mut store.recoveries),
             imported,
@@ -93,14 +98,14 @@ impl QueueStore {
 
     /// The entry under `key`, after reading other processes' changes.
     pub fn get(&mut self, key: &str) -> EngineResult<Option<ParkedEntry>> {
-        self.held(|s| Ok(s.entries.get(key).cloned()))
+        self.held(|s| Ok(s.entries.get(key)))
     }
 
     /// Every entry sorted by `retry_at_ms` (then session key), after reading other processes'
     /// changes.
     pub fn all(&mut self) -> EngineResult<Vec<ParkedEntry>> {
         self.held(|s| {
-            let mut all: Vec<ParkedEntry> = s.entries.values().cloned().collect();
+            let mut all: Vec<ParkedEntry> = s.entries.views().map(|v| v.to_entry()).collect();
             sort_entries(&mut all);
             Ok(all)
         })
@@ -111,18 +116,30 @@ impl QueueStore {
         self.held(|_| Ok(()))
     }
 
-    /// Parked entries (status `Parked`) as of this process's last call, earliest due first,
-    /// without copying; O(log n) to start, so the scheduler's "what is due next" stays cheap at
-    /// any queue size.
-    pub fn parked_by_due(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
+    /// Parked entries (status `Parked`) as of this process's last call, earliest due first
+    /// (equal due times in no particular order), as borrowed looks; O(log n) to start, so the
+    /// scheduler's "what is due next" stays cheap at any queue size.
+    pub(crate) fn parked_by_due(&self) -> impl Iterator<Item = EntryView<'_>> + '_ {
         self.entries.parked_by_due()
     }
 
-    /// The entries as of this process's last call, unsorted and without copying (e.g. to find
-    /// the earliest `retry_at_ms`); call [`QueueStore::refresh`] first for other processes'
-    /// changes.
-    pub fn iter(&self) -> impl Iterator<Item = &ParkedEntry> + '_ {
-        self.entries.values()
+    /// The entries as of this process's last call, unsorted, each built on demand; call
+    /// [`QueueStore::refresh`] first for other processes' changes.
+    pub fn iter(&self) -> impl Iterator<Item = ParkedEntry> + '_ {
+        self.entries.views().map(|v| v.to_entry())
+    }
+
+    /// Entries whose status is not `Parked`, as of this process's last call (O(1) when there
+    /// are none, as after a clean shutdown).
+    pub fn unparked(&self) -> Vec<ParkedEntry> {
+        if self.entries.unparked_len() == 0 {
+            return Vec::new();
+        }
+        self.entries
+            .views()
+            .filter(|v| v.status() != crate::state::EntryStatus::Parked)
+            .map(|v| v.to_entry())
+            .collect()
     }
 
     /// Entries known to this process (as of its last call).
@@ -235,6 +252,9 @@ impl QueueStore {
     fn reload(&mut self) -> EngineResult<()> {
         let loaded = load(&self.files, self.cfg.clock.now_ms())?;
         self.install(loaded);
+        if self.entries.len() >= heap::RELEASE_FROM_ENTRIES {
+            heap::release_freed();
+        }
         Ok(())
     }
 
@@ -259,14 +279,12 @@ impl QueueStore {
         self.journal
             .read_exact_at(&mut buf, self.offset)
             .map_err(|e| EngineError::io(path, e))?;
-        let scan = journal::scan(&buf);
+        let scan = journal::apply_continued(&buf, &mut self.entries);
         if scan.bad_lines > 0 {
+            // some records may be applied already: the reload replaces them all
             return self.reload();
         }
-        self.journal_records += scan.records.len();
-        for rec in scan.records {
-            apply_record(&mut self.entries, rec);
-        }
+        self.journal_records += scan.records;
         self.offset += scan.complete_len;
         if scan.torn_tail > 0 {
             self.journal
@@ -329,13 +347,13 @@ impl QueueStore {
             Ok(false) => return None,
             Err(e) => return Some(Err(e)),
         }
-        let entry = self.entries.get(key).cloned();
+        let entry = self.entries.get(key);
         self.leave();
         Some(Ok(entry))
     }
 
     /// The entry under `key` as of this process's last call (no file access).
-    pub fn current(&self, key: &str) -> Option<&ParkedEntry> {
+    pub fn current(&self, key: &str) -> Option<ParkedEntry> {
         self.entries.get(key)
     }
 
@@ -455,9 +473,9 @@ impl QueueStore {
                 match op {
                     QueueOp::Put(entry) => {
                         removed.push(None);
-                        apply_record(&mut self.entries, JournalRecord::Put { entry });
+                        self.entries.insert(&entry);
                     }
-                    QueueOp::Remove(key) => removed.push(self.entries.remove(&key).map(|e| *e)),
+                    QueueOp::Remove(key) => removed.push(self.entries.remove(&key)),
                 }
             }
             results.push(Ok(removed));
@@ -512,7 +530,7 @@ impl QueueStore {
 
     fn compact_locked(&mut self) -> EngineResult<()> {
         let generation = self.generation.saturating_add(1);
-        write_compacted(&self.files, generation, self.entries.values())?;
+        write_compacted(&self.files, generation, &self.entries)?;
         // From here the files on disk are the new generation; re-read our handles' identities.
         self.snapshot_id = file_id(&self.files.snapshot)?;
         let journal = open_append(&self.files.journal)
@@ -564,6 +582,14 @@ impl QueueStore {
                         .pop()
                         .expect("one result per group")?;
                     self.sync_now()?;
+                    if r.imported >= heap::RELEASE_FROM_ENTRIES {
+                        // The map was built among the import's parse buffers, and its small
+                        // allocations (keys, index nodes) would keep their pages resident
+                        // once those are freed: build it again from the files, now that they
+                        // are gone, so it packs into few pages and the rest can be handed back.
+                        self.entries = EntryMap::default();
+                        self.reload()?;
+                    }
                 }
                 Err(problem) => r.problem = Some(problem),
             }

@@ -99,3 +99,29 @@ fn an_import_path_inside_the_store_is_refused() {
     let err = QueueStore::open(cfg, 0).unwrap_err();
     assert!(err.to_string().contains("queue.importPath"), "{err}");
 }
+
+#[test]
+fn a_large_import_is_read_back_whole_and_the_store_works_on() {
+    let base = tempfile::tempdir().unwrap();
+    let n = super::super::heap::RELEASE_FROM_ENTRIES + 5;
+    let items: Vec<serde_json::Value> = (0..n)
+        .map(|i| {
+            serde_json::json!({"sessionKey": format!("agent:main:{i}"), "errorTime": 1_000 + i,
+                "retryAfter": 5_000 + i, "errorMessage": "429", "attempts": 0})
+        })
+        .collect();
+    let old_path = base.path().join("old.json");
+    fs::write(&old_path, serde_json::to_vec(&items).unwrap()).unwrap();
+    let mut cfg = config(&base.path().join("engine"));
+    cfg.max_entries = n + 10;
+    cfg.import_path = Some(old_path);
+    let (mut q, report) = QueueStore::open(cfg.clone(), 9).unwrap();
+    assert_eq!(report.imported.unwrap().imported, n);
+    assert_eq!(q.len(), n);
+    assert_eq!(q.parked_by_due().next().unwrap().key(), "agent:main:0");
+    q.put(entry("after", 1)).unwrap();
+    drop(q);
+    let (mut q, _) = QueueStore::open(cfg, 10).unwrap();
+    assert_eq!(q.all().unwrap().len(), n + 1);
+    assert_eq!(q.get("agent:main:77").unwrap().unwrap().retry_at_ms, 5_077);
+}
