@@ -6,19 +6,18 @@
 //! looked up per property, about three quarters of the call's boundary cost), so the object is
 //! made by a small JS factory compiled once per JS thread, whose object literals V8 builds
 //! with fixed shapes; property names and reason values are strings made once per thread
-//! ([`JsStrings`]). If the factory cannot be made, the object is filled in property by
+//! ([`JsValues`]). If the factory cannot be made, the object is filled in property by
 //! property.
 
 use super::args;
 use super::js::Js;
-use super::js_strings::{Held, JsStrings, Strings};
+use super::js_values::{self, Held, JsValues};
 use super::own_methods;
 use crate::classify::Classification;
 use crate::engine::Engine;
 use crate::reason::Reason;
 use napi::sys;
 use std::cell::RefCell;
-use std::ptr;
 
 thread_local! {
     static SLOT: RefCell<Option<Held>> = const { RefCell::new(None) };
@@ -48,10 +47,10 @@ const TEXTS: [&str; NAMES.len() + Reason::ALL.len()] = {
     }
     texts
 };
-static STRINGS: JsStrings = JsStrings::new(&SLOT, &TEXTS);
+static STRINGS: JsValues = JsValues::new(&SLOT, |js| js_values::strings(js, &TEXTS));
 
 thread_local! {
-    static FACTORY: RefCell<Option<Held>> = const { RefCell::new(None) };
+    static FACTORY_SLOT: RefCell<Option<Held>> = const { RefCell::new(None) };
 }
 
 /// The factory's source: the hint fields present decide the literal, so each result shape is
@@ -69,7 +68,9 @@ const FACTORY_SOURCE: &str =
     : { reason, retryable, status, retryAfterMs, resetAtMs, message, rule };
 })";
 
-static FACTORY_HOLDER: JsStrings = JsStrings::compiled(&FACTORY, FACTORY_SOURCE);
+static FACTORY: JsValues = JsValues::new(&FACTORY_SLOT, |js| {
+    Some(vec![js.run_script(FACTORY_SOURCE)?])
+});
 
 /// `classify(input)`: the classification of `input` as a JS object (the class method and the
 /// instance's own function both run this); a failing napi call becomes a thrown error.
@@ -101,58 +102,26 @@ pub unsafe extern "C" fn classify_cb(
     })
 }
 
+/// The object for `c`: the factory called with the field values in key order (`undefined`
+/// for an absent hint), or, without a factory, the present fields set one by one.
 fn build(env: sys::napi_env, c: &Classification) -> Option<sys::napi_value> {
     let js = Js::new(env);
     let strings = STRINGS.get(env)?;
-    if let Some(factory) = FACTORY_HOLDER.get(env).and_then(|f| f.at(0)) {
-        return by_factory(js, strings, factory, c);
-    }
-    let mut obj = ptr::null_mut();
-    // SAFETY: plain object creation in the live env of this call.
-    if unsafe { sys::napi_create_object(env, &mut obj) } != sys::Status::napi_ok {
-        return None;
-    }
-    let set = |name: usize, value: sys::napi_value| set(env, strings, obj, name, value);
-    let reason = match c.reason {
-        Some(r) => strings.at(NAMES.len() + reason_index(r))?,
-        None => js.null()?,
-    };
-    set(0, reason)?;
-    set(1, js.boolean(c.retryable)?)?;
-    set(2, number_or_null(js, c.status.map(f64::from))?)?;
-    if let Some(ms) = c.retry_after_ms {
-        set(3, js.create_number(ms as f64)?)?;
-    }
-    if let Some(at) = c.reset_at_ms {
-        set(4, js.create_number(at as f64)?)?;
-    }
-    set(5, js.create_string(&c.message)?)?;
-    let rule = match &c.rule {
-        Some(rule) => js.create_string(rule)?,
-        None => js.null()?,
-    };
-    set(6, rule)?;
-    Some(obj)
-}
-
-fn by_factory(
-    js: Js,
-    strings: Strings,
-    factory: sys::napi_value,
-    c: &Classification,
-) -> Option<sys::napi_value> {
     let undefined = js.undefined()?;
     let optional = |n: Option<i64>| match n {
         Some(n) => js.create_number(n as f64),
         None => Some(undefined),
     };
-    let args = [
+    let values: [sys::napi_value; NAMES.len()] = [
         match c.reason {
             Some(r) => strings.at(NAMES.len() + reason_index(r))?,
             None => js.null()?,
         },
         js.boolean(c.retryable)?,
-        number_or_null(js, c.status.map(f64::from))?,
+        match c.status {
+            Some(s) => js.create_number(f64::from(s))?,
+            None => js.null()?,
+        },
         optional(c.retry_after_ms)?,
         optional(c.reset_at_ms)?,
         js.create_string(&c.message)?,
@@ -161,7 +130,21 @@ fn by_factory(
             None => js.null()?,
         },
     ];
-    js.call(undefined, factory, &args)
+    if let Some(factory) = FACTORY.get(env).and_then(|f| f.at(0)) {
+        return js.call(undefined, factory, &values);
+    }
+    let absent = |i: usize| match i {
+        3 => c.retry_after_ms.is_none(),
+        4 => c.reset_at_ms.is_none(),
+        _ => false,
+    };
+    let obj = js.create_object()?;
+    for (i, value) in values.into_iter().enumerate() {
+        if !absent(i) {
+            js.set_by_key(obj, strings.at(i)?, value)?;
+        }
+    }
+    Some(obj)
 }
 
 fn reason_index(r: Reason) -> usize {
@@ -169,24 +152,4 @@ fn reason_index(r: Reason) -> usize {
         .iter()
         .position(|x| *x == r)
         .expect("Reason::ALL lists every reason")
-}
-
-fn number_or_null(js: Js, n: Option<f64>) -> Option<sys::napi_value> {
-    match n {
-        Some(n) => js.create_number(n),
-        None => js.null(),
-    }
-}
-
-fn set(
-    env: sys::napi_env,
-    strings: Strings,
-    obj: sys::napi_value,
-    name: usize,
-    value: sys::napi_value,
-) -> Option<()> {
-    let key = strings.at(name)?;
-    // SAFETY: `obj`, `key` and `value` are live values of `env`; `obj` is a plain object.
-    let status = unsafe { sys::napi_set_property(env, obj, key, value) };
-    (status == sys::Status::napi_ok).then_some(())
 }

@@ -258,6 +258,33 @@ impl Js {
             .then_some(out)
     }
 
+    /// `obj[key] = value` (runs setters and Proxy traps; a throw reads as `None`).
+    pub fn set_by_key(
+        self,
+        obj: sys::napi_value,
+        key: sys::napi_value,
+        value: sys::napi_value,
+    ) -> Option<()> {
+        // SAFETY: all three are values of this env.
+        self.ok(unsafe { sys::napi_set_property(self.env, obj, key, value) })
+            .then_some(())
+    }
+
+    /// `Object.freeze(obj)`.
+    pub fn freeze(self, obj: sys::napi_value) -> Option<()> {
+        // SAFETY: `obj` is an object of this env.
+        self.ok(unsafe { sys::napi_object_freeze(self.env, obj) })
+            .then_some(())
+    }
+
+    /// A new plain object.
+    pub fn create_object(self) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: plain object creation.
+        self.ok(unsafe { sys::napi_create_object(self.env, &mut out) })
+            .then_some(out)
+    }
+
     /// `arr[i]`.
     pub fn element(self, arr: sys::napi_value, i: u32) -> Option<sys::napi_value> {
         let mut out = ptr::null_mut();

@@ -12,7 +12,7 @@ mod guards;
 mod input;
 mod js;
 mod js_resender;
-mod js_strings;
+mod js_values;
 mod liveness;
 mod options;
 mod own_methods;
