@@ -10,6 +10,7 @@
 //! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
 //! 9. for `quota` only: the configured budget window.
 
+use super::ascii::{is_space, word_at};
 use super::durations::{
     parse_epoch_seconds, parse_go_duration, parse_human_duration, parse_seconds,
 };
@@ -55,20 +56,7 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
 /// pattern is run anchored at each of these).
 fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     let bytes = text.as_bytes();
-    let starts_with = |i: usize, word: &[u8]| {
-        bytes
-            .get(i..i + word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word))
-    };
-    (0..bytes.len()).filter(move |&i| {
-        // The first byte gates the full compare, so most positions cost one test.
-        let word = match bytes[i] | 0x20 {
-            b't' => starts_with(i, b"try"),
-            b'r' => starts_with(i, b"retry"),
-            _ => false,
-        };
-        word && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'))
-    })
+    (0..bytes.len()).filter(move |&i| word_at(bytes, i, b"try") || word_at(bytes, i, b"retry"))
 }
 
 /// Whether `text` has `retry-after` (any case), which the relayed suffix starts with. Hyphens
@@ -99,12 +87,6 @@ pub(crate) fn text_delay(text: &str) -> Option<i64> {
     })
 }
 
-/// Whether `c` is whitespace to the pattern (`\s` without Unicode: ASCII space, `\t`, `\n`,
-/// `\v`, `\f`, `\r`).
-fn is_pattern_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\x0B' | '\x0C' | '\r')
-}
-
 /// The two groups of a [`TEXT_DELAY`] match, read off its span without a capture search: the
 /// delay starts at the span's first digit (the words before it have none) and has no
 /// whitespace in it, so a whitespace run then ASCII letters at the end is the unit word.
@@ -116,7 +98,7 @@ fn delay_parts(span: &str) -> Option<(&str, Option<&str>)> {
         .take_while(u8::is_ascii_alphabetic)
         .count();
     let (rest, unit) = delay.split_at(delay.len() - letters);
-    let number = rest.trim_end_matches(is_pattern_space);
+    let number = rest.trim_end_matches(|c: char| c.is_ascii() && is_space(c as u8));
     Some(if letters > 0 && number.len() < rest.len() {
         (number, Some(unit))
     } else {

@@ -7,6 +7,7 @@
 //! string, at most 512 KiB of text in all; JSON bodies over 256 KiB are not parsed), so a 10 MB body
 //! classifies in milliseconds.
 
+mod ascii;
 mod classification;
 mod decide;
 mod durations;

@@ -8,31 +8,15 @@
 //! the same leftmost-first, lazy-then-greedy semantics (checked against the pattern itself in
 //! the tests) instead of a capture search.
 
+use super::ascii::{is_space, is_word, word_at};
+
 /// A byte the pattern allows between its words: tab and printable ASCII but `.`.
 fn in_sentence(b: u8) -> bool {
     b == b'\t' || (b' '..=b'~').contains(&b) && b != b'.'
 }
 
-fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
-}
-
-/// `\s` without Unicode: ASCII space, `\t`, `\n`, `\v`, `\f`, `\r`.
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
-}
-
 fn is_count_byte(b: u8) -> bool {
     b.is_ascii_digit() || b == b','
-}
-
-/// Whether `word` (lowercase ASCII) starts at `i`, any case, after a word boundary.
-fn word_at(bytes: &[u8], i: usize, word: &[u8]) -> bool {
-    bytes[i] | 0x20 == word[0]
-        && bytes
-            .get(i..i + word.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(word))
-        && (i == 0 || !is_word(bytes[i - 1]))
 }
 
 /// `word\s+([\d,]+)` at `i` (after a word boundary): the digits' range.

@@ -1,6 +1,7 @@
 //! HTTP status codes: finding one in prose (only in status-like contexts, so "14290 tokens" or
 //! "the 429 project" never count) and the reason a bare status implies.
 
+use super::ascii::is_word;
 use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -33,9 +34,7 @@ fn has_status_shaped_number(text: &str) -> bool {
         (b'1'..=b'5').contains(&w[0])
             && w[1].is_ascii_digit()
             && w[2].is_ascii_digit()
-            && bytes
-                .get(i + 3)
-                .is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+            && bytes.get(i + 3).is_none_or(|b| !is_word(*b))
     })
 }
 

@@ -5,6 +5,7 @@ pub(crate) const MAX_SUMMARY_CHARS: usize = 500;
 /// Bytes of raw text looked at before redaction (the summary is shorter anyway).
 const SCAN_BYTES: usize = 4096;
 
+use super::ascii::is_space;
 use std::borrow::Cow;
 
 /// Removes anything that looks like a secret from `text` (see [`crate::redact`]).
@@ -48,9 +49,7 @@ fn collapse_whitespace(text: &str) -> String {
         && bytes.first().is_none_or(|b| *b != b' ')
         && bytes.last().is_none_or(|b| *b != b' ')
         && !bytes.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
-        && !bytes
-            .iter()
-            .any(|b| b.is_ascii_whitespace() && *b != b' ' || *b == 0x0B);
+        && !bytes.iter().any(|b| is_space(*b) && *b != b' ');
     if collapsed_ascii {
         return text.to_owned();
     }
