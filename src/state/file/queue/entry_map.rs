@@ -47,21 +47,44 @@ impl Hasher for Spread {
 
 type Heads = HashMap<u32, u32, BuildHasherDefault<Spread>>;
 
-/// One entry's fields in borrowed form: what [`EntryMap::insert_parts`] stores. `meta_json`
-/// is the `meta` value as JSON text.
+/// One entry's fields with its strings (`session_key`, `last_error`, `group`, `meta_json`) held
+/// as `S`: borrowed text ([`EntryParts`]), or ranges of a read-ahead batch's text.
+/// `meta_json` is the `meta` value as JSON text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct EntryParts<'a> {
-    pub session_key: Cow<'a, str>,
+pub(crate) struct Fields<S> {
+    pub session_key: S,
     pub reason: Reason,
     pub attempts: u32,
     pub first_failed_at_ms: i64,
     pub last_failed_at_ms: i64,
     pub retry_at_ms: i64,
-    pub last_error: Cow<'a, str>,
-    pub group: Cow<'a, str>,
+    pub last_error: S,
+    pub group: S,
     pub status: EntryStatus,
     pub status_since_ms: i64,
-    pub meta_json: Cow<'a, str>,
+    pub meta_json: S,
+}
+
+/// One entry's fields in borrowed form: what [`EntryMap::insert_parts`] stores.
+pub(crate) type EntryParts<'a> = Fields<Cow<'a, str>>;
+
+impl<S> Fields<S> {
+    /// The same fields with each string turned by `f` (in field order).
+    pub fn map_strings<T>(self, mut f: impl FnMut(S) -> T) -> Fields<T> {
+        Fields {
+            session_key: f(self.session_key),
+            reason: self.reason,
+            attempts: self.attempts,
+            first_failed_at_ms: self.first_failed_at_ms,
+            last_failed_at_ms: self.last_failed_at_ms,
+            retry_at_ms: self.retry_at_ms,
+            last_error: f(self.last_error),
+            group: f(self.group),
+            status: self.status,
+            status_since_ms: self.status_since_ms,
+            meta_json: f(self.meta_json),
+        }
+    }
 }
 
 impl<'a> EntryParts<'a> {

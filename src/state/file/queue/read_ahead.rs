@@ -5,10 +5,8 @@
 //! when a second core is free. What is applied, and what is counted damaged, is exactly what
 //! the one-thread read gives (see [`super::journal::apply_all`]).
 
-use super::entry_map::{EntryMap, EntryParts};
+use super::entry_map::{EntryMap, Fields};
 use super::journal::{decode_line, Decoded, Holds, JournalRecord, JournalScan};
-use crate::reason::Reason;
-use crate::state::entry::EntryStatus;
 use crate::state::file::lines;
 use std::borrow::Cow;
 use std::io::{self, BufRead};
@@ -25,19 +23,17 @@ enum Str {
     Owned(String),
 }
 
-/// [`EntryParts`] whose strings live in the batch's text.
-struct PartsAt {
-    session_key: Str,
-    reason: Reason,
-    attempts: u32,
-    first_failed_at_ms: i64,
-    last_failed_at_ms: i64,
-    retry_at_ms: i64,
-    last_error: Str,
-    group: Str,
-    status: EntryStatus,
-    status_since_ms: i64,
-    meta_json: Str,
+/// [`super::entry_map::EntryParts`] whose strings live in the batch's text.
+type PartsAt = Fields<Str>;
+
+impl Str {
+    /// The string, read from the batch text `text` it was kept in.
+    fn in_text(self, text: &str) -> Cow<'_, str> {
+        match self {
+            Str::At(a, b) => Cow::Borrowed(&text[a..b]),
+            Str::Owned(s) => Cow::Owned(s),
+        }
+    }
 }
 
 enum Item {
@@ -65,45 +61,10 @@ impl Batch {
 
     fn push(&mut self, d: Decoded<'_>) {
         let item = match d {
-            Decoded::Put(p) => Item::Put(PartsAt {
-                session_key: self.keep(p.session_key),
-                reason: p.reason,
-                attempts: p.attempts,
-                first_failed_at_ms: p.first_failed_at_ms,
-                last_failed_at_ms: p.last_failed_at_ms,
-                retry_at_ms: p.retry_at_ms,
-                last_error: self.keep(p.last_error),
-                group: self.keep(p.group),
-                status: p.status,
-                status_since_ms: p.status_since_ms,
-                meta_json: self.keep(p.meta_json),
-            }),
+            Decoded::Put(p) => Item::Put(p.map_strings(|s| self.keep(s))),
             Decoded::Record(r) => Item::Record(r),
         };
         self.items.push(item);
-    }
-
-    fn str<'a>(&'a self, s: &'a Str) -> Cow<'a, str> {
-        match s {
-            Str::At(a, b) => Cow::Borrowed(&self.text[*a..*b]),
-            Str::Owned(s) => Cow::Borrowed(s),
-        }
-    }
-
-    fn parts<'a>(&'a self, p: &'a PartsAt) -> EntryParts<'a> {
-        EntryParts {
-            session_key: self.str(&p.session_key),
-            reason: p.reason,
-            attempts: p.attempts,
-            first_failed_at_ms: p.first_failed_at_ms,
-            last_failed_at_ms: p.last_failed_at_ms,
-            retry_at_ms: p.retry_at_ms,
-            last_error: self.str(&p.last_error),
-            group: self.str(&p.group),
-            status: p.status,
-            status_since_ms: p.status_since_ms,
-            meta_json: self.str(&p.meta_json),
-        }
     }
 }
 
@@ -141,11 +102,14 @@ pub(crate) fn apply_all_threaded(
             counts
         })?;
         let mut refused = 0;
-        for batch in rx {
-            for item in &batch.items {
+        for mut batch in rx {
+            let Batch { text, items } = &mut batch;
+            for item in items.drain(..) {
                 let applied = match item {
-                    Item::Put(p) => entries.insert_parts(batch.parts(p)).is_ok(),
-                    Item::Record(rec) => super::journal::apply_record(rec, entries),
+                    Item::Put(p) => entries
+                        .insert_parts(p.map_strings(|s| s.in_text(text)))
+                        .is_ok(),
+                    Item::Record(rec) => super::journal::apply_record(&rec, entries),
                 };
                 refused += usize::from(!applied);
             }
