@@ -62,7 +62,9 @@ test('two started engines on one state dir: one resender, one probe per window, 
     stateDir,
     seed,
     gateway: { url: proxy.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
-    scheduler: { maxConcurrent: 4 },
+    // No plugin hooks here: each engine asks the gateway how its resends' runs ended
+    // (`agent.wait`), so a probe releases the group only once its own run succeeded.
+    scheduler: { maxConcurrent: 4, confirm: 'run' },
   })
   const engines = {}
   const client = await connect(gw, TOKEN)
@@ -116,6 +118,14 @@ test('two started engines on one state dir: one resender, one probe per window, 
       const resentBy = Object.fromEntries(Object.entries(engines).map(([n, e]) => [n, e.events.filter((ev) => ev.type === 'resent' && ev.at >= windowStart).length]))
       process.stderr.write(`resume-two-engines ${name}: probes ${JSON.stringify(probes)}, resends by engine ${JSON.stringify(resentBy)}, per session ${JSON.stringify(v.resendCalls)}\n`)
       reportLag(`resume-two-engines ${name}`, v.lagMs)
+      if (process.env.DEBUG_LAG && v.probe) {
+        const send = proxy.requests('chat.send', v.probe.session).at(-1)
+        for (const e of proxy.log.filter((e) => e.at >= send.at - 3000 && e.at <= send.at + v.probe.gatewayMs + 100)) {
+          const f = e.frame ?? {}
+          process.stderr.write(`  ${e.at - send.at} ${e.dir} ${f.type ?? ''} ${f.method ?? f.event ?? ''} ${f.payload?.stream ?? f.payload?.state ?? ''} ${f.payload?.data?.phase ?? f.payload?.phase ?? ''} ${f.params?.sessionKey ?? f.payload?.sessionKey ?? ''}\n`)
+        }
+        process.stderr.write(`  provider at ${v.probe.gatewayMs}; calls near: ${fake.calls.filter((c) => c.at >= send.at - 3000 && c.at <= send.at + 3000).map((c) => c.at - send.at).join(',')}\n`)
+      }
       assertExactlyOnce(v)
       for (const key of keys) {
         assert.equal(v.resendCalls[key], 1, `${key}: resends that reached the provider`)

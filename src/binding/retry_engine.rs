@@ -107,10 +107,8 @@ impl RetryEngine {
             hub.add("*", on_event);
         }
         let resender = raw.resend.clone().map(|r| Arc::new(r) as Arc<dyn Resender>);
-        let engine = Arc::new(ok_or_throw(
-            &env,
-            Engine::new(cfg, clock, hub.sink(), resender),
-        )?);
+        let engine =
+            ok_or_throw(&env, Engine::new(cfg, clock, hub.sink(), resender))?.into_shared();
         own_methods::install(env.raw(), this.object.raw(), &engine)?;
         Ok(Self {
             engine,

@@ -418,9 +418,9 @@ export interface RetryEngineOptions {
     compactMinRecords?: number
   }
   scheduler?: {
-    /** `ack`: a resend counts as done when accepted; `resolve`: only when `resolve(sessionKey)` is called. Default `ack`. */
-    confirm?: 'ack' | 'resolve'
-    /** In `resolve` mode, how long a probe waits for `resolve`. Default 600000. */
+    /** `ack`: a resend counts as done when accepted; `resolve`: only when `resolve(sessionKey)` is called (the plugin's hooks do); `run`: the engine asks the gateway how each resend's run ended (`agent.wait`) and resolves it, or parks it again with the run's error and retry hint (for engines without the plugin; needs the built-in gateway resender). Default `ack`. */
+    confirm?: 'ack' | 'resolve' | 'run'
+    /** In `resolve` and `run` mode, how long a probe waits for its outcome. Default 600000. */
     probeTimeoutMs?: number
     /** Released sessions start at a random extra delay in [0, this], on top of the adaptive release rate (after a good probe: up to `maxConcurrent` at once, then +1/s per accepted resend, halved by a refused one). Default 0. */
     releaseSpreadMs?: number

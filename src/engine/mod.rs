@@ -12,6 +12,7 @@ mod parking;
 mod profiles;
 #[cfg(test)]
 mod restart_tests;
+mod run_watch;
 mod shared_state;
 mod stats;
 
@@ -32,6 +33,7 @@ use crate::policy::{Decision, Failure, KeyState, PolicyTable};
 use crate::reason::Reason;
 use crate::redact::{scrubbing_sink, Redactor, ScrubbedResender};
 use crate::resender::Resender;
+use crate::scheduler::ProbeConfirm;
 use crate::window::{effective_reset, Window};
 use lifecycle::Life;
 use serde_json::Value;
@@ -54,6 +56,9 @@ pub struct Engine {
     redactor: Arc<Redactor>,
     life: tokio::sync::Mutex<Life>,
     fleet: fleet_link::FleetLink,
+    /// This engine, for the background watchers of `scheduler.confirm: "run"` (set by
+    /// [`Engine::into_shared`]).
+    this: run_watch::EngineSlot,
 }
 
 impl std::fmt::Debug for Engine {
@@ -101,7 +106,19 @@ impl Engine {
             jitter.clone(),
             events.clone(),
         )?;
-        let resender = resender.unwrap_or_else(|| Arc::new(GatewayResender::new(gateway.clone())));
+        let this = run_watch::EngineSlot::default();
+        let resender = resender.unwrap_or_else(|| {
+            let gateway_resender = Arc::new(GatewayResender::new(gateway.clone()));
+            match cfg.scheduler.confirm {
+                ProbeConfirm::Run { timeout_ms } => Arc::new(run_watch::RunWatchingResender {
+                    inner: gateway_resender,
+                    gateway: gateway.clone(),
+                    engine: this.clone(),
+                    max_wait_ms: timeout_ms.max(cfg.scheduler.await_timeout_ms).max(0) as u64,
+                }),
+                _ => gateway_resender,
+            }
+        });
         let resender: Arc<dyn Resender> =
             Arc::new(ScrubbedResender::new(resender, redactor.clone()));
         let drain = Arc::new(drain::Drain::default());
@@ -127,7 +144,17 @@ impl Engine {
             redactor,
             life: tokio::sync::Mutex::new(Life::Idle),
             fleet: Default::default(),
+            this,
         })
+    }
+
+    /// This engine behind an `Arc`, as it is shared; with `scheduler.confirm: "run"` the
+    /// watchers of resent runs report to it (`resolve` / `park`). An engine used without this
+    /// leaves those outcomes to the scheduler's timeouts.
+    pub fn into_shared(self) -> Arc<Self> {
+        let engine = Arc::new(self);
+        let _ = engine.this.set(Arc::downgrade(&engine));
+        engine
     }
 
     /// Keep decision state in `store` instead of the state directory's `decisions.*` files

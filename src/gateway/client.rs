@@ -287,6 +287,21 @@ impl GatewayClient {
         self.call_on(&conn, method, params).await
     }
 
+    /// Send `method` on the shared connection and wait up to `timeout_ms` for its answer
+    /// (instead of `request_timeout_ms`): for requests the gateway itself holds, such as
+    /// `agent.wait`. Not retried; a dropped connection is `E_GATEWAY_UNAVAILABLE`.
+    pub(crate) async fn request_within(
+        &self,
+        method: &str,
+        params: &Value,
+        timeout_ms: u64,
+    ) -> EngineResult<Value> {
+        let conn = self.connection().await?;
+        self.call_on_within(&conn, method, params, timeout_ms)
+            .await
+            .map_err(|f| to_engine_error(method, f))
+    }
+
     async fn call_on(
         &self,
         conn: &Connection,
@@ -294,6 +309,16 @@ impl GatewayClient {
         params: &Value,
     ) -> Result<Value, CallFailure> {
         let timeout_ms = read(&self.inner.cfg).request_timeout_ms;
+        self.call_on_within(conn, method, params, timeout_ms).await
+    }
+
+    async fn call_on_within(
+        &self,
+        conn: &Connection,
+        method: &str,
+        params: &Value,
+        timeout_ms: u64,
+    ) -> Result<Value, CallFailure> {
         let outcome = conn
             .call(method, params, Duration::from_millis(timeout_ms))
             .await;

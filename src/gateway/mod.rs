@@ -21,12 +21,14 @@ pub mod handshake;
 pub mod reconnect;
 mod redact;
 mod resender;
+pub mod run_wait;
 pub mod session_check;
 
 pub use client::{ChatAck, CheckedSend, GatewayClient};
 pub use config::GatewayConfig;
 pub use device::DeviceIdentity;
 pub use resender::GatewayResender;
+pub use run_wait::RunEnd;
 
 #[cfg(test)]
 mod fuzz_tests;

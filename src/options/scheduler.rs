@@ -6,8 +6,8 @@ use crate::scheduler::{ProbeConfirm, SchedulerConfig};
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Read `scheduler`. `confirm: "ack"` (default) or `"resolve"` (with `probeTimeoutMs`,
-/// default 600 000).
+/// Read `scheduler`. `confirm: "ack"` (default), `"resolve"` or `"run"` (both with
+/// `probeTimeoutMs`, default 600 000).
 pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
     r.deny_unknown(&[
         "confirm",
@@ -29,10 +29,15 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
                 timeout_ms: probe_timeout,
             }
         }
+        Some("run") => {
+            c.confirm = ProbeConfirm::Run {
+                timeout_ms: probe_timeout,
+            }
+        }
         Some(other) => {
             return Err(EngineError::option(
                 r.child_path("confirm"),
-                format!("expected \"ack\" or \"resolve\", got {other:?}"),
+                format!("expected \"ack\", \"resolve\" or \"run\", got {other:?}"),
             ))
         }
     }

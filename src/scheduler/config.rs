@@ -16,6 +16,27 @@ pub enum ProbeConfirm {
         /// How long a probe may wait for `resolved` after its ack (ms).
         timeout_ms: i64,
     },
+    /// As [`ProbeConfirm::Resolve`], but the engine learns each resend's outcome itself: the
+    /// gateway resender asks the gateway how the run its `chat.send` started ended
+    /// (`agent.wait`) and the engine calls `resolve` (the run succeeded) or parks the session
+    /// again with the run's error (it failed; its retry hint decides the next time). For an
+    /// engine without the plugin's hooks (`scheduler.confirm: "run"`).
+    Run {
+        /// How long a probe may wait for its run's outcome after its ack (ms).
+        timeout_ms: i64,
+    },
+}
+
+impl ProbeConfirm {
+    /// How long a probe waits for its outcome after its ack (ms); `None` in `Ack` mode.
+    pub fn probe_timeout_ms(&self) -> Option<i64> {
+        match *self {
+            ProbeConfirm::Ack => None,
+            ProbeConfirm::Resolve { timeout_ms } | ProbeConfirm::Run { timeout_ms } => {
+                Some(timeout_ms)
+            }
+        }
+    }
 }
 
 /// Scheduler settings. Every field has a default (see [`SchedulerConfig::default`]).
@@ -124,7 +145,7 @@ impl SchedulerConfig {
                 "expected an integer >= 1",
             ));
         }
-        if let ProbeConfirm::Resolve { timeout_ms } = self.confirm {
+        if let Some(timeout_ms) = self.confirm.probe_timeout_ms() {
             if timeout_ms <= 0 {
                 return Err(EngineError::option(
                     "scheduler.probeTimeoutMs",

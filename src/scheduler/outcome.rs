@@ -78,8 +78,10 @@ impl Runner {
                 return;
             }
             ProbeConfirm::Ack => return self.entry_succeeded(key).await,
-            ProbeConfirm::Resolve { timeout_ms } if probe => timeout_ms,
-            ProbeConfirm::Resolve { .. } => self.cfg.await_timeout_ms,
+            ProbeConfirm::Resolve { timeout_ms } | ProbeConfirm::Run { timeout_ms } if probe => {
+                timeout_ms
+            }
+            ProbeConfirm::Resolve { .. } | ProbeConfirm::Run { .. } => self.cfg.await_timeout_ms,
         };
         let Some(held) = self.held.get_mut(&key) else {
             return;
@@ -130,7 +132,7 @@ impl Runner {
         }
         let ours = match self.cfg.confirm {
             ProbeConfirm::Ack => held.acked,
-            ProbeConfirm::Resolve { .. } => {
+            ProbeConfirm::Resolve { .. } | ProbeConfirm::Run { .. } => {
                 held.acked
                     && resolution.run_id.as_ref().is_some_and(|run| {
                         Some(run) == held.run_id.as_ref() || *run == held.idempotency_key

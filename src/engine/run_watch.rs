@@ -1,0 +1,98 @@
+//! `scheduler.confirm: "run"`: the engine learns how each resend's run ended from the gateway
+//! itself, as the plugin's hooks tell it in `"resolve"` mode. [`RunWatchingResender`] wraps the
+//! gateway resender: after an acknowledged `chat.send` it waits in the background for that run
+//! ([`GatewayClient::await_run`]) and then calls the engine's own `resolve(key, {runId})` (the
+//! run succeeded: a probe is good on this evidence only) or `park(key, failure)` (it failed:
+//! the run's error and retry hint re-park the session, an attempt counted). A run that does not
+//! end within the wait is left to the scheduler's probe / await timeout.
+
+use super::Engine;
+use crate::gateway::{GatewayClient, RunEnd};
+use crate::resender::{PrepareFuture, ResendFuture, ResendOutcome, ResendRequest, Resender};
+use serde_json::Value;
+use std::sync::{Arc, OnceLock, Weak};
+
+/// The engine a watcher reports to; set by [`Engine::into_shared`]. Until it is set (an engine
+/// not shared behind an `Arc`), outcomes are left to the scheduler's timeouts.
+pub(super) type EngineSlot = Arc<OnceLock<Weak<Engine>>>;
+
+/// Wraps the resender; watches the run of every acknowledged resend.
+pub(super) struct RunWatchingResender {
+    pub(super) inner: Arc<dyn Resender>,
+    pub(super) gateway: GatewayClient,
+    pub(super) engine: EngineSlot,
+    /// Longest wait for one run (ms): the longer of the probe and the await timeout.
+    pub(super) max_wait_ms: u64,
+}
+
+impl Resender for RunWatchingResender {
+    fn resend(&self, req: ResendRequest) -> ResendFuture<'_> {
+        Box::pin(async move {
+            let (key, idempotency_key, meta) = (
+                req.session_key.clone(),
+                req.idempotency_key.clone(),
+                req.meta.clone(),
+            );
+            let outcome = self.inner.resend(req).await?;
+            if let ResendOutcome::Sent { run_id } = &outcome {
+                // On OpenClaw 2026.9.6 the run id is the idempotency key when the ack has none.
+                let run = run_id.clone().unwrap_or(idempotency_key);
+                self.watch(key, run, meta);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn prepare(&self) -> PrepareFuture<'_> {
+        self.inner.prepare()
+    }
+}
+
+impl RunWatchingResender {
+    fn watch(&self, key: String, run: String, meta: Value) {
+        let (gateway, engine, max_wait) =
+            (self.gateway.clone(), self.engine.clone(), self.max_wait_ms);
+        tokio::spawn(async move {
+            let end = gateway.await_run(&key, &run, max_wait).await;
+            let Some(engine) = engine.get().and_then(Weak::upgrade) else {
+                return;
+            };
+            match end {
+                Ok(RunEnd::Succeeded) => {
+                    let _ = engine.resolve(&key, Some(&run)).await;
+                }
+                Ok(RunEnd::Failed { agent_end }) => {
+                    let _ = engine
+                        .park(&key, &agent_end, meta_of_run(meta, &run), None)
+                        .await;
+                }
+                // Still running, or the gateway could not say: the scheduler's timeout decides.
+                Ok(RunEnd::NotEnded) | Err(_) => {}
+            }
+        });
+    }
+}
+
+/// The entry's meta with `runId` set to the run that failed now (compare-and-send checks it
+/// next time; a later failure of the same run counts no attempt).
+fn meta_of_run(meta: Value, run: &str) -> Value {
+    let mut meta = match meta {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    meta.insert("runId".into(), Value::String(run.to_owned()));
+    Value::Object(meta)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_meta_names_the_run_that_failed_and_keeps_the_rest() {
+        let m = meta_of_run(json!({"provider": "openai", "runId": "old"}), "resume:k:2");
+        assert_eq!(m, json!({"provider": "openai", "runId": "resume:k:2"}));
+        assert_eq!(meta_of_run(Value::Null, "r"), json!({"runId": "r"}));
+    }
+}
