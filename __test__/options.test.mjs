@@ -120,6 +120,7 @@ test('each wrong option throws E_INVALID_OPTION naming its dotted field', () => 
     [{ queue: { maxAttempts: 'x' } }, 'queue.maxAttempts'],
     [{ queue: { importPath: 7 } }, 'queue.importPath'],
     [{ scheduler: { confirm: 'maybe' } }, 'scheduler.confirm'],
+    [{ scheduler: { confirm: 'run', probeTimeoutMs: 0 } }, 'scheduler.probeTimeoutMs'],
     [{ scheduler: { maxConcurrent: 0 } }, 'scheduler.maxConcurrent'],
     [{ scheduler: { releaseSpreadMs: -1 } }, 'scheduler.releaseSpreadMs'],
     [{ scheduler: { resumeMessage: '' } }, 'scheduler.resumeMessage'],

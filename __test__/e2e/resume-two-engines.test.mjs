@@ -15,6 +15,7 @@
 //
 //   node scripts/setup-openclaw.mjs     # once; or OPENCLAW_E2E_CACHE=<cache>
 //   npm run build && node --test __test__/e2e/resume-two-engines.test.mjs
+//   DEBUG_LAG=1 …   also prints the proxy's frames around each window's probe
 
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'

@@ -182,6 +182,19 @@ mod tests {
     }
 
     #[test]
+    fn the_engine_reads_the_relayed_error_as_the_quota_it_was_with_its_hint() {
+        // The error text as OpenClaw 2026.9.6's `agent.wait` relayed it for a quota 429.
+        let error = "⚠️ ⚠️ ⚠️ You exceeded your current quota: daily usage limit reached. \
+                     Please try again in 15.250s.; Retry-After: 16 seconds";
+        let classifier = crate::classify::Classifier::new(Default::default()).unwrap();
+        let c = classifier.classify(&failed_run_input("r", error, Some(1_000)), 5_000);
+        assert_eq!(c.reason, Some(crate::reason::Reason::Quota), "{c:?}");
+        // Counted from when the model call started (1 000), the later of the two hints (16 s).
+        assert_eq!(c.reset_at_ms, Some(17_000), "{c:?}");
+        assert!(c.relative_hint, "{c:?}");
+    }
+
+    #[test]
     fn the_park_input_carries_the_error_and_the_start_time() {
         let v = failed_run_input("resume:k:2", "429 quota", Some(42));
         assert_eq!(v["runId"], "resume:k:2");
