@@ -418,7 +418,7 @@ export interface RetryEngineOptions {
     compactMinRecords?: number
   }
   scheduler?: {
-    /** `ack`: a resend counts as done when accepted; `resolve`: only when `resolve(sessionKey)` is called (the plugin's hooks do); `run`: the engine asks the gateway how each resend's run ended (`agent.wait`) and resolves it, or parks it again with the run's error and retry hint (for engines without the plugin; needs the built-in gateway resender). Default `ack`. */
+    /** `ack`: a resend counts as done when accepted; `resolve`: only when `resolve(sessionKey)` is called (the plugin's hooks do); `run`: the engine asks the gateway how each resend's run ended (`agent.wait`) and resolves it, or parks it again with the run's error and retry hint (for engines without the plugin; needs the built-in gateway resender; a gateway without `agent.wait` leaves the ack as the only signal). Default `run` when the engine resends through its built-in gateway resender, `ack` with a `resend` callback. */
     confirm?: 'ack' | 'resolve' | 'run'
     /** In `resolve` and `run` mode, how long a probe waits for its outcome. Default 600000. */
     probeTimeoutMs?: number

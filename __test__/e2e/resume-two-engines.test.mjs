@@ -63,9 +63,10 @@ test('two started engines on one state dir: one resender, one probe per window, 
     stateDir,
     seed,
     gateway: { url: proxy.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
-    // No plugin hooks here: each engine asks the gateway how its resends' runs ended
-    // (`agent.wait`), so a probe releases the group only once its own run succeeded.
-    scheduler: { maxConcurrent: 4, confirm: 'run' },
+    // No plugin hooks here and no `resend` callback: `scheduler.confirm` defaults to 'run', each
+    // engine asks the gateway how its resends' runs ended (`agent.wait`), so a probe releases
+    // the group only once its own run succeeded.
+    scheduler: { maxConcurrent: 4 },
   })
   const engines = {}
   const client = await connect(gw, TOKEN)

@@ -17,7 +17,7 @@ use super::own_methods;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
-use crate::options::parse_options;
+use crate::options::parse_engine_options;
 use crate::resender::Resender;
 use napi::bindgen_prelude::{Function, JsObjectValue, Object, PromiseRaw, This, Unknown};
 use napi::{Env, JsValue};
@@ -100,7 +100,10 @@ impl RetryEngine {
     pub fn new(env: Env, this: This<'_>, options: Unknown<'_>) -> napi::Result<Self> {
         let controllers = Controllers::default();
         let raw = ok_or_throw(&env, options::read(&env, options, &controllers)?)?;
-        let cfg = ok_or_throw(&env, parse_options(raw.json.as_ref()))?;
+        let cfg = ok_or_throw(
+            &env,
+            parse_engine_options(raw.json.as_ref(), raw.resend.is_some()),
+        )?;
         let clock = Arc::new(SystemClock);
         let hub = EventHub::new(&env, clock.clone())?;
         if let Some(on_event) = raw.on_event {

@@ -4,7 +4,8 @@
 //! ([`GatewayClient::await_run`]) and then calls the engine's own `resolve(key, {runId})` (the
 //! run succeeded: a probe is good on this evidence only) or `park(key, failure)` (it failed:
 //! the run's error and retry hint re-park the session, an attempt counted). A run that does not
-//! end within the wait is left to the scheduler's probe / await timeout.
+//! end within the wait is left to the scheduler's probe / await timeout; a gateway that cannot
+//! say (no `agent.wait`) leaves the ack as the only signal, as in `"ack"` mode.
 
 use super::Engine;
 use crate::gateway::{GatewayClient, RunEnd};
@@ -66,7 +67,12 @@ impl RunWatchingResender {
                         .park(&key, &agent_end, meta_of_run(meta, &run), None)
                         .await;
                 }
-                // Still running, or the gateway could not say: the scheduler's timeout decides.
+                // A gateway that cannot tell how a run ended: its ack is all there is, as in
+                // `confirm: "ack"`.
+                Ok(RunEnd::CannotSay { .. }) => {
+                    let _ = engine.resolve(&key, Some(&run)).await;
+                }
+                // Still running, or the client was closed: the scheduler's timeout decides.
                 Ok(RunEnd::NotEnded) | Err(_) => {}
             }
         });

@@ -39,12 +39,19 @@ pub enum RunEnd {
     /// Not ended within the wait: still running, or the gateway no longer knows the run (a
     /// restart forgets acked runs that had not started).
     NotEnded,
+    /// The gateway cannot say: it refused `agent.wait` (an older or partial gateway, a
+    /// missing scope) or answered it without a known `status`. `reason` is secret-free.
+    CannotSay {
+        /// What the gateway answered.
+        reason: String,
+    },
 }
 
 impl GatewayClient {
     /// Wait up to `max_wait_ms` for run `run_id` (started in `session_key`) to end. Survives
-    /// dropped connections (asks again on the next one); an answered request error (e.g. a
-    /// gateway without `agent.wait`) is returned.
+    /// dropped connections (asks again on the next one); a refused `agent.wait` or an answer
+    /// without a known `status` is [`RunEnd::CannotSay`]; other errors (the client was closed,
+    /// the credentials were rejected) are returned.
     pub async fn await_run(
         &self,
         session_key: &str,
@@ -61,6 +68,7 @@ impl GatewayClient {
             }
             let slice = left.min(WAIT_SLICE_MS);
             let params = json!({"runId": run_id, "timeoutMs": slice});
+            let asked = Instant::now();
             let answer = match self
                 .request_within("agent.wait", &params, slice + ANSWER_GRACE_MS)
                 .await
@@ -70,6 +78,11 @@ impl GatewayClient {
                     tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS.min(left))).await;
                     continue;
                 }
+                Err(EngineError::GatewayRequest { code, message, .. }) => {
+                    return Ok(RunEnd::CannotSay {
+                        reason: format!("agent.wait refused: {code}: {message}"),
+                    })
+                }
                 Err(e) => return Err(e),
             };
             if let Some(error) = run_error(&answer) {
@@ -78,8 +91,18 @@ impl GatewayClient {
                     agent_end: failed_run_input(run_id, &error, started_at),
                 });
             }
-            if answer["status"].as_str() == Some("ok") {
-                return Ok(RunEnd::Succeeded);
+            match answer["status"].as_str() {
+                Some("ok") => return Ok(RunEnd::Succeeded),
+                Some("timeout" | "pending") => {}
+                other => {
+                    return Ok(RunEnd::CannotSay {
+                        reason: format!("agent.wait answered status {other:?}"),
+                    })
+                }
+            }
+            // A gateway that answers before the wait is over is not asked again at once.
+            if asked.elapsed() < Duration::from_millis(slice) {
+                tokio::time::sleep(Duration::from_millis(RETRY_PAUSE_MS)).await;
             }
         }
     }

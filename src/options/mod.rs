@@ -79,6 +79,28 @@ pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
     Ok(cfg)
 }
 
+/// [`parse_options`] for an engine as the JS class builds it: one that resends through a
+/// `resend` callback when `resend_callback`, else through its built-in gateway resender. There
+/// `scheduler.confirm` defaults to `"run"` (the engine asks the gateway how each resend's run
+/// ended, so a probe releases its group only on its own run's success and a resend whose run
+/// fails is parked again); with a callback, which the engine cannot ask, to `"ack"`.
+pub fn parse_engine_options(
+    value: Option<&Value>,
+    resend_callback: bool,
+) -> EngineResult<EngineConfig> {
+    let mut cfg = parse_options(value)?;
+    let scheduler = value.and_then(|v| v.get("scheduler"));
+    let given = |name: &str| scheduler.and_then(|s| s.get(name)).filter(|v| !v.is_null());
+    if !resend_callback && given("confirm").is_none() {
+        // Already range-checked by `parse_options`.
+        let timeout_ms = given("probeTimeoutMs")
+            .and_then(Value::as_f64)
+            .map_or(scheduler::DEFAULT_PROBE_TIMEOUT_MS, |ms| ms as i64);
+        cfg.scheduler.confirm = crate::scheduler::ProbeConfirm::Run { timeout_ms };
+    }
+    Ok(cfg)
+}
+
 /// Most custom patterns accepted.
 pub const MAX_PATTERNS: usize = 256;
 /// Longest custom pattern accepted, in characters (compiled size is limited separately).
@@ -133,7 +155,42 @@ fn read_patterns(root: &OptionReader<'_>) -> EngineResult<ClassifierConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::ProbeConfirm;
     use serde_json::json;
+
+    #[test]
+    fn confirm_defaults_to_run_with_the_gateway_resender_and_to_ack_with_a_callback() {
+        let confirm = |v: Value, callback: bool| {
+            parse_engine_options(Some(&v), callback)
+                .unwrap()
+                .scheduler
+                .confirm
+        };
+        let run = ProbeConfirm::Run {
+            timeout_ms: 600_000,
+        };
+        assert_eq!(confirm(json!({}), false), run);
+        assert_eq!(confirm(json!({"scheduler": {"confirm": null}}), false), run);
+        assert_eq!(
+            confirm(json!({"scheduler": {"probeTimeoutMs": 5000}}), false),
+            ProbeConfirm::Run { timeout_ms: 5000 }
+        );
+        assert_eq!(confirm(json!({}), true), ProbeConfirm::Ack);
+        assert_eq!(
+            confirm(json!({"scheduler": {"confirm": "ack"}}), false),
+            ProbeConfirm::Ack
+        );
+        assert_eq!(
+            confirm(json!({"scheduler": {"confirm": "resolve"}}), true),
+            ProbeConfirm::Resolve {
+                timeout_ms: 600_000
+            }
+        );
+        assert_eq!(
+            parse_options(None).unwrap().scheduler.confirm,
+            ProbeConfirm::Ack
+        );
+    }
 
     #[test]
     fn pattern_count_and_length_are_bounded() {

@@ -6,6 +6,9 @@ use crate::scheduler::{ProbeConfirm, SchedulerConfig};
 
 const DAY_MS: i64 = 86_400_000;
 
+/// `probeTimeoutMs` when not given (ms).
+pub(super) const DEFAULT_PROBE_TIMEOUT_MS: i64 = 600_000;
+
 /// Read `scheduler`. `confirm: "ack"` (default), `"resolve"` or `"run"` (both with
 /// `probeTimeoutMs`, default 600 000).
 pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
@@ -21,7 +24,9 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
         "resumeMessage",
     ])?;
     let mut c = SchedulerConfig::default();
-    let probe_timeout = r.int("probeTimeoutMs", 1, 7 * DAY_MS)?.unwrap_or(600_000);
+    let probe_timeout = r
+        .int("probeTimeoutMs", 1, 7 * DAY_MS)?
+        .unwrap_or(DEFAULT_PROBE_TIMEOUT_MS);
     match r.string("confirm")?.as_deref() {
         None | Some("ack") => c.confirm = ProbeConfirm::Ack,
         Some("resolve") => {
