@@ -79,8 +79,10 @@ impl RunWatchingResender {
     }
 }
 
-/// The entry's meta with `runId` set to the run that failed now (compare-and-send checks it
-/// next time; a later failure of the same run counts no attempt).
+/// The entry's meta with `runId` set to the run that failed now, so `park()` counts it as
+/// another failed send (not a later attempt of the run that was parked). While the scheduler
+/// holds the entry only its due time, error and attempts change; compare-and-send recognises
+/// our own resend's failed turn by its `resume:<key>:` idempotency key.
 fn meta_of_run(meta: Value, run: &str) -> Value {
     let mut meta = match meta {
         Value::Object(m) => m,
@@ -93,7 +95,101 @@ fn meta_of_run(meta: Value, run: &str) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
+    use crate::engine::{EngineConfig, RetryTarget};
+    use crate::events::{Event, RecordingSink};
+    use crate::gateway::fake::{FakeGateway, FakeScript};
+    use crate::scheduler::ProbeConfirm;
+    use crate::state::EntryStatus;
     use serde_json::json;
+    use std::time::Duration;
+
+    const NOW: i64 = 1_800_000_000_000;
+
+    /// Polls (real time) until `done(engine.get(key))`, for at most 10 s.
+    async fn until_entry(
+        engine: &Engine,
+        key: &str,
+        done: impl Fn(Option<&crate::state::ParkedEntry>) -> bool,
+    ) -> Option<crate::state::ParkedEntry> {
+        for _ in 0..500 {
+            let e = engine.get(key).await.unwrap();
+            if done(e.as_ref()) {
+                return e;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "{key}: timed out; entry {:?}",
+            engine.get(key).await.unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_engine_resolves_a_resend_whose_run_succeeded_and_reparks_one_whose_run_failed() {
+        // Run ids are the idempotency keys `resume:<key>:<attempt>` (the fake acks with them).
+        let quota = "⚠️ You exceeded your current quota: daily usage limit reached. \
+                     Please try again in 30s.; Retry-After: 30 seconds";
+        let gw = FakeGateway::start(FakeScript {
+            run_waits: [
+                ("resume:ok:2".into(), json!({"status": "ok"})),
+                (
+                    "resume:bad:2".into(),
+                    json!({"status": "error", "endedAt": NOW, "error": quota}),
+                ),
+            ]
+            .into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = EngineConfig {
+            state_dir: dir.path().to_path_buf(),
+            seed: Some(1),
+            ..EngineConfig::default()
+        };
+        cfg.gateway.url = gw.url();
+        cfg.scheduler.confirm = ProbeConfirm::Run { timeout_ms: 60_000 };
+        let events = RecordingSink::default();
+        let engine = Engine::new(cfg, Arc::new(ManualClock::new(NOW)), events.sink(), None)
+            .unwrap()
+            .into_shared();
+        engine.start().await.unwrap();
+        for (key, provider) in [("ok", "openai"), ("bad", "anthropic")] {
+            let failure = json!("429 You exceeded your current quota: daily usage limit reached");
+            let meta = json!({"provider": provider, "runId": format!("orig-{key}")});
+            assert!(engine.park(key, &failure, meta, None).await.unwrap().parked);
+            engine
+                .retry_now(RetryTarget::Session(key.into()))
+                .await
+                .unwrap();
+        }
+        until_entry(&engine, "ok", |e| e.is_none()).await;
+        let bad = until_entry(&engine, "bad", |e| {
+            e.is_some_and(|e| e.status == EntryStatus::Parked && e.attempts >= 2)
+        })
+        .await
+        .unwrap();
+        assert_eq!(bad.attempts, 2, "the failed resend is an attempt");
+        assert!(
+            bad.retry_at_ms >= NOW + 30_000,
+            "due at the failed run's hint: {}",
+            bad.retry_at_ms - NOW
+        );
+        assert_eq!(bad.meta["provider"], "anthropic");
+        assert!(bad.last_error.contains("quota"), "{}", bad.last_error);
+        let resolved: Vec<_> = events
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Resolved { session_key, .. } => Some(session_key),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(resolved, ["ok"]);
+        engine.close().await.unwrap();
+    }
 
     #[test]
     fn the_meta_names_the_run_that_failed_and_keeps_the_rest() {

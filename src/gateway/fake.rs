@@ -43,6 +43,8 @@ pub struct FakeScript {
     pub draining_chat_sends: usize,
     /// `chat.history` answers by session key (others get `{messages: []}`).
     pub histories: HashMap<String, Value>,
+    /// `agent.wait` answers by run id (others are echoed like any other method).
+    pub run_waits: HashMap<String, Value>,
     /// Methods that are never answered.
     pub silent_methods: Vec<String>,
     /// Require a device identity and verify its v3 signature.
@@ -61,6 +63,7 @@ impl Default for FakeScript {
             close_on_every_request: false,
             draining_chat_sends: 0,
             histories: HashMap::new(),
+            run_waits: HashMap::new(),
             silent_methods: Vec::new(),
             verify_device: false,
             challenge_ts: Some(1_700_000_000_000),
@@ -232,6 +235,15 @@ async fn serve(mut ws: Ws, conn_no: usize, shared: &Mutex<Shared>) {
                 let key = params["sessionKey"].as_str().unwrap_or_default();
                 let empty = json!({"sessionKey": key, "messages": []});
                 Some(Ok(s.script.histories.get(key).cloned().unwrap_or(empty)))
+            } else if let Some(answer) = (method == "agent.wait")
+                .then(|| {
+                    s.script
+                        .run_waits
+                        .get(params["runId"].as_str().unwrap_or_default())
+                })
+                .flatten()
+            {
+                Some(Ok(answer.clone()))
             } else {
                 Some(Ok(json!({"method": method, "params": params})))
             }

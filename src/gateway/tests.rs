@@ -636,3 +636,75 @@ async fn unavailable_answers_are_retryable_errors_not_request_errors() {
     assert_eq!(e.code(), "E_GATEWAY_UNAVAILABLE", "{e}");
     assert!(!e.to_string().contains(TOKEN));
 }
+
+#[tokio::test]
+async fn await_run_reads_success_and_failure_with_the_failed_message_time() {
+    use super::RunEnd;
+    let history = serde_json::json!({"messages": [
+        {"role": "user", "idempotencyKey": "resume:k:2:user"},
+        {"role": "assistant", "stopReason": "error", "timestamp": 1_700_000_000_250_i64,
+         "idempotencyKey": "resume:k:2:terminal-error", "__openclaw": {"runId": "resume:k:2"}},
+    ]});
+    let gw = fake(FakeScript {
+        run_waits: [
+            (
+                "ok-run".to_string(),
+                serde_json::json!({"runId": "ok-run", "status": "ok"}),
+            ),
+            (
+                "resume:k:2".to_string(),
+                serde_json::json!({"runId": "resume:k:2", "status": "error", "endedAt": 1,
+                    "error": "429 quota; Retry-After: 16 seconds"}),
+            ),
+        ]
+        .into(),
+        histories: [("agent:main:k".to_string(), history)].into(),
+        ..Default::default()
+    })
+    .await;
+    let (client, _) = client_for(gw.url(), |_| {});
+    assert_eq!(
+        client
+            .await_run("agent:main:k", "ok-run", 5_000)
+            .await
+            .unwrap(),
+        RunEnd::Succeeded
+    );
+    let RunEnd::Failed { agent_end } = client
+        .await_run("agent:main:k", "resume:k:2", 5_000)
+        .await
+        .unwrap()
+    else {
+        panic!("a failed run")
+    };
+    assert_eq!(
+        agent_end["messages"][0]["errorMessage"],
+        "429 quota; Retry-After: 16 seconds"
+    );
+    assert_eq!(agent_end["messages"][0]["timestamp"], 1_700_000_000_250_i64);
+    let waits: Vec<_> = gw
+        .record()
+        .requests
+        .into_iter()
+        .filter(|(_, m, _)| m == "agent.wait")
+        .map(|(_, _, p)| p["runId"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(waits, ["ok-run", "resume:k:2"], "one agent.wait per run");
+}
+
+#[tokio::test]
+async fn a_gateway_that_cannot_say_how_a_run_ended_is_asked_once() {
+    use super::RunEnd;
+    // The default fake answers an unknown method with `{method, params}`: no `status`.
+    let gw = fake(FakeScript::default()).await;
+    let (client, _) = client_for(gw.url(), |_| {});
+    let end = client.await_run("agent:main:k", "r1", 5_000).await.unwrap();
+    assert!(matches!(end, RunEnd::CannotSay { .. }), "{end:?}");
+    let asked = gw
+        .record()
+        .requests
+        .iter()
+        .filter(|(_, m, _)| m == "agent.wait")
+        .count();
+    assert_eq!(asked, 1, "no busy loop against a gateway that cannot say");
+}
