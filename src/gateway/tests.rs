@@ -37,6 +37,16 @@ async fn fake(script: FakeScript) -> FakeGateway {
     FakeGateway::start(script).await.unwrap()
 }
 
+/// The `field` param of every `method` request the fake gateway got, in order.
+fn requested(gw: &FakeGateway, method: &str, field: &str) -> Vec<String> {
+    gw.record()
+        .requests
+        .iter()
+        .filter(|(_, m, _)| m == method)
+        .map(|(_, _, p)| p[field].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
 fn disconnects(rec: &RecordingSink) -> Vec<(Option<u16>, bool)> {
     rec.events()
         .into_iter()
@@ -503,14 +513,10 @@ async fn resender_does_not_send_into_a_session_that_moved_on_or_is_still_running
             run_id: Some("resume:agent:main:failed:2".into())
         }
     );
-    let sends: Vec<String> = gw
-        .record()
-        .requests
-        .iter()
-        .filter(|(_, m, _)| m == "chat.send")
-        .map(|(_, _, p)| p["sessionKey"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(sends, ["agent:main:failed"]);
+    assert_eq!(
+        requested(&gw, "chat.send", "sessionKey"),
+        ["agent:main:failed"]
+    );
 }
 
 #[tokio::test]
@@ -682,14 +688,11 @@ async fn await_run_reads_success_and_failure_with_the_failed_message_time() {
         "429 quota; Retry-After: 16 seconds"
     );
     assert_eq!(agent_end["messages"][0]["timestamp"], 1_700_000_000_250_i64);
-    let waits: Vec<_> = gw
-        .record()
-        .requests
-        .into_iter()
-        .filter(|(_, m, _)| m == "agent.wait")
-        .map(|(_, _, p)| p["runId"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(waits, ["ok-run", "resume:k:2"], "one agent.wait per run");
+    assert_eq!(
+        requested(&gw, "agent.wait", "runId"),
+        ["ok-run", "resume:k:2"],
+        "one agent.wait per run"
+    );
 }
 
 #[tokio::test]
@@ -700,11 +703,9 @@ async fn a_gateway_that_cannot_say_how_a_run_ended_is_asked_once() {
     let (client, _) = client_for(gw.url(), |_| {});
     let end = client.await_run("agent:main:k", "r1", 5_000).await.unwrap();
     assert!(matches!(end, RunEnd::CannotSay { .. }), "{end:?}");
-    let asked = gw
-        .record()
-        .requests
-        .iter()
-        .filter(|(_, m, _)| m == "agent.wait")
-        .count();
-    assert_eq!(asked, 1, "no busy loop against a gateway that cannot say");
+    assert_eq!(
+        requested(&gw, "agent.wait", "runId"),
+        ["r1"],
+        "no busy loop against a gateway that cannot say"
+    );
 }
