@@ -100,6 +100,15 @@ pub(crate) async fn write(
     }
 }
 
+/// Which sessions a park applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Parking {
+    /// Any session: a new entry or an update.
+    Any,
+    /// Only a session that is parked now (an update).
+    OnlyIfParked,
+}
+
 impl Engine {
     /// Classify `input` and park `session_key` when waiting can fix it. One entry per session;
     /// a repeat updates attempts, error and due time (a repeat with the entry's `meta.runId`,
@@ -109,8 +118,33 @@ impl Engine {
         &self,
         session_key: &str,
         input: &Value,
+        meta: Value,
+        now_ms: Option<i64>,
+    ) -> EngineResult<ParkOutcome> {
+        self.park_with(session_key, input, meta, now_ms, Parking::Any)
+            .await
+    }
+
+    /// [`Engine::park`] for the failure of a run our own resend started (`scheduler.confirm:
+    /// "run"`): only while the session is still parked, so a session resolved or dropped while
+    /// its resend ran stays gone (`Ignored`).
+    pub(crate) async fn park_again(
+        &self,
+        session_key: &str,
+        input: &Value,
+        meta: Value,
+    ) -> EngineResult<ParkOutcome> {
+        self.park_with(session_key, input, meta, None, Parking::OnlyIfParked)
+            .await
+    }
+
+    async fn park_with(
+        &self,
+        session_key: &str,
+        input: &Value,
         mut meta: Value,
         now_ms: Option<i64>,
+        parking: Parking,
     ) -> EngineResult<ParkOutcome> {
         check_key("sessionKey", session_key)?;
         // Meta is stored in the queue files: no configured secret or key format goes there.
@@ -140,6 +174,18 @@ impl Engine {
         // Not behind an fsync in flight: a write below is durable only together with what this
         // saw, and the paths that do not write settle first.
         let existing = peek(&running.store, session_key).await?;
+        if parking == Parking::OnlyIfParked && existing.is_none() {
+            return Ok(ParkOutcome {
+                parked: false,
+                action: ParkAction::Ignored,
+                reason: Some(reason),
+                attempts: 0,
+                retry_at_ms: None,
+                why: "the session was resolved or dropped while its resend ran".into(),
+                classification,
+                decision: None,
+            });
+        }
         let key = session_key.to_string();
         // A later attempt of the run already parked (the gateway retries some failures inside
         // the run, same runId): it brings the run's latest error and hint (its final failure's

@@ -2,8 +2,9 @@
 //! itself, as the plugin's hooks tell it in `"resolve"` mode. [`RunWatchingResender`] wraps the
 //! gateway resender: after an acknowledged `chat.send` it waits in the background for that run
 //! ([`GatewayClient::await_run`]) and then calls the engine's own `resolve(key, {runId})` (the
-//! run succeeded: a probe is good on this evidence only) or `park(key, failure)` (it failed:
-//! the run's error and retry hint re-park the session, an attempt counted). A run that does not
+//! run succeeded: a probe is good on this evidence only) or parks it again (it failed: the run's
+//! error and retry hint re-park the session, an attempt counted; a session resolved or dropped
+//! while its resend ran is not brought back). A run that does not
 //! end within the wait is left to the scheduler's probe / await timeout; a gateway that cannot
 //! say (no `agent.wait`) leaves the ack as the only signal, as in `"ack"` mode.
 
@@ -64,7 +65,7 @@ impl RunWatchingResender {
                 }
                 Ok(RunEnd::Failed { agent_end }) => {
                     let _ = engine
-                        .park(&key, &agent_end, meta_of_run(meta, &run), None)
+                        .park_again(&key, &agent_end, meta_of_run(meta, &run))
                         .await;
                 }
                 // A gateway that cannot tell how a run ended: its ack is all there is, as in
@@ -188,6 +189,23 @@ mod tests {
             })
             .collect();
         assert_eq!(resolved, ["ok"]);
+        // A session resolved (or dropped) while its resend ran is not brought back by the
+        // failure of that run.
+        let gone = engine
+            .park_again(
+                "ok",
+                &json!("429 quota exceeded"),
+                json!({"runId": "resume:ok:2"}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            gone.action,
+            crate::engine::ParkAction::Ignored,
+            "{}",
+            gone.why
+        );
+        assert!(engine.get("ok").await.unwrap().is_none());
         engine.close().await.unwrap();
     }
 
