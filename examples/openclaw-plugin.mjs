@@ -40,10 +40,13 @@ export function createPlugin (engineOptions = {}) {
       api.on('agent_end', async (event, ctx) => {
         if (!engine || !ctx?.sessionKey) return
         const c = engine.classify(event)
+        // The run id: a good run confirms a probe only when it is the engine's own resend's run,
+        // and a parked run still in flight (the gateway retrying it) is waited for, not resent.
+        const runId = event.runId ?? ctx.runId
         if (c.reason === null) {
-          await engine.resolve(ctx.sessionKey) // a good run: forget the session
+          await engine.resolve(ctx.sessionKey, runId ? { runId } : undefined) // a good run: forget the session
         } else if (c.retryable) {
-          await engine.park(ctx.sessionKey, event, { provider: ctx.modelProviderId })
+          await engine.park(ctx.sessionKey, event, { provider: ctx.modelProviderId, ...(runId ? { runId } : {}) })
         }
       })
       api.on('message_sending', (event, ctx) => {
