@@ -64,7 +64,7 @@ const MAX_BURST: usize = 256;
 
 /// How often a scheduler without the resender lease tries to take it (ms): a standby takes
 /// over within this long of the holder's death (the OS drops a dead process's `flock`).
-pub const LEASE_RETRY_MS: i64 = 500;
+pub const LEASE_RETRY_MS: i64 = 100;
 
 /// How often the lease holder re-reads the next due time, to see entries that other engines
 /// on the same state dir parked (their `notify` does not reach this process) (ms).
