@@ -35,8 +35,13 @@ pub const TOP_LEVEL: [&str; 14] = [
     "resend",
 ];
 
-/// Parse and validate options. `None`/`null` gives every default.
+/// Parse and validate options. `None`/`null` gives every default; `scheduler.confirm`
+/// defaults to `"ack"` here (see [`parse_engine_options`] for the JS class's default).
 pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
+    parse_config(value, false)
+}
+
+fn parse_config(value: Option<&Value>, gateway_resender: bool) -> EngineResult<EngineConfig> {
     let root = OptionReader::new("", value)?;
     root.deny_unknown(&TOP_LEVEL)?;
     let mut cfg = EngineConfig::default();
@@ -68,7 +73,8 @@ pub fn parse_options(value: Option<&Value>) -> EngineResult<EngineConfig> {
     let mut p = String::new();
     cfg.queue = stores::read_queue(&root.object("queue", &mut p)?)?;
     let mut p = String::new();
-    cfg.scheduler = scheduler::read_scheduler(&root.object("scheduler", &mut p)?)?;
+    cfg.scheduler =
+        scheduler::read_scheduler(&root.object("scheduler", &mut p)?, gateway_resender)?;
     cfg.scheduler.max_attempts = cfg.queue.max_attempts;
     let mut p = String::new();
     cfg.gateway = stores::read_gateway(&root.object("gateway", &mut p)?, &cfg.state_dir)?;
@@ -88,17 +94,7 @@ pub fn parse_engine_options(
     value: Option<&Value>,
     resend_callback: bool,
 ) -> EngineResult<EngineConfig> {
-    let mut cfg = parse_options(value)?;
-    let scheduler = value.and_then(|v| v.get("scheduler"));
-    let given = |name: &str| scheduler.and_then(|s| s.get(name)).filter(|v| !v.is_null());
-    if !resend_callback && given("confirm").is_none() {
-        // Already range-checked by `parse_options`.
-        let timeout_ms = given("probeTimeoutMs")
-            .and_then(Value::as_f64)
-            .map_or(scheduler::DEFAULT_PROBE_TIMEOUT_MS, |ms| ms as i64);
-        cfg.scheduler.confirm = crate::scheduler::ProbeConfirm::Run { timeout_ms };
-    }
-    Ok(cfg)
+    parse_config(value, !resend_callback)
 }
 
 /// Most custom patterns accepted.

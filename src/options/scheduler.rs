@@ -7,11 +7,15 @@ use crate::scheduler::{ProbeConfirm, SchedulerConfig};
 const DAY_MS: i64 = 86_400_000;
 
 /// `probeTimeoutMs` when not given (ms).
-pub(super) const DEFAULT_PROBE_TIMEOUT_MS: i64 = 600_000;
+const DEFAULT_PROBE_TIMEOUT_MS: i64 = 600_000;
 
-/// Read `scheduler`. `confirm: "ack"` (default), `"resolve"` or `"run"` (both with
-/// `probeTimeoutMs`, default 600 000).
-pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
+/// Read `scheduler`. `confirm: "ack"`, `"resolve"` or `"run"` (both with `probeTimeoutMs`,
+/// default 600 000); not given: `"run"` when `gateway_resender` (the engine resends through
+/// its built-in gateway resender and can ask how each run ended), else `"ack"`.
+pub fn read_scheduler(
+    r: &OptionReader<'_>,
+    gateway_resender: bool,
+) -> EngineResult<SchedulerConfig> {
     r.deny_unknown(&[
         "confirm",
         "probeTimeoutMs",
@@ -28,6 +32,11 @@ pub fn read_scheduler(r: &OptionReader<'_>) -> EngineResult<SchedulerConfig> {
         .int("probeTimeoutMs", 1, 7 * DAY_MS)?
         .unwrap_or(DEFAULT_PROBE_TIMEOUT_MS);
     match r.string("confirm")?.as_deref() {
+        None if gateway_resender => {
+            c.confirm = ProbeConfirm::Run {
+                timeout_ms: probe_timeout,
+            }
+        }
         None | Some("ack") => c.confirm = ProbeConfirm::Ack,
         Some("resolve") => {
             c.confirm = ProbeConfirm::Resolve {

@@ -15,6 +15,15 @@ fn entry(key: &str, group: &str, due: i64) -> ParkedEntry {
     ParkedEntry::new(key, Reason::Quota, 1, due, "quota").in_group(group)
 }
 
+/// The session keys of a queue answer, in its order.
+fn keys(entries: crate::error::EngineResult<Vec<ParkedEntry>>) -> Vec<String> {
+    entries
+        .unwrap()
+        .into_iter()
+        .map(|e| e.session_key)
+        .collect()
+}
+
 /// A fresh queue with room for exactly 3 entries.
 pub(crate) fn parked_queue(q: &dyn ParkedQueue) {
     assert!(q.all_entries().unwrap().is_empty());
@@ -27,13 +36,8 @@ pub(crate) fn parked_queue(q: &dyn ParkedQueue) {
         "{full:?}"
     );
     q.put(entry("a", "g2", 12)).unwrap(); // an update of a parked key is not new
-    let keys: Vec<String> = q
-        .all_entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.session_key)
-        .collect();
-    assert_eq!(keys, ["a", "b", "c"], "sorted by due time");
+    let sorted = keys(q.all_entries());
+    assert_eq!(sorted, ["a", "b", "c"], "sorted by due time");
     assert_eq!(q.get("a").unwrap().unwrap().retry_at_ms, 12);
     assert!(q.get("zz").unwrap().is_none());
 
@@ -59,12 +63,7 @@ pub(crate) fn parked_queue(q: &dyn ParkedQueue) {
     .unwrap();
     let a = q.get("a").unwrap().unwrap();
     assert_eq!((a.status, a.status_since_ms), (EntryStatus::Probing, 7));
-    let unparked: Vec<String> = q
-        .unparked_entries()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.session_key)
-        .collect();
+    let unparked = keys(q.unparked_entries());
     assert_eq!(unparked, ["a"], "only the probing entry is mid-cycle");
     let b = q.get("b").unwrap().unwrap();
     assert_eq!(
@@ -82,12 +81,7 @@ pub(crate) fn parked_queue(q: &dyn ParkedQueue) {
         "probing entries are not due"
     );
     assert_eq!(q.next_due_ms(&["g1".into()]).unwrap(), None);
-    let due: Vec<String> = q
-        .due_entries(26)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.session_key)
-        .collect();
+    let due = keys(q.due_entries(26));
     assert_eq!(due, ["b"]);
     assert_eq!(
         q.remove("c").unwrap().map(|e| e.session_key),
