@@ -53,10 +53,22 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Where a text delay can start: each `try` or `retry` (any case) after a word boundary, the
 /// words every delay starts with (the pattern's leading `\b`, checked here because the
-/// pattern is run anchored at each of these).
+/// pattern is run anchored at each of these), in ascending order.
+///
+/// Both words hold `try`, so only the places of a `t` are looked at (`memchr`): a `try` there
+/// starts a word itself, or is the end of a `retry` that does.
 fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     let bytes = text.as_bytes();
-    (0..bytes.len()).filter(move |&i| word_at(bytes, i, b"try") || word_at(bytes, i, b"retry"))
+    memchr::memchr2_iter(b't', b'T', bytes).filter_map(move |i| {
+        if !bytes[i..].get(..3)?.eq_ignore_ascii_case(b"try") {
+            return None;
+        }
+        if word_at(bytes, i, b"try") {
+            return Some(i);
+        }
+        let start = i.checked_sub(2)?;
+        word_at(bytes, start, b"retry").then_some(start)
+    })
 }
 
 /// Whether `text` has `retry-after` (any case), which the relayed suffix starts with. Hyphens

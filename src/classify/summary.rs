@@ -40,17 +40,27 @@ fn status_digits(status: u16, buf: &mut [u8; 8]) -> &str {
     std::str::from_utf8(&buf[at..]).expect("ASCII digits")
 }
 
+/// Whether `bytes` is ASCII with no whitespace but single spaces between other bytes (one
+/// pass).
+fn is_collapsed_ascii(bytes: &[u8]) -> bool {
+    if bytes.last() == Some(&b' ') {
+        return false;
+    }
+    let mut after_space = true; // no leading space
+    for &b in bytes {
+        if !b.is_ascii() || (is_space(b) && (b != b' ' || after_space)) {
+            return false;
+        }
+        after_space = b == b' ';
+    }
+    true
+}
+
 /// `text` with every whitespace run collapsed to one space and no leading or trailing
 /// whitespace (what `split_whitespace().join(" ")` gives, built in one buffer). ASCII text
 /// that is already collapsed (the usual one-line provider message) is copied as it is.
 fn collapse_whitespace(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let collapsed_ascii = text.is_ascii()
-        && bytes.first().is_none_or(|b| *b != b' ')
-        && bytes.last().is_none_or(|b| *b != b' ')
-        && !bytes.windows(2).any(|w| w[0] == b' ' && w[1] == b' ')
-        && !bytes.iter().any(|b| is_space(*b) && *b != b' ');
-    if collapsed_ascii {
+    if is_collapsed_ascii(text.as_bytes()) {
         return text.to_owned();
     }
     let mut out = String::with_capacity(text.len());
@@ -134,5 +144,14 @@ mod tests {
         let s = summarise(None, &long);
         assert_eq!(s.chars().count(), MAX_SUMMARY_CHARS);
         assert!(s.ends_with('…'));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn collapses_as_split_whitespace_does(text in "[ a\t\n\r\x0b\x0c\u{a0}é]{0,12}") {
+            let want = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            proptest::prop_assert_eq!(&collapse_whitespace(&text), &want);
+            proptest::prop_assert_eq!(is_collapsed_ascii(text.as_bytes()), text.is_ascii() && want == text);
+        }
     }
 }
