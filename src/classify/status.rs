@@ -1,7 +1,7 @@
 //! HTTP status codes: finding one in prose (only in status-like contexts, so "14290 tokens" or
 //! "the 429 project" never count) and the reason a bare status implies.
 
-use super::ascii::is_word;
+use super::ascii::{is_space, is_word};
 use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -53,18 +53,40 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
 }
 
 /// A status at the very start of a message: `429 temporary provider response`, `HTTP 503:`,
-/// `Error: 500 …`, a bare `410`. The caller decides whether a bare leading `402` counts (only
-/// with a billing or rate-limit wording: "402 items found" is not a status).
-static LEADING_STATUS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)")
-        .expect("leading status pattern must compile")
-});
-
-/// The status a message starts with, if any.
+/// `Error: 500 …`, a bare `410` — what `(?i)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)`
+/// matches (ASCII `\s`), read by a direct scan: every part of that pattern is taken greedily
+/// or not at all (a test holds the two equal). The caller decides whether a bare leading
+/// `402` counts (only with a billing or rate-limit wording: "402 items found" is not a status).
 pub(crate) fn leading_status(text: &str) -> Option<u16> {
-    LEADING_STATUS
-        .captures(text)
-        .and_then(|c| c[1].parse().ok())
+    let bytes = text.as_bytes();
+    let skip_space = |mut i: usize| {
+        while bytes.get(i).is_some_and(|b| is_space(*b)) {
+            i += 1;
+        }
+        i
+    };
+    let word = |i: usize, w: &[u8]| {
+        bytes
+            .get(i..i + w.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(w))
+    };
+    let mut i = skip_space(0);
+    if word(i, b"error") {
+        i += 5;
+        if bytes.get(i) == Some(&b':') {
+            i += 1;
+        }
+        i = skip_space(i);
+    }
+    if word(i, b"http") {
+        i = skip_space(i + 4);
+    }
+    let digits = bytes.get(i..i + 3)?;
+    let is_status = (b'1'..=b'5').contains(&digits[0])
+        && digits[1].is_ascii_digit()
+        && digits[2].is_ascii_digit()
+        && bytes.get(i + 3).is_none_or(|b| is_space(*b) || *b == b':');
+    is_status.then(|| digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')))
 }
 
 /// What a status means: its default reason, and the text reasons that may refine it.
@@ -235,5 +257,23 @@ mod tests {
         assert_eq!(leading_status("410"), Some(410));
         assert_eq!(leading_status("4290 tokens"), None);
         assert_eq!(leading_status("Book a 402 room"), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(crate::test_support::proptest_cases(5_000))]
+        /// The scan finds what the pattern it stands for finds.
+        #[test]
+        fn leading_status_scan_is_the_pattern(
+            text in crate::test_support::texts_from(vec![
+                " ", "\t", "\n", "error", "Error", "ERROR:", ":", "http", "HTTP", "Http/1.1",
+                "429", "4", "29", "600", "099", "500", "x", "_", "0", "é", "{", "-",
+            ], 6)
+        ) {
+            static PATTERN: LazyLock<Regex> = LazyLock::new(|| {
+                Regex::new(r"(?i-u)^\s*(?:error:?\s*)?(?:http\s*)?([1-5]\d\d)(?:\s*:|\s|$)").unwrap()
+            });
+            let want = PATTERN.captures(&text).and_then(|c| c[1].parse().ok());
+            proptest::prop_assert_eq!(leading_status(&text), want, "{:?}", text);
+        }
     }
 }
