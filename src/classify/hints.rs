@@ -10,7 +10,7 @@
 //! 8. text ("Please try again in 1.146s", "retry after 6 seconds");
 //! 9. for `quota` only: the configured budget window.
 
-use super::ascii::{is_space, word_at};
+use super::ascii::{boundary_before, eq_at, is_space};
 use super::durations::{
     parse_epoch_seconds, parse_go_duration, parse_human_duration, parse_seconds,
 };
@@ -60,14 +60,14 @@ static TEXT_EPOCH_RESET: LazyLock<Regex> = LazyLock::new(|| {
 fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
     let bytes = text.as_bytes();
     memchr::memchr2_iter(b't', b'T', bytes).filter_map(move |i| {
-        if !bytes[i..].get(..3)?.eq_ignore_ascii_case(b"try") {
+        if !eq_at(bytes, i, b"try") {
             return None;
         }
-        if word_at(bytes, i, b"try") {
+        if boundary_before(bytes, i) {
             return Some(i);
         }
         let start = i.checked_sub(2)?;
-        word_at(bytes, start, b"retry").then_some(start)
+        (eq_at(bytes, start, b"re") && boundary_before(bytes, start)).then_some(start)
     })
 }
 
@@ -75,13 +75,8 @@ fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
 /// are rare in prose, so this looks at a handful of places (`memchr` via `match_indices`).
 fn mentions_retry_after(text: &str) -> bool {
     let bytes = text.as_bytes();
-    text.match_indices('-').any(|(i, _)| {
-        i >= 5
-            && bytes[i - 5..i].eq_ignore_ascii_case(b"retry")
-            && bytes
-                .get(i + 1..i + 6)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"after"))
-    })
+    text.match_indices('-')
+        .any(|(i, _)| i >= 5 && eq_at(bytes, i - 5, b"retry") && eq_at(bytes, i + 1, b"after"))
 }
 
 /// A relative delay written in `text`, in milliseconds: the first match (leftmost, then each

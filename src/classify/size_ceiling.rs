@@ -8,7 +8,7 @@
 //! the same leftmost-first, lazy-then-greedy semantics (checked against the pattern itself in
 //! the tests) instead of a capture search.
 
-use super::ascii::{is_space, is_word, word_at};
+use super::ascii::{eq_at, is_word, skip_space, word_at};
 
 /// A byte the pattern allows between its words: tab and printable ASCII but `.`.
 fn in_sentence(b: u8) -> bool {
@@ -25,7 +25,7 @@ fn sized_word_at(bytes: &[u8], i: usize, word: &[u8]) -> Option<(usize, usize)> 
         return None;
     }
     let after = i + word.len();
-    let digits = after + bytes[after..].iter().take_while(|b| is_space(**b)).count();
+    let digits = skip_space(bytes, after);
     let end = digits
         + bytes[digits..]
             .iter()
@@ -50,21 +50,17 @@ fn sized_words<'a>(
 
 /// Where a match can start and where its `tpm` / `tokens per min` prefix ends.
 fn prefixes(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    (0..bytes.len())
-        .filter(|i| bytes[*i] | 0x20 == b't')
-        .filter_map(|i| {
-            let tpm = word_at(bytes, i, b"tpm") && bytes.get(i + 3).is_none_or(|b| !is_word(*b));
-            let long = bytes
-                .get(i..i + 14)
-                .is_some_and(|w| w.eq_ignore_ascii_case(b"tokens per min"));
-            if tpm {
-                Some(i + 3)
-            } else if long {
-                Some(i + 14)
-            } else {
-                None
-            }
-        })
+    memchr::memchr2_iter(b't', b'T', bytes).filter_map(|i| {
+        let tpm = word_at(bytes, i, b"tpm") && bytes.get(i + 3).is_none_or(|b| !is_word(*b));
+        let long = eq_at(bytes, i, b"tokens per min");
+        if tpm {
+            Some(i + 3)
+        } else if long {
+            Some(i + 14)
+        } else {
+            None
+        }
+    })
 }
 
 /// The stated limit and requested size (digit runs, commas kept) of the leftmost match.

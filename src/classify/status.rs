@@ -1,7 +1,7 @@
 //! HTTP status codes: finding one in prose (only in status-like contexts, so "14290 tokens" or
 //! "the 429 project" never count) and the reason a bare status implies.
 
-use super::ascii::{is_space, is_word};
+use super::ascii::{eq_at, is_space, is_word, skip_space};
 use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -30,12 +30,15 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// number so), a cheap prefilter for the status patterns.
 fn has_status_shaped_number(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.windows(3).enumerate().any(|(i, w)| {
-        (b'1'..=b'5').contains(&w[0])
-            && w[1].is_ascii_digit()
-            && w[2].is_ascii_digit()
-            && bytes.get(i + 3).is_none_or(|b| !is_word(*b))
-    })
+    bytes
+        .windows(3)
+        .enumerate()
+        .any(|(i, w)| is_status_digits(w) && bytes.get(i + 3).is_none_or(|b| !is_word(*b)))
+}
+
+/// Whether `w` (three bytes) is `[1-5]\d\d`.
+fn is_status_digits(w: &[u8]) -> bool {
+    (b'1'..=b'5').contains(&w[0]) && w[1].is_ascii_digit() && w[2].is_ascii_digit()
 }
 
 /// The first HTTP status found in a status-like context of `text`.
@@ -59,34 +62,20 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
 /// `402` counts (only with a billing or rate-limit wording: "402 items found" is not a status).
 pub(crate) fn leading_status(text: &str) -> Option<u16> {
     let bytes = text.as_bytes();
-    let skip_space = |mut i: usize| {
-        while bytes.get(i).is_some_and(|b| is_space(*b)) {
-            i += 1;
-        }
-        i
-    };
-    let word = |i: usize, w: &[u8]| {
-        bytes
-            .get(i..i + w.len())
-            .is_some_and(|b| b.eq_ignore_ascii_case(w))
-    };
-    let mut i = skip_space(0);
-    if word(i, b"error") {
+    let mut i = skip_space(bytes, 0);
+    if eq_at(bytes, i, b"error") {
         i += 5;
         if bytes.get(i) == Some(&b':') {
             i += 1;
         }
-        i = skip_space(i);
+        i = skip_space(bytes, i);
     }
-    if word(i, b"http") {
-        i = skip_space(i + 4);
+    if eq_at(bytes, i, b"http") {
+        i = skip_space(bytes, i + 4);
     }
-    let digits = bytes.get(i..i + 3)?;
-    let is_status = (b'1'..=b'5').contains(&digits[0])
-        && digits[1].is_ascii_digit()
-        && digits[2].is_ascii_digit()
+    let is_status = bytes.get(i..i + 3).is_some_and(is_status_digits)
         && bytes.get(i + 3).is_none_or(|b| is_space(*b) || *b == b':');
-    is_status.then(|| digits.iter().fold(0, |n, d| n * 10 + u16::from(d - b'0')))
+    is_status.then(|| text[i..i + 3].parse().ok()).flatten()
 }
 
 /// What a status means: its default reason, and the text reasons that may refine it.
