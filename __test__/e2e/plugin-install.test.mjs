@@ -52,6 +52,13 @@ async function until(fn, what, timeoutMs = 60_000) {
   }
 }
 
+/** `err` with what the gateway logged of the plugin and `state` added to its message (for CI runs). */
+function withLogs(err, gw, state) {
+  const lines = gw.logs().split('\n').filter((l) => /retry-engine|agent_end|error/i.test(l))
+  err.message += `\n--- state\n${JSON.stringify(state, null, 1)}\n--- gateway log (retry-engine lines, last 80)\n${lines.slice(-80).join('\n')}`
+  return err
+}
+
 /** Runs the CLI and insists on exit 0 (the message shows both streams otherwise). */
 async function ok(gw, args) {
   const r = await gw.cli(args)
@@ -161,7 +168,10 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
   }
 
   test('operate: list a parked session, retry it (it completes), drop another; counters survive a restart', { timeout: 300_000 }, async () => {
-    fake.setDefault(quotaExceeded())
+    // A long-window quota (the gateway fails it at once, no retry of its own) whose text names
+    // a reset hours away: the default text's window ends at the next UTC midnight, which a run
+    // just before midnight reaches while this test still expects ops-drop to be parked.
+    fake.setDefault(quotaExceeded({ message: 'You exceeded your current quota: daily usage limit reached. Please try again in 6h.' }))
     const gw = await gatewayWith(`npm-pack:${packed.root.file}`)
     const client = await RawClient.open(gw.url)
     try {
@@ -180,7 +190,7 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
         assert.equal(e.reason, 'quota')
         assert.equal(e.status, 'parked')
         assert.equal(e.attempts, 1)
-        assert.ok(e.retryAtMs > Date.now() + 60_000, 'parked until the budget window resets')
+        assert.ok(e.retryAtMs > Date.now() + 5 * 3600_000, 'parked until the reset the quota text names (6 h)')
         assert.equal(e.group, 'fake')
         assert.match(e.lastError, /quota/i)
         assert.match(e.why, /quota after 1 attempt\(s\); waits until .* \(the quota window resets; group fake sends one probe first\)/)
@@ -197,10 +207,13 @@ describe('installing and operating the plugin with the real openclaw CLI', { ski
         const last = h.messages?.filter((m) => m.role === 'assistant').at(-1)
         return last && last.stopReason !== 'error' && JSON.stringify(last.content ?? '').includes(RECOVERED)
       }, 'the retried session completes', 90_000)
+      let lastList
       await until(async () => {
-        const l = jsonOut(await ok(gw, [ID, 'list', '--json']))
+        const l = (lastList = jsonOut(await ok(gw, [ID, 'list', '--json'])))
         return l.sessions.length === 1 && l.sessions[0].sessionKey === keys[1]
-      }, 'the retried session leaves the queue', 60_000)
+      }, 'the retried session leaves the queue', 60_000).catch((err) => {
+        throw withLogs(err, gw, { lastList })
+      })
 
       const dropped = await ok(gw, [ID, 'drop', keys[1], '--reason', 'operator says no'])
       assert.match(dropped.stdout, /Dropped agent:main:ops-drop \(reason: operator says no\)\./)
