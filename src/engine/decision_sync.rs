@@ -229,8 +229,10 @@ async fn write_loop(
                 _ = stop.changed() => {}
                 _ = tokio::time::sleep(RETRY_AFTER), if retry => {}
             }
-            // Coalesce a burst: the next batch starts BATCH_INTERVAL after the last one did.
-            if let Some(at) = last_write.map(|t| t + BATCH_INTERVAL) {
+            // Coalesce a burst: the next batch starts BATCH_INTERVAL after the last one did
+            // (not when the wake was the stop: close() writes what is left at once).
+            let next_batch = last_write.map(|t| t + BATCH_INTERVAL);
+            if let Some(at) = next_batch.filter(|_| !*stop.borrow()) {
                 tokio::select! {
                     _ = tokio::time::sleep_until(at) => {}
                     _ = stop.changed() => {}
