@@ -39,6 +39,10 @@ pub enum ResendOutcome {
         /// What was seen (secret-free).
         why: String,
     },
+    /// Not sent: the failed run ended after the entry was parked (the gateway retried it
+    /// itself), on a final failure whose retry time is still ahead. The entry waits for
+    /// `retry_at_ms` with that failure's error, no attempt counted.
+    NotDue(NotDue),
     /// Not sent: the session moved on since it failed (a later user message, a successful
     /// reply, or a run in flight). The entry is dropped with a `superseded` event.
     Superseded {
@@ -46,6 +50,21 @@ pub enum ResendOutcome {
         why: String,
     },
 }
+
+/// When a failed run's final failure lets it be resent (see [`ResendOutcome::NotDue`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotDue {
+    /// The earliest time the session may be resent (epoch ms).
+    pub retry_at_ms: i64,
+    /// The final failure (secret-free, as `park()` stores it).
+    pub error: String,
+}
+
+/// Reads a failed run's final failure: the failure in the shape of OpenClaw's `agent_end`
+/// payload (`run_wait::failed_run_input`) and when the run ended (the gateway's epoch ms).
+/// `Some` when its retry time is still ahead, `None` when it may be resent now. The engine
+/// gives the gateway resender one that classifies with its classifier and policy.
+pub type FinalFailureCheck = dyn Fn(&serde_json::Value, i64) -> Option<NotDue> + Send + Sync;
 
 /// The future a [`Resender`] returns.
 pub type ResendFuture<'a> = Pin<Box<dyn Future<Output = EngineResult<ResendOutcome>> + Send + 'a>>;

@@ -5,7 +5,10 @@
 mod config;
 mod decision_sync;
 mod drain;
+mod final_failure;
 mod fleet_link;
+#[cfg(test)]
+mod gateway_test_engine;
 mod lifecycle;
 mod operator;
 mod parking;
@@ -108,7 +111,10 @@ impl Engine {
         )?;
         let this = run_watch::EngineSlot::default();
         let resender = resender.unwrap_or_else(|| {
-            let gateway_resender = Arc::new(GatewayResender::new(gateway.clone()));
+            let gateway_resender = Arc::new(
+                GatewayResender::new(gateway.clone())
+                    .with_final_check(final_failure::final_failure_check(this.clone())),
+            );
             match cfg.scheduler.confirm {
                 ProbeConfirm::Run { timeout_ms } => Arc::new(run_watch::RunWatchingResender {
                     inner: gateway_resender,

@@ -97,7 +97,8 @@ fn meta_of_run(meta: Value, run: &str) -> Value {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::engine::{EngineConfig, RetryTarget};
+    use crate::engine::gateway_test_engine::start_on_gateway;
+    use crate::engine::RetryTarget;
     use crate::events::{Event, RecordingSink};
     use crate::gateway::fake::{FakeGateway, FakeScript};
     use crate::scheduler::ProbeConfirm;
@@ -145,18 +146,15 @@ mod tests {
         .await
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut cfg = EngineConfig {
-            state_dir: dir.path().to_path_buf(),
-            seed: Some(1),
-            ..EngineConfig::default()
-        };
-        cfg.gateway.url = gw.url();
-        cfg.scheduler.confirm = ProbeConfirm::Run { timeout_ms: 60_000 };
         let events = RecordingSink::default();
-        let engine = Engine::new(cfg, Arc::new(ManualClock::new(NOW)), events.sink(), None)
-            .unwrap()
-            .into_shared();
-        engine.start().await.unwrap();
+        let engine = start_on_gateway(
+            dir.path(),
+            gw.url(),
+            ProbeConfirm::Run { timeout_ms: 60_000 },
+            Arc::new(ManualClock::new(NOW)),
+            events.sink(),
+        )
+        .await;
         for (key, provider) in [("ok", "openai"), ("bad", "anthropic")] {
             let failure = json!("429 You exceeded your current quota: daily usage limit reached");
             let meta = json!({"provider": provider, "runId": format!("orig-{key}")});

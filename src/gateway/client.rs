@@ -5,13 +5,16 @@ use super::config::GatewayConfig;
 use super::connection::{CallOutcome, Connection};
 use super::connector::{ConnectError, Connector};
 use super::device::DeviceIdentity;
+use super::failed_run::{judge_failed_run, FailedRun, FAILED_RUN_WAIT_MS};
 use super::reconnect::{startup_retry_delay_ms, ReconnectSchedule};
 use super::redact::Scrubber;
+use super::run_wait::{failed_message_time, failed_run_input};
 use super::session_check::{judge_history, PendingResend, SessionVerdict};
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
 use crate::jitter::Jitter;
+use crate::resender::{FinalFailureCheck, NotDue};
 use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -29,6 +32,9 @@ pub enum CheckedSend {
     StillRunning(String),
     /// Not sent: the session moved on.
     MovedOn(String),
+    /// Not sent: the failed run ended after it was parked, on a failure whose retry time the
+    /// caller's [`FinalFailureCheck`] says is still ahead.
+    NotDue(NotDue),
 }
 
 /// The gateway's acknowledgement of `chat.send`. Serialised as `{runId, status}`.
@@ -149,12 +155,17 @@ impl GatewayClient {
 
     /// Compare-and-send: on one connection, read the session's `chat.history` and send
     /// `chat.send` only when the session still ends in the failed turn (see
-    /// [`judge_history`]). Retried like [`GatewayClient::chat_send`], checking again on the
-    /// new connection.
+    /// [`judge_history`]). When the entry names its failed run (and it is not this resend's),
+    /// the gateway is also asked whether that run is final (`agent.wait`, see
+    /// [`judge_failed_run`]): a run the gateway may still retry waits ([`CheckedSend::StillRunning`]),
+    /// and a run that ended is judged by `final_check` on its final failure — the failure the
+    /// entry was parked on may be an earlier attempt with a shorter hint. Retried like
+    /// [`GatewayClient::chat_send`], checking again on the new connection.
     pub async fn compare_and_send(
         &self,
         pending: PendingResend<'_>,
         message: &str,
+        final_check: Option<&FinalFailureCheck>,
     ) -> EngineResult<CheckedSend> {
         if pending.session_key.trim().is_empty() || pending.idempotency_key.trim().is_empty() {
             return Err(EngineError::input(
@@ -177,6 +188,12 @@ impl GatewayClient {
                     SessionVerdict::StillRunning(why) => return Ok(CheckedSend::StillRunning(why)),
                     SessionVerdict::MovedOn(why) => return Ok(CheckedSend::MovedOn(why)),
                 }
+                if let Some(checked) = self
+                    .failed_run_verdict(&conn, &seen, pending, final_check)
+                    .await?
+                {
+                    return Ok(checked);
+                }
                 let payload = self.call_on(&conn, "chat.send", send).await?;
                 parse_ack(&payload)
                     .map(CheckedSend::Sent)
@@ -184,6 +201,48 @@ impl GatewayClient {
             }
         })
         .await
+    }
+
+    /// Compare-and-send's question about the failed run (see [`GatewayClient::compare_and_send`]):
+    /// `Some` when it must not be sent now. A gateway that refuses `agent.wait` leaves the
+    /// history to decide alone.
+    async fn failed_run_verdict(
+        &self,
+        conn: &Connection,
+        history: &Value,
+        pending: PendingResend<'_>,
+        final_check: Option<&FinalFailureCheck>,
+    ) -> Result<Option<CheckedSend>, CallFailure> {
+        let Some(failed) = pending
+            .failed_run_id
+            .filter(|run| *run != pending.idempotency_key)
+        else {
+            return Ok(None);
+        };
+        let params = json!({"runId": failed, "timeoutMs": FAILED_RUN_WAIT_MS});
+        let answer = match self.call_on(conn, "agent.wait", &params).await {
+            Ok(answer) => answer,
+            Err(CallFailure::Engine(
+                EngineError::GatewayRequest { .. } | EngineError::GatewayTimeout(_),
+            )) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        Ok(match judge_failed_run(&answer) {
+            FailedRun::Retrying => Some(CheckedSend::StillRunning(format!(
+                "the failed run {failed} failed an attempt the gateway may still retry"
+            ))),
+            FailedRun::Failed { error, ended_at_ms } => {
+                let started_at = failed_message_time(history, failed);
+                let agent_end = failed_run_input(failed, &error, started_at);
+                let ended_at = ended_at_ms
+                    .or(started_at)
+                    .unwrap_or_else(|| self.inner.clock.now_ms());
+                final_check
+                    .and_then(|check| check(&agent_end, ended_at))
+                    .map(CheckedSend::NotDue)
+            }
+            FailedRun::Unknown => None,
+        })
     }
 
     /// Run `attempt` on the shared connection. If the connection drops before the answer, or

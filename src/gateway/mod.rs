@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod connector;
 pub mod device;
+pub mod failed_run;
 pub mod fake;
 pub mod frames;
 pub mod handshake;

@@ -80,6 +80,17 @@ pub fn judge_history(history: &Value, pending: PendingResend<'_>) -> SessionVerd
             SessionVerdict::MovedOn("a successful reply came after the failure".into())
         }
         Some("user") if own_resend(&idem(last)) => SessionVerdict::Unchanged,
+        // The failed run's own message, its error not written yet (OpenClaw 2026.9.6 marks the
+        // session `failed` ~100 ms before it appends the `<runId>:terminal-error` message): the
+        // failed turn itself, not a later one. Whether the run is final is asked of the gateway
+        // before sending (`GatewayClient::compare_and_send`).
+        Some("user")
+            if pending
+                .failed_run_id
+                .is_some_and(|run| idem(last) == format!("{run}:user")) =>
+        {
+            SessionVerdict::Unchanged
+        }
         Some("user") => SessionVerdict::MovedOn("a later user message".into()),
         _ => SessionVerdict::MovedOn("the session moved on since the failure".into()),
     }
@@ -133,6 +144,28 @@ mod tests {
             idle(),
         );
         assert_eq!(judge_history(&h, P), SessionVerdict::Unchanged);
+    }
+
+    #[test]
+    fn the_failed_runs_own_message_before_its_error_is_written_is_the_failed_turn() {
+        // Read off OpenClaw 2026.9.6: `status:"failed"`, the run's `:user` message last.
+        let h = history(vec![user("run-1:user")], idle());
+        assert_eq!(judge_history(&h, P), SessionVerdict::Unchanged);
+        // Another run's message last is still a later turn.
+        let h = history(
+            vec![user("run-1:user"), failed("run-1"), user("run-2:user")],
+            idle(),
+        );
+        assert!(matches!(judge_history(&h, P), SessionVerdict::MovedOn(_)));
+        let unknown = PendingResend {
+            failed_run_id: None,
+            ..P
+        };
+        let h = history(vec![user("run-1:user")], idle());
+        assert!(matches!(
+            judge_history(&h, unknown),
+            SessionVerdict::MovedOn(_)
+        ));
     }
 
     #[test]

@@ -520,6 +520,111 @@ async fn resender_does_not_send_into_a_session_that_moved_on_or_is_still_running
 }
 
 #[tokio::test]
+async fn a_failed_run_the_gateway_retried_is_resent_only_once_its_final_failure_allows() {
+    use crate::resender::{NotDue, ResendOutcome};
+    let history = |run: &str| {
+        serde_json::json!({"messages": [
+            {"role":"user","idempotencyKey": format!("{run}:user")},
+            {"role":"assistant","stopReason":"error","timestamp": 1_000,
+             "idempotencyKey": format!("{run}:terminal-error")},
+        ], "sessionInfo": {"status":"failed","hasActiveRun":false}})
+    };
+    let keys = ["retrying", "quota", "passed", "unknown"];
+    let histories = keys
+        .iter()
+        .map(|k| (format!("agent:main:{k}"), history(&format!("run-{k}"))))
+        .collect();
+    // Answers of OpenClaw 2026.9.6's `agent.wait`: an attempt in the retry grace, final errors.
+    let run_waits = [
+        (
+            "run-retrying".to_string(),
+            serde_json::json!({"status":"timeout","pendingError":true,"error":"429 per minute"}),
+        ),
+        (
+            "run-quota".to_string(),
+            serde_json::json!({"status":"error","endedAt": 2_000,"error":"quota; Retry-After: 30 seconds"}),
+        ),
+        (
+            "run-passed".to_string(),
+            serde_json::json!({"status":"error","endedAt": 2_000,"error":"quota; Retry-After: 1 seconds"}),
+        ),
+    ]
+    .into();
+    let gw = fake(FakeScript {
+        histories,
+        run_waits,
+        ..Default::default()
+    })
+    .await;
+    let (client, _) = client_for(gw.url(), |_| {});
+    // A check that reads the hint the way the engine does: counted from the failed message.
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let check = move |agent_end: &serde_json::Value, ended_at: i64| {
+        let text = agent_end["messages"][0]["errorMessage"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let started = agent_end["messages"][0]["timestamp"].as_i64();
+        log.lock().unwrap().push((text.clone(), started, ended_at));
+        let secs: i64 = text
+            .rsplit("Retry-After: ")
+            .next()?
+            .split(' ')
+            .next()?
+            .parse()
+            .ok()?;
+        let at = started.unwrap_or(ended_at) + secs * 1000;
+        (at > 10_000).then_some(NotDue {
+            retry_at_ms: at,
+            error: text,
+        })
+    };
+    let resender = GatewayResender::new(client).with_final_check(Arc::new(check));
+    let req = |key: &str| ResendRequest {
+        session_key: format!("agent:main:{key}"),
+        message: "continue".into(),
+        idempotency_key: format!("resume:agent:main:{key}:2"),
+        attempts: 1,
+        meta: serde_json::json!({"runId": format!("run-{key}")}),
+    };
+    let out = resender.resend(req("retrying")).await.unwrap();
+    assert!(
+        matches!(out, ResendOutcome::StillRunning { ref why } if why.contains("retry")),
+        "{out:?}"
+    );
+    let out = resender.resend(req("quota")).await.unwrap();
+    assert_eq!(
+        out,
+        ResendOutcome::NotDue(NotDue {
+            retry_at_ms: 31_000,
+            error: "quota; Retry-After: 30 seconds".into()
+        })
+    );
+    for sent in ["passed", "unknown"] {
+        let out = resender.resend(req(sent)).await.unwrap();
+        assert!(matches!(out, ResendOutcome::Sent { .. }), "{sent}: {out:?}");
+    }
+    assert_eq!(
+        requested(&gw, "chat.send", "sessionKey"),
+        ["agent:main:passed", "agent:main:unknown"]
+    );
+    assert_eq!(
+        requested(&gw, "agent.wait", "runId"),
+        ["run-retrying", "run-quota", "run-passed", "run-unknown"]
+    );
+    // The check saw the relayed error, when the failed call started, and when the run ended.
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        (
+            "quota; Retry-After: 30 seconds".to_string(),
+            Some(1_000),
+            2_000
+        )
+    );
+}
+
+#[tokio::test]
 async fn bad_input_and_closed_client_fail_without_connecting() {
     let gw = fake(FakeScript::default()).await;
     let (client, _) = client_for(gw.url(), |_| {});

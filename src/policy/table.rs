@@ -223,6 +223,13 @@ impl PolicyTable {
         consecutive: u32,
         now_ms: i64,
     ) -> i64 {
+        self.window_end(policy, failure, now_ms)
+            .unwrap_or_else(|| self.backoff_until(policy, failure, consecutive, now_ms))
+    }
+
+    /// The end of the window a park waits for: the provider's hint when honoured, else the
+    /// reason's budget window, plus the margin; `None` when neither names a time.
+    fn window_end(&self, policy: &ReasonPolicy, failure: &Failure, now_ms: i64) -> Option<i64> {
         let explicit = if policy.honour_hint {
             failure.hinted_at(now_ms).filter(|t| *t > now_ms)
         } else {
@@ -237,8 +244,24 @@ impl PolicyTable {
             self.cfg.reset_margin_ms
         };
         match (explicit, computed) {
-            (None, None) => self.backoff_until(policy, failure, consecutive, now_ms),
-            (e, c) => effective_reset(e, c.or(e).unwrap_or(now_ms), margin),
+            (None, None) => None,
+            (e, c) => Some(effective_reset(e, c.or(e).unwrap_or(now_ms), margin)),
+        }
+    }
+
+    /// The time `failure` (which happened at `failed_at_ms`) names for trying again, as a park
+    /// of it would wait for — the provider's hint or the budget window, with the margin — but
+    /// without backoff or jitter and without recording anything. `None` when it names no time
+    /// or its reason is not waited out (`Backoff` without a hint, `Stop`). Compare-and-send
+    /// asks it of a failed run's final failure: the same answer each time for the same failure.
+    pub fn named_retry_at(&self, failure: &Failure, failed_at_ms: i64) -> Option<i64> {
+        let policy = self.cfg.policy(failure.reason);
+        match policy.mode {
+            Mode::Park => self.window_end(&policy, failure, failed_at_ms),
+            Mode::Backoff if policy.honour_hint => failure
+                .hinted_at(failed_at_ms)
+                .filter(|t| *t > failed_at_ms),
+            Mode::Backoff | Mode::Stop => None,
         }
     }
 

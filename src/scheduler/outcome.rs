@@ -6,7 +6,7 @@ use super::handle::Resolution;
 use super::probe::reprobe_backoff_ms;
 use super::runner::{status_change, Early, Runner, SendResult, Stage};
 use crate::events::Event;
-use crate::resender::ResendOutcome;
+use crate::resender::{NotDue, ResendOutcome};
 use crate::state::coordination::GroupOutcome;
 use crate::state::{EntryStatus, ParkedEntry, QueueChange};
 
@@ -46,6 +46,7 @@ impl Runner {
             Some(Ok(ResendOutcome::Sent { .. })) => self.on_ack(key, probe, now).await,
             Some(Ok(ResendOutcome::Superseded { why })) => self.superseded(key, why).await,
             Some(Ok(ResendOutcome::StillRunning { .. })) => self.still_running(key, now).await,
+            Some(Ok(ResendOutcome::NotDue(not_due))) => self.not_due(key, not_due, now).await,
             Some(Err(e)) => {
                 let error = e.to_string();
                 self.emit(Event::ResendFailed {
@@ -189,6 +190,32 @@ impl Runner {
             retry_at_ms: Some(recheck.max(held.entry.retry_at_ms)),
         }])
         .await;
+    }
+
+    /// The failed run ended after the entry was parked (the gateway retried it), on a final
+    /// failure whose retry time is still ahead: nothing was sent; the entry waits for that time
+    /// with that error, no attempt counted (the attempts were the gateway's, not ours).
+    async fn not_due(&mut self, key: String, not_due: NotDue, now: i64) {
+        let Some(held) = self.held.remove(&key) else {
+            return;
+        };
+        if held.probe {
+            self.groups.probe_cancelled(&held.entry.group);
+        }
+        let retry_at_ms = not_due.retry_at_ms.max(now);
+        self.persist(vec![QueueChange::RecordFailure {
+            session_key: key.clone(),
+            attempts: held.entry.attempts,
+            error: not_due.error,
+            retry_at_ms,
+        }])
+        .await;
+        self.emit(Event::Parked {
+            session_key: key,
+            reason: held.entry.reason,
+            attempts: held.entry.attempts,
+            retry_at_ms,
+        });
     }
 
     /// `failed(key, retry_at, error)` from the engine: the session failed again.
