@@ -20,6 +20,11 @@ pub struct ResendRequest {
     pub attempts: u32,
     /// Caller metadata stored with the parked entry.
     pub meta: serde_json::Value,
+    /// When the entry last recorded a failure (epoch ms, the engine's clock): a failed run
+    /// whose last attempt started after this ended on a failure the entry has not seen (see
+    /// [`FinalFailureCheck`]). Not passed to a JS `resend` callback.
+    #[serde(skip)]
+    pub last_failed_at_ms: i64,
 }
 
 /// What a [`Resender`] did with one request.

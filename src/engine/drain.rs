@@ -117,6 +117,7 @@ mod tests {
             idempotency_key: "k".into(),
             attempts: 1,
             meta: serde_json::Value::Null,
+            last_failed_at_ms: 0,
         }
     }
 

@@ -158,8 +158,9 @@ impl GatewayClient {
     /// [`judge_history`]). When the entry names its failed run (and it is not this resend's),
     /// the gateway is also asked whether that run is final (`agent.wait`, see
     /// [`judge_failed_run`]): a run the gateway may still retry waits ([`CheckedSend::StillRunning`]),
-    /// and a run that ended is judged by `final_check` on its final failure — the failure the
-    /// entry was parked on may be an earlier attempt with a shorter hint. Retried like
+    /// and a run whose last attempt started after the entry last recorded a failure is judged
+    /// by `final_check` on its final failure — the failure the entry was parked on was an
+    /// earlier attempt, maybe with a shorter hint. Retried like
     /// [`GatewayClient::chat_send`], checking again on the new connection.
     pub async fn compare_and_send(
         &self,
@@ -233,10 +234,17 @@ impl GatewayClient {
             ))),
             FailedRun::Failed { error, ended_at_ms } => {
                 let started_at = failed_message_time(history, failed);
-                let agent_end = failed_run_input(failed, &error, started_at);
                 let ended_at = ended_at_ms
                     .or(started_at)
                     .unwrap_or_else(|| self.inner.clock.now_ms());
+                // The entry recorded a failure after the run's last attempt started (the
+                // failed message's `timestamp`; OpenClaw 2026.9.6 delivers a run's `agent_end`
+                // before its `endedAt`): it holds that attempt's failure already, and the due
+                // time it has is its own (or an operator's `retryNow`).
+                if started_at.unwrap_or(ended_at) <= pending.last_failed_at_ms {
+                    return Ok(None);
+                }
+                let agent_end = failed_run_input(failed, &error, started_at);
                 final_check
                     .and_then(|check| check(&agent_end, ended_at))
                     .map(CheckedSend::NotDue)

@@ -58,6 +58,7 @@ impl Resender for GatewayResender {
                 session_key: &req.session_key,
                 idempotency_key: &req.idempotency_key,
                 failed_run_id: req.meta.get("runId").and_then(|v| v.as_str()),
+                last_failed_at_ms: req.last_failed_at_ms,
             };
             Ok(
                 match self

@@ -30,6 +30,9 @@ pub struct PendingResend<'a> {
     pub idempotency_key: &'a str,
     /// The run that failed, when the parker recorded it (`meta.runId`).
     pub failed_run_id: Option<&'a str>,
+    /// When the entry last recorded a failure (epoch ms): a failed run whose last attempt
+    /// started later ended on a failure the entry has not seen.
+    pub last_failed_at_ms: i64,
 }
 
 /// Judge a `chat.history` payload for `pending`.
@@ -105,6 +108,7 @@ mod tests {
         session_key: "agent:main:s",
         idempotency_key: "resume:agent:main:s:2",
         failed_run_id: Some("run-1"),
+        last_failed_at_ms: 0,
     };
 
     fn user(idem: &str) -> Value {

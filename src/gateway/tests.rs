@@ -127,6 +127,7 @@ async fn prepare_opens_the_connection_without_a_request_and_the_resend_reuses_it
             idempotency_key: "resume:s1:2".into(),
             attempts: 2,
             meta: serde_json::Value::Null,
+            last_failed_at_ms: 0,
         })
         .await
         .unwrap();
@@ -437,6 +438,7 @@ async fn resender_sends_the_parked_session_through_chat_send() {
             idempotency_key: "park-x-2".into(),
             attempts: 2,
             meta: serde_json::Value::Null,
+            last_failed_at_ms: 0,
         })
         .await
         .unwrap();
@@ -498,6 +500,7 @@ async fn resender_does_not_send_into_a_session_that_moved_on_or_is_still_running
         idempotency_key: format!("resume:agent:main:{key}:2"),
         attempts: 2,
         meta: serde_json::json!({"runId": "run-1"}),
+        last_failed_at_ms: 0,
     };
     let out = resender.resend(req("moved")).await.unwrap();
     assert!(
@@ -529,7 +532,7 @@ async fn a_failed_run_the_gateway_retried_is_resent_only_once_its_final_failure_
              "idempotencyKey": format!("{run}:terminal-error")},
         ], "sessionInfo": {"status":"failed","hasActiveRun":false}})
     };
-    let keys = ["retrying", "quota", "passed", "unknown"];
+    let keys = ["retrying", "quota", "passed", "unknown", "seen"];
     let histories = keys
         .iter()
         .map(|k| (format!("agent:main:{k}"), history(&format!("run-{k}"))))
@@ -542,6 +545,10 @@ async fn a_failed_run_the_gateway_retried_is_resent_only_once_its_final_failure_
         ),
         (
             "run-quota".to_string(),
+            serde_json::json!({"status":"error","endedAt": 2_000,"error":"quota; Retry-After: 30 seconds"}),
+        ),
+        (
+            "run-seen".to_string(),
             serde_json::json!({"status":"error","endedAt": 2_000,"error":"quota; Retry-After: 30 seconds"}),
         ),
         (
@@ -587,6 +594,7 @@ async fn a_failed_run_the_gateway_retried_is_resent_only_once_its_final_failure_
         idempotency_key: format!("resume:agent:main:{key}:2"),
         attempts: 1,
         meta: serde_json::json!({"runId": format!("run-{key}")}),
+        last_failed_at_ms: 0,
     };
     let out = resender.resend(req("retrying")).await.unwrap();
     assert!(
@@ -605,13 +613,27 @@ async fn a_failed_run_the_gateway_retried_is_resent_only_once_its_final_failure_
         let out = resender.resend(req(sent)).await.unwrap();
         assert!(matches!(out, ResendOutcome::Sent { .. }), "{sent}: {out:?}");
     }
+    // An entry that recorded a failure after the run's last attempt started (1 000) holds its
+    // failure already: its due time is its own (an operator's retryNow).
+    let known = ResendRequest {
+        last_failed_at_ms: 1_000,
+        ..req("seen")
+    };
+    let out = resender.resend(known).await.unwrap();
+    assert!(matches!(out, ResendOutcome::Sent { .. }), "seen: {out:?}");
     assert_eq!(
         requested(&gw, "chat.send", "sessionKey"),
-        ["agent:main:passed", "agent:main:unknown"]
+        ["agent:main:passed", "agent:main:unknown", "agent:main:seen"]
     );
     assert_eq!(
         requested(&gw, "agent.wait", "runId"),
-        ["run-retrying", "run-quota", "run-passed", "run-unknown"]
+        [
+            "run-retrying",
+            "run-quota",
+            "run-passed",
+            "run-unknown",
+            "run-seen"
+        ]
     );
     // The check saw the relayed error, when the failed call started, and when the run ended.
     assert_eq!(

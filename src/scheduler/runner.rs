@@ -488,6 +488,7 @@ impl Runner {
             idempotency_key: format!("resume:{key}:{attempt}"),
             attempts: attempt,
             meta: e.meta.clone(),
+            last_failed_at_ms: e.last_failed_at_ms,
         };
         held.idempotency_key = req.idempotency_key.clone();
         let resender = self.resender.clone();
