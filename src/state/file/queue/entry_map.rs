@@ -15,7 +15,6 @@ use crate::state::entry::{EntryStatus, ParkedEntry};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
-use std::collections::hash_map::RandomState;
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
@@ -132,7 +131,9 @@ pub(crate) struct EntryMap {
     free: Vec<u32>,
     /// 32-bit key hash → first slot of its chain.
     heads: Heads,
-    hasher: RandomState,
+    /// Seeded per map (foldhash, what `hashbrown` uses by default): keys come from callers
+    /// and files, so their hashes must not be predictable; SipHash was a fifth of a reload.
+    hasher: foldhash::quality::RandomState,
     parked_by_due: BTreeSet<(i64, u32)>,
     groups: Interner,
     errors: Interner,
@@ -151,7 +152,7 @@ impl Default for EntryMap {
             slots: Vec::new(),
             free: Vec::new(),
             heads: Heads::default(),
-            hasher: RandomState::new(),
+            hasher: foldhash::quality::RandomState::default(),
             parked_by_due: BTreeSet::new(),
             groups: Interner::default(),
             errors: Interner::default(),
