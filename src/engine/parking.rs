@@ -190,9 +190,13 @@ impl Engine {
         // A later attempt of the run already parked (the gateway retries some failures inside
         // the run, same runId): it brings the run's latest error and hint (its final failure's
         // decides when to resend) but it is not another failed send: no attempt, no error counted.
-        let same_run = existing
-            .as_ref()
-            .is_some_and(|e| run_of(&e.meta).is_some() && run_of(&e.meta) == run_of(&meta));
+        // The run of our latest resend, whose failure `attempts` already counts
+        // (`resume:<key>:<attempts>`), is such a run too: the gateway retries it the same way.
+        let same_run = existing.as_ref().is_some_and(|e| {
+            run_of(&meta).is_some_and(|run| {
+                run_of(&e.meta) == Some(run) || run == format!("resume:{key}:{}", e.attempts)
+            })
+        });
         let decision = if same_run {
             locked(&self.tables.policy).record_repeat(session_key, &failure, now)
         } else {
@@ -278,6 +282,24 @@ impl Engine {
                 EntryStatus::Probing | EntryStatus::Released | EntryStatus::AwaitingResult
             )
         });
+        if held_by_scheduler && same_run {
+            // Our resend of it is queued or under way: the run's later attempt says nothing of
+            // that resend (which compare-and-send checks against how the run ended), so it is
+            // neither an attempt nor a new due time.
+            settle(&running.store).await?;
+            return Ok(ParkOutcome {
+                parked: true,
+                action: ParkAction::Updated,
+                reason: Some(reason),
+                attempts,
+                retry_at_ms: existing.map(|e| e.retry_at_ms),
+                why: "a later attempt of the failed run while its resend is under way: \
+                      nothing changes"
+                    .into(),
+                classification,
+                decision: Some(decision),
+            });
+        }
         if held_by_scheduler {
             settle(&running.store).await?;
             running
@@ -430,10 +452,105 @@ mod tests {
         }
     }
 
+    /// A resender whose sends never finish: an entry it was given stays in the scheduler.
+    struct Stuck;
+
+    impl Resender for Stuck {
+        fn resend(&self, _req: ResendRequest) -> ResendFuture<'_> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_gateways_retries_of_our_resends_run_are_one_attempt() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _events) = started_with_three_attempts(&dir, 1_800_000_000_000).await;
+        let per_minute = json!({"status": 429, "headers": {"retry-after": "1"}, "body": "Rate limit reached for requests per min"});
+        let run = |id: &str| json!({"runId": id, "provider": "fake"});
+        let first = engine
+            .park("s", &per_minute, run("r1"), None)
+            .await
+            .unwrap();
+        assert_eq!(first.attempts, 1);
+        // Our first resend (`resume:s:2`) failed: an attempt; the gateway then retries that run
+        // itself, one `agent_end` per attempt: not more attempts (3 would abandon it).
+        let resend = engine
+            .park("s", &per_minute, run("resume:s:2"), None)
+            .await
+            .unwrap();
+        assert_eq!((resend.action, resend.attempts), (ParkAction::Updated, 2));
+        for _ in 0..4 {
+            let o = engine
+                .park("s", &per_minute, run("resume:s:2"), None)
+                .await
+                .unwrap();
+            assert_eq!(
+                (o.action, o.parked, o.attempts),
+                (ParkAction::Updated, true, 2)
+            );
+        }
+        assert_eq!(engine.get("s").await.unwrap().unwrap().attempts, 2);
+        engine.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_later_attempt_of_the_parked_run_while_its_resend_is_under_way_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let (engine, _events) =
+            started_with_three_attempts_and(&dir, 1_800_000_000_000, Arc::new(Stuck)).await;
+        let per_minute = json!({"status": 429, "headers": {"retry-after": "1"}, "body": "Rate limit reached for requests per min"});
+        let meta = json!({"runId": "r1", "provider": "fake"});
+        engine
+            .park("s", &per_minute, meta.clone(), None)
+            .await
+            .unwrap();
+        engine
+            .retry_now(crate::engine::RetryTarget::Session("s".into()))
+            .await
+            .unwrap();
+        let mut held = None;
+        for _ in 0..500 {
+            let e = engine.get("s").await.unwrap().unwrap();
+            if e.status != EntryStatus::Parked {
+                held = Some(e);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        let held = held.expect("the scheduler took the entry");
+        // The gateway's retries of r1 go on while our resend is under way (3 would abandon it).
+        for _ in 0..4 {
+            let o = engine
+                .park("s", &per_minute, meta.clone(), None)
+                .await
+                .unwrap();
+            assert_eq!(
+                (o.action, o.attempts),
+                (ParkAction::Updated, 1),
+                "{}",
+                o.why
+            );
+            assert!(o.why.contains("under way"), "{}", o.why);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let e = engine.get("s").await.unwrap().unwrap();
+        assert_eq!((e.attempts, e.status), (1, held.status));
+        engine.close().await.unwrap();
+    }
+
     /// A started engine in `dir` at `now` (paused clock) with `maxAttempts` 3 and no resender.
     async fn started_with_three_attempts(
         dir: &tempfile::TempDir,
         now: i64,
+    ) -> (Engine, RecordingSink) {
+        started_with_three_attempts_and(dir, now, Arc::new(NoResend)).await
+    }
+
+    /// [`started_with_three_attempts`] resending through `resender`.
+    async fn started_with_three_attempts_and(
+        dir: &tempfile::TempDir,
+        now: i64,
+        resender: Arc<dyn Resender>,
     ) -> (Engine, RecordingSink) {
         let mut cfg = EngineConfig {
             state_dir: dir.path().to_path_buf(),
@@ -444,7 +561,7 @@ mod tests {
         cfg.scheduler.max_attempts = 3;
         let events = RecordingSink::default();
         let clock = Arc::new(ManualClock::new(now));
-        let engine = Engine::new(cfg, clock, events.sink(), Some(Arc::new(NoResend))).unwrap();
+        let engine = Engine::new(cfg, clock, events.sink(), Some(resender)).unwrap();
         engine.start().await.unwrap();
         (engine, events)
     }
