@@ -12,15 +12,9 @@
 //   npm run build && node --test __test__/e2e/resume-final-failure.test.mjs
 
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { startEngineProcess } from './engine-process.mjs'
 import { quotaExceeded, rateLimited, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { startGateway } from './gateway.mjs'
-import { startWsProxy } from './ws-proxy.mjs'
-import { RESUME, assertExactlyOnce, assertProbeOnTime, connect, gatewaySkip, reportLag, sendTasks, sessionKeys, verdict, warmUp } from './resume-harness.mjs'
+import { assertExactlyOnce, assertProbeOnTime, gatewaySkip, reportLag, RESUME, sendTasks, sessionKeys, startEngineGateway, verdict } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 const TOKEN = `resume-final-e2e-${process.pid}-SECRET`
@@ -30,18 +24,8 @@ const PER_MINUTE = 'Rate limit reached for requests per min (RPM): Limit 60, Use
 
 test('parked on the first attempt of a run the gateway retried: resent at the time its final failure names, not at the first hint', { skip, timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
-  const gw = await startGateway({ providerUrl: fake.url, token: TOKEN })
-  const proxy = await startWsProxy(gw.url)
-  const stateDir = mkdtempSync(join(tmpdir(), 'resume-final-e2e-'))
-  const client = await connect(gw, TOKEN)
-  let engine
+  const { client, engine, proxy, stop } = await startEngineGateway(fake, TOKEN, { dirPrefix: 'resume-final-e2e-', seed: 11 })
   try {
-    await warmUp(client)
-    engine = await startEngineProcess({
-      stateDir,
-      seed: 11,
-      gateway: { url: proxy.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
-    })
     const keys = sessionKeys('ff', SESSIONS)
     const T = Date.now() + OUTAGE_MS
     const seen = new Map()
@@ -95,11 +79,7 @@ test('parked on the first attempt of a run the gateway retried: resent at the ti
     }
     assert.deepEqual(await engine.call('pending'), [], 'nothing left parked')
   } finally {
-    client.close()
-    await engine?.close().catch(() => {})
-    await gw.stop()
-    await proxy.close()
+    await stop()
     await fake.close()
-    rmSync(stateDir, { recursive: true, force: true })
   }
 })

@@ -3,6 +3,10 @@
 // fake provider's call log (0 sessions with two replies, 0 lost, no resend before T).
 
 import assert from 'node:assert/strict'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startEngineProcess } from './engine-process.mjs'
 import { sessionOfCall } from './fake-provider.mjs'
 import { freePort, isAvailable, skipReason, startGateway, trustedEntries } from './gateway.mjs'
 import { packedPluginDir } from './plugin-dir.mjs'
@@ -92,6 +96,38 @@ export async function startPluginGateway(fake, token, pluginConfig = {}) {
     const client = await connect(gw, token)
     await warmUp(client)
     return { gw, client, proxy, status: () => client.request('retryEngine.status', {}), stop }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
+
+/**
+ * A real gateway on `fake` without the plugin, a handshaken client with one warm-up turn done,
+ * and a RetryEngine in its own process (`engine-process.mjs`) on a fresh state dir named from
+ * `dirPrefix`, reaching the gateway through `proxy` (`ws-proxy.mjs`: when its requests arrived).
+ * `engineOptions` go to the engine besides `stateDir` and `gateway` (`{url, token}` with 90 s
+ * connect budget and request timeout). Returns `{gw, proxy, client, engine, stop()}`; `stop`
+ * closes all of it and removes the state dir (not `fake`).
+ */
+export async function startEngineGateway(fake, token, { dirPrefix, ...engineOptions }) {
+  const gw = await startGateway({ providerUrl: fake.url, token })
+  const proxy = await startWsProxy(gw.url)
+  const stateDir = mkdtempSync(join(tmpdir(), dirPrefix))
+  let client, engine
+  const stop = async () => {
+    client?.close()
+    await engine?.close().catch(() => {})
+    await gw.stop()
+    await proxy.close()
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+  try {
+    client = await connect(gw, token)
+    await warmUp(client)
+    const gateway = { url: proxy.url, token, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 }
+    engine = await startEngineProcess({ ...engineOptions, stateDir, gateway })
+    return { gw, proxy, client, engine, stop }
   } catch (err) {
     await stop()
     throw err

@@ -12,15 +12,9 @@
 //   npm run build && node --test __test__/e2e/resume-run-confirm.test.mjs
 
 import assert from 'node:assert/strict'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { test } from 'node:test'
-import { startEngineProcess } from './engine-process.mjs'
 import { quotaExceeded, sessionOfCall, startFakeProvider, success } from './fake-provider.mjs'
-import { startGateway } from './gateway.mjs'
-import { startWsProxy } from './ws-proxy.mjs'
-import { AT_NAMED_TIME_MS, RESUME, connect, reportGoal, gatewaySkip, histories, isResume, reportLag, sendTasks, sessionKeys, sleep, warmUp } from './resume-harness.mjs'
+import { AT_NAMED_TIME_MS, gatewaySkip, histories, isResume, reportGoal, reportLag, RESUME, sendTasks, sessionKeys, sleep, startEngineGateway } from './resume-harness.mjs'
 
 const skip = gatewaySkip()
 const TOKEN = `resume-run-e2e-${process.pid}-SECRET`
@@ -30,19 +24,8 @@ const STILL_DOWN_MS = 6_000
 
 test("confirm 'run': a probe whose run fails again re-parks its group at the new hint; the rest go once its next run succeeds", { skip, timeout: 300_000 }, async () => {
   const fake = await startFakeProvider({ text: 'answer' })
-  const gw = await startGateway({ providerUrl: fake.url, token: TOKEN })
-  const proxy = await startWsProxy(gw.url)
-  const stateDir = mkdtempSync(join(tmpdir(), 'resume-run-e2e-'))
-  const client = await connect(gw, TOKEN)
-  let engine
+  const { client, engine, proxy, stop } = await startEngineGateway(fake, TOKEN, { dirPrefix: 'resume-run-e2e-', seed: 7, scheduler: { maxConcurrent: 4, confirm: 'run' } })
   try {
-    await warmUp(client)
-    engine = await startEngineProcess({
-      stateDir,
-      seed: 7,
-      gateway: { url: proxy.url, token: TOKEN, connectBudgetMs: 90_000, requestTimeoutMs: 90_000 },
-      scheduler: { maxConcurrent: 4, confirm: 'run' },
-    })
     const keys = sessionKeys('rc', SESSIONS)
     const T1 = Date.now() + OUTAGE_MS
     const T2 = T1 + STILL_DOWN_MS
@@ -103,11 +86,7 @@ test("confirm 'run': a probe whose run fails again re-parks its group at the new
     assert.ok(send.at >= T2 && send.at - T2 <= AT_NAMED_TIME_MS, `the second probe's chat.send reached the gateway ${send.at - T2} ms after T2: not sent at T2`)
     assert.deepEqual(await engine.call('pending'), [], 'nothing left parked')
   } finally {
-    client.close()
-    await engine?.close().catch(() => {})
-    await gw.stop()
-    await proxy.close()
+    await stop()
     await fake.close()
-    rmSync(stateDir, { recursive: true, force: true })
   }
 })
