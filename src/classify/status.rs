@@ -25,15 +25,88 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     .expect("status pattern must compile")
 });
 
-/// Whether `text` has a status-shaped number: a digit 1–5 and two more digits, not followed by
-/// another digit, letter or `_` (every status-like context of [`STATUS_IN_TEXT`] ends its
-/// number so), a cheap prefilter for the status patterns.
+/// Whether `text` has a status-shaped number in a place one of [`STATUS_IN_TEXT`]'s contexts
+/// could hold it: a cheap one-pass prefilter that every match passes (a property test holds
+/// it so), so the pattern runs only when it may find something. A candidate is a digit 1–5
+/// and two more digits, not followed by a word byte (every context ends its number so), with
+/// around it one of: a `)`, `{`, `[`, `(`, `-`, line end or text end after it (`(500)`,
+/// `429 {…}`); a reason phrase after it (`502 bad gateway`); or a context word before it
+/// (`http`, `status`, `code` before `:`/`=`; those and `error`, `returned`, `received`,
+/// `got`, `a`, `an` without one; an `http/1.1` version).
 fn has_status_shaped_number(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes
-        .windows(3)
-        .enumerate()
-        .any(|(i, w)| is_status_digits(w) && bytes.get(i + 3).is_none_or(|b| !is_word(*b)))
+    memchr::memchr3_iter(b'1', b'2', b'3', bytes)
+        .chain(memchr::memchr2_iter(b'4', b'5', bytes))
+        .any(|i| {
+            bytes.get(i..i + 3).is_some_and(is_status_digits)
+                && bytes.get(i + 3).is_none_or(|b| !is_word(*b))
+                && (context_after(bytes, i + 3) || context_before(bytes, i))
+        })
+}
+
+/// The reason phrases [`STATUS_IN_TEXT`] reads after a status (and `status code`).
+const PHRASES_AFTER: &[&[u8]] = &[
+    b"status code",
+    b"too many requests",
+    b"unauthorized",
+    b"forbidden",
+    b"not found",
+    b"payment required",
+    b"request timeout",
+    b"bad request",
+    b"internal server error",
+    b"bad gateway",
+    b"service unavailable",
+    b"gateway timeout",
+    b"overloaded",
+    b"unprocessable",
+];
+
+/// Whether what follows a status ending at `end` may close one of the contexts.
+fn context_after(bytes: &[u8], end: usize) -> bool {
+    let at = skip_space(bytes, end);
+    if bytes[end..at].contains(&b'\n') {
+        return true; // a line end (multi-line `$`)
+    }
+    match bytes.get(at) {
+        None => true,
+        Some(b')' | b'{' | b'[' | b'(' | b'-' | b'\n') => true,
+        Some(_) => at > end && PHRASES_AFTER.iter().any(|p| eq_at(bytes, at, p)),
+    }
+}
+
+/// Whether what precedes a status starting at `start` may open one of the contexts.
+fn context_before(bytes: &[u8], start: usize) -> bool {
+    let back_space = |mut j: usize| {
+        while j > 0 && is_space(bytes[j - 1]) {
+            j -= 1;
+        }
+        j
+    };
+    let mut j = back_space(start);
+    if j > 0 && bytes[j - 1] == b'(' {
+        j = back_space(j - 1);
+    }
+    let separated = j > 0 && matches!(bytes[j - 1], b':' | b'=');
+    if separated {
+        j = back_space(j - 1);
+    }
+    if j > 0 && matches!(bytes[j - 1], b'"' | b'\'') {
+        j -= 1;
+    }
+    // `http/1.1`: digits and dots after a `/`.
+    let mut v = j;
+    while v > 0 && (bytes[v - 1].is_ascii_digit() || bytes[v - 1] == b'.') {
+        v -= 1;
+    }
+    if v < j && v > 0 && bytes[v - 1] == b'/' {
+        return true;
+    }
+    let ends_with =
+        |word: &[u8]| j >= word.len() && bytes[j - word.len()..j].eq_ignore_ascii_case(word);
+    let stated: &[&[u8]] = &[b"http", b"status", b"code"];
+    let worded: &[&[u8]] = &[b"error", b"returned", b"received", b"got", b"a", b"an"];
+    stated.iter().any(|w| ends_with(w)) || (!separated && worded.iter().any(|w| ends_with(w)))
 }
 
 /// Whether `w` (three bytes) is `[1-5]\d\d`.
@@ -210,7 +283,8 @@ mod tests {
                 "HTTP", "http/1.1", " ", "\n", ":", "=", "status", "_code", "code", "error",
                 "Error:", "\"code\"", "'", "(", ")", "{", "[", "-", "429", "5", "03", "6", "0",
                 "x", "_", "returned", "got an", "api error", "too many requests", "overloaded",
-                "status code", ".", "1",
+                "status code", ".", "1", "received", "got", " a ", "an", "\r", "bad gateway",
+                "Status_Code", "\t", "API Error", "Returned", "not found", "é",
             ], 8)
         ) {
             if STATUS_IN_TEXT.is_match(&text) {
