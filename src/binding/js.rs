@@ -226,22 +226,6 @@ impl Js {
             .then_some(out)
     }
 
-    /// JS `null`.
-    pub fn null(self) -> Option<sys::napi_value> {
-        let mut out = ptr::null_mut();
-        // SAFETY: plain value lookup.
-        self.ok(unsafe { sys::napi_get_null(self.env, &mut out) })
-            .then_some(out)
-    }
-
-    /// JS `true` or `false`.
-    pub fn boolean(self, b: bool) -> Option<sys::napi_value> {
-        let mut out = ptr::null_mut();
-        // SAFETY: plain value lookup.
-        self.ok(unsafe { sys::napi_get_boolean(self.env, b, &mut out) })
-            .then_some(out)
-    }
-
     /// `obj[name]` (runs getters and Proxy traps; a throw reads as `None`).
     pub fn get(self, obj: sys::napi_value, name: &CStr) -> Option<sys::napi_value> {
         let mut out = ptr::null_mut();

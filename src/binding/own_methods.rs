@@ -7,6 +7,8 @@
 //! constructor) that carry the engine in their own data: they shadow the prototype methods of
 //! the same name and do exactly what they do (the same functions serve both), without the
 //! three steps. They work whatever `this` is (`const { classify } = engine` works too).
+//! `classify` is a JS function around its native half (see `classification_js`), so that the
+//! result object is built by JS object literals.
 
 use super::breaker_calls;
 use super::classification_js;
@@ -170,7 +172,8 @@ pub fn install(
 ) -> napi::Result<()> {
     let acquire = function(env, c"breakerAcquire", breaker_calls::acquire_cb, engine)?;
     let record = function(env, c"breakerRecord", breaker_calls::record_cb, engine)?;
-    let classify = function(env, c"classify", classification_js::classify_cb, engine)?;
+    let raw_classify = function(env, c"classify", classification_js::classify_raw_cb, engine)?;
+    let classify = classification_js::own_classify(env, raw_classify)?;
     let attributes = sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable;
     let descriptor = |name: &CStr, value| sys::napi_property_descriptor {
         utf8name: name.as_ptr(),

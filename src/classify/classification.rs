@@ -1,5 +1,6 @@
 //! The result of classifying one failure.
 
+use super::RuleId;
 use crate::reason::Reason;
 use serde::Serialize;
 
@@ -32,7 +33,7 @@ pub struct Classification {
     /// The id of the rule that decided `reason` (a built-in rule id such as `rate-limit` or
     /// `status-429`, `custom:<index>` for a custom pattern, `no-match` for `unknown`); `None`
     /// when `reason` is `None`. Rule ids are listed in the README's classifier section.
-    pub rule: Option<String>,
+    pub rule: Option<RuleId>,
     /// Whether the hint is a wait relative to when the provider answered (`retry-after`
     /// seconds, `Please try again in 1.146s`, a budget window), not a wall-clock reset time.
     /// The policy adds `policy.hintMarginMs` to a relative hint and `policy.resetMarginMs` to a

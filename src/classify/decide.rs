@@ -23,11 +23,11 @@
 
 use super::input::FailureView;
 use super::rule::{Rule, Tier};
+use super::rule_id::RuleId;
 use super::rule_set::first_match;
 use super::status::{leading_status, status_in_text, status_row};
 use crate::reason::Reason;
 use regex::Regex;
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 /// The reason, the id of the rule that decided it, and the HTTP status read.
@@ -35,18 +35,17 @@ use std::sync::LazyLock;
 pub(crate) struct Verdict {
     /// The reason.
     pub reason: Reason,
-    /// The deciding rule's id: a table id, `status-<code>`, `custom:<i>`,
-    /// `anthropic-unified-rejected` or `no-match`.
-    pub rule: Cow<'static, str>,
+    /// The deciding rule.
+    pub rule: RuleId,
     /// The HTTP status of the failure (structured or written in the text), if any.
     pub status: Option<u16>,
 }
 
 impl Verdict {
-    fn of(rule: &'static Rule, status: Option<u16>) -> Self {
+    fn of((index, rule): (usize, &'static Rule), status: Option<u16>) -> Self {
         Verdict {
             reason: rule.reason,
-            rule: Cow::Borrowed(rule.id),
+            rule: RuleId::Table(index),
             status,
         }
     }
@@ -89,8 +88,8 @@ pub(crate) fn decide(view: &FailureView) -> Verdict {
     let stated = status_with_source(view);
     let matched = first_match(&view.text, stated.map(|(s, _)| s));
     let verdict = match matched {
-        Some(rule) if rule.tier == Tier::Code && !status_outranks_code(rule, stated) => {
-            return Verdict::of(rule, stated.map(|(s, _)| s))
+        Some(m @ (_, rule)) if rule.tier == Tier::Code && !status_outranks_code(rule, stated) => {
+            return Verdict::of(m, stated.map(|(s, _)| s))
         }
         _ => by_status(view, stated, matched),
     };
@@ -100,7 +99,7 @@ pub(crate) fn decide(view: &FailureView) -> Verdict {
     if unified_rejected {
         return Verdict {
             reason: Reason::Quota,
-            rule: Cow::Borrowed("anthropic-unified-rejected"),
+            rule: RuleId::AnthropicUnifiedRejected,
             ..verdict
         };
     }
@@ -122,9 +121,9 @@ fn status_outranks_code(rule: &Rule, stated: Option<(u16, StatusSource)>) -> boo
 fn by_status(
     view: &FailureView,
     stated: Option<(u16, StatusSource)>,
-    matched: Option<&'static Rule>,
+    matched: Option<(usize, &'static Rule)>,
 ) -> Verdict {
-    let text_reason = matched.map(|r| r.reason);
+    let text_reason = matched.map(|(_, r)| r.reason);
     // "402 items found" is not a payment error: a status only written as a bare leading 402
     // counts when the text speaks of billing or limits.
     let status = match stated {
@@ -143,14 +142,14 @@ fn by_status(
     };
     let html_page = is_transport_status(code) && HTML_PAGE.is_match(&view.text);
     match matched {
-        Some(rule)
+        Some(m @ (_, rule))
             if !html_page && rule.tier == Tier::Text && row.refined_by.contains(&rule.reason) =>
         {
-            Verdict::of(rule, status)
+            Verdict::of(m, status)
         }
         _ => Verdict {
             reason: row.default,
-            rule: Cow::Owned(format!("status-{code}")),
+            rule: RuleId::Status(code),
             status,
         },
     }
@@ -159,7 +158,7 @@ fn by_status(
 fn no_match(status: Option<u16>) -> Verdict {
     Verdict {
         reason: Reason::Unknown,
-        rule: Cow::Borrowed("no-match"),
+        rule: RuleId::NoMatch,
         status,
     }
 }

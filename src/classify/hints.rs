@@ -72,11 +72,11 @@ fn delay_starts(text: &str) -> impl Iterator<Item = usize> + '_ {
 }
 
 /// Whether `text` has `retry-after` (any case), which the relayed suffix starts with. Hyphens
-/// are rare in prose, so this looks at a handful of places (`memchr` via `match_indices`).
+/// are rare in prose, so this looks at a handful of places (`memchr`).
 fn mentions_retry_after(text: &str) -> bool {
     let bytes = text.as_bytes();
-    text.match_indices('-')
-        .any(|(i, _)| i >= 5 && eq_at(bytes, i - 5, b"retry") && eq_at(bytes, i + 1, b"after"))
+    memchr::memchr_iter(b'-', bytes)
+        .any(|i| i >= 5 && eq_at(bytes, i - 5, b"retry") && eq_at(bytes, i + 1, b"after"))
 }
 
 /// A relative delay written in `text`, in milliseconds: the first match (leftmost, then each

@@ -15,6 +15,7 @@ mod headers;
 mod hints;
 mod input;
 mod rule;
+mod rule_id;
 mod rule_set;
 mod rules_table;
 mod size_ceiling;
@@ -30,6 +31,7 @@ mod fuzz_tests;
 mod tests;
 
 pub use classification::Classification;
+pub use rule_id::{fixed_ids, RuleId};
 
 use crate::error::{EngineError, EngineResult};
 use crate::reason::Reason;
@@ -38,7 +40,6 @@ use headers::Hint;
 use input::{FailureView, Normalised};
 use regex::{Regex, RegexBuilder};
 use serde_json::Value;
-use std::borrow::Cow;
 
 /// A user-supplied pattern mapped to a reason; checked before the built-in patterns.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,8 +63,8 @@ pub struct ClassifierConfig {
 /// Classifies failures. Cheap to share (`&self` only); build once with [`Classifier::new`].
 #[derive(Debug, Clone)]
 pub struct Classifier {
-    /// Compiled custom patterns, each with its reason and its rule id (`custom:<index>`).
-    custom: Vec<(Regex, Reason, String)>,
+    /// Compiled custom patterns, each with its reason.
+    custom: Vec<(Regex, Reason)>,
     budget_window_ms: Option<i64>,
 }
 
@@ -84,7 +85,7 @@ impl Classifier {
                     .case_insensitive(true)
                     .size_limit(CUSTOM_PATTERN_SIZE_LIMIT)
                     .build()
-                    .map(|re| (re, p.reason, format!("custom:{i}")))
+                    .map(|re| (re, p.reason))
                     .map_err(|e| {
                         EngineError::option(
                             format!("patterns[{i}].pattern"),
@@ -137,10 +138,15 @@ impl Classifier {
     /// The reason and deciding rule: custom patterns first, then the built-in precedence
     /// (`decide.rs`: explicit codes > status refined by text > text).
     fn verdict(&self, view: &FailureView) -> Verdict {
-        if let Some((_, reason, id)) = self.custom.iter().find(|(re, ..)| re.is_match(&view.text)) {
+        let custom = self
+            .custom
+            .iter()
+            .enumerate()
+            .find(|(_, (re, _))| re.is_match(&view.text));
+        if let Some((i, (_, reason))) = custom {
             return Verdict {
                 reason: *reason,
-                rule: Cow::Owned(id.clone()),
+                rule: RuleId::Custom(i),
                 status: decide::status_of(view),
             };
         }
@@ -174,7 +180,7 @@ impl Classifier {
             retry_after_ms,
             reset_at_ms,
             message: summary::summarise(status, text),
-            rule: Some(rule.into_owned()),
+            rule: Some(rule),
             relative_hint: matches!(hint, Some(Hint::After(_))),
         }
     }

@@ -215,18 +215,22 @@ fn may_match(text: &str) -> bool {
     text.bytes().any(|b| b.is_ascii_alphabetic() || b >= 0x80)
 }
 
-/// The deciding rule for `text` under `status`: the first matching rule in table order.
-pub(crate) fn first_match(text: &str, status: Option<u16>) -> Option<&'static Rule> {
+/// The deciding rule for `text` under `status` with its place in the table: the first
+/// matching rule in table order.
+pub(crate) fn first_match(text: &str, status: Option<u16>) -> Option<(usize, &'static Rule)> {
     if !may_match(text) {
         return None;
     }
-    matching_rules(text).iter().map(|i| &RULES[i]).find(|rule| {
-        let in_scope = match rule.scope {
-            Scope::Any => true,
-            Scope::Status(s) => status == Some(s),
-        };
-        in_scope && rule.check.is_none_or(|check| check(text))
-    })
+    matching_rules(text)
+        .iter()
+        .map(|i| (i, &RULES[i]))
+        .find(|(_, rule)| {
+            let in_scope = match rule.scope {
+                Scope::Any => true,
+                Scope::Status(s) => status == Some(s),
+            };
+            in_scope && rule.check.is_none_or(|check| check(text))
+        })
 }
 
 #[cfg(test)]
@@ -266,7 +270,7 @@ mod tests {
 
     #[test]
     fn first_rule_in_table_order_wins() {
-        let id = |t: &str, s| first_match(t, s).map(|r| r.id);
+        let id = |t: &str, s| first_match(t, s).map(|(_, r)| r.id);
         assert_eq!(
             id("Unsupported parameter: timeout", None),
             Some("rejected-parameter")

@@ -35,13 +35,24 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// `got`, `a`, `an` without one; an `http/1.1` version).
 fn has_status_shaped_number(text: &str) -> bool {
     let bytes = text.as_bytes();
-    memchr::memchr3_iter(b'1', b'2', b'3', bytes)
-        .chain(memchr::memchr2_iter(b'4', b'5', bytes))
-        .any(|i| {
-            bytes.get(i..i + 3).is_some_and(is_status_digits)
-                && bytes.get(i + 3).is_none_or(|b| !is_word(*b))
-                && (context_after(bytes, i + 3) || context_before(bytes, i))
-        })
+    // A candidate is the last three digits of a run of digits (a word byte may not follow
+    // it), so only the ends of digit runs are looked at.
+    let mut from = 0;
+    while let Some(start) = bytes[from..].iter().position(u8::is_ascii_digit) {
+        let start = from + start;
+        let end = bytes[start..]
+            .iter()
+            .position(|b| !b.is_ascii_digit())
+            .map_or(bytes.len(), |n| start + n);
+        let candidate = end - start >= 3
+            && (b'1'..=b'5').contains(&bytes[end - 3])
+            && bytes.get(end).is_none_or(|b| !is_word(*b));
+        if candidate && (context_after(bytes, end) || context_before(bytes, end - 3)) {
+            return true;
+        }
+        from = end;
+    }
+    false
 }
 
 /// The reason phrases [`STATUS_IN_TEXT`] reads after a status (and `status code`).

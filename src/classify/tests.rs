@@ -424,7 +424,7 @@ fn hints_count_from_when_the_provider_answered() {
 fn deciding_rules_are_named() {
     let rule = |v: Value| {
         let c = classifier().classify(&v, NOW);
-        (c.reason.unwrap(), c.rule.unwrap(), c.retryable)
+        (c.reason.unwrap(), c.rule.unwrap().to_string(), c.retryable)
     };
     // A rejected parameter named `timeout` under a 502 is a format error.
     assert_eq!(
@@ -475,7 +475,7 @@ fn deciding_rules_are_named() {
 fn generalised_wordings_and_status_policies() {
     let rule = |v: Value| {
         let c = classifier().classify(&v, NOW);
-        (c.reason.unwrap(), c.rule.unwrap())
+        (c.reason.unwrap(), c.rule.unwrap().to_string())
     };
     // "overloading" and capacity limits are overload, whatever word form.
     assert_eq!(
