@@ -1,6 +1,7 @@
-// `node benchmark/only.mjs park,resend,breaker`: run only some sections of `npm run bench`
+// `node benchmark/only.mjs classify,park,resend,breaker`: run only some sections of `npm run bench`
 // (same env vars as benchmark/run.mjs), e.g. while working on one figure.
 import { benchBreaker } from './breaker.mjs'
+import { benchClassify } from './classify.mjs'
 import { cleanupTempDirs, loadRetryEngine } from './lib/engine.mjs'
 import { loadOldPlugin } from './lib/old-plugin.mjs'
 import { benchPark } from './park.mjs'
@@ -11,6 +12,11 @@ const which = new Set((process.argv[2] ?? 'park,resend,breaker').split(','))
 const RetryEngine = loadRetryEngine()
 const old = await loadOldPlugin()
 try {
+  if (which.has('classify')) {
+    const engine = new RetryEngine({ stateDir: undefined, seed: 1 })
+    benchClassify({ engine, old, ms: Number(env('BENCH_MS', 1000)) })
+    await engine.close()
+  }
   if (which.has('breaker')) {
     const engine = new RetryEngine({ stateDir: undefined, seed: 1 })
     await benchBreaker({ engine, ms: Number(env('BENCH_MS', 1000)) })
