@@ -30,8 +30,8 @@ use std::ptr;
 
 /// Slots: reason index in [`Reason::ALL`] (`-1`: not a failure), retryable (`0`/`1`), status
 /// (`-1`: none), `retryAfterMs` and `resetAtMs` (`NaN`: absent), the rule (its index in
-/// [`fixed_ids`], `-1` for `status-<code>`, `-2` for `custom:<index>`), and the status code or
-/// custom index of such a rule.
+/// [`fixed_ids`], `-1` for `status-<code>`, `-2` for `custom:<index>`, `-3` for none), and the
+/// status code or custom index of such a rule.
 const SLOT_COUNT: usize = 7;
 
 /// The helper's source, after `REASONS` and `RULES` (array literals, put in front of it by
@@ -46,7 +46,8 @@ const HELPER_BODY: &str = "
     const retryable = slots[1] === 1;
     const status = slots[2] < 0 ? null : slots[2];
     const k = slots[5];
-    const rule = k >= 0 ? RULES[k] : k === -1 ? statusRule(slots[6]) : 'custom:' + slots[6];
+    const rule =
+      k >= 0 ? RULES[k] : k === -1 ? statusRule(slots[6]) : k === -2 ? 'custom:' + slots[6] : null;
     const message = summary === undefined ? input : summary;
     const retryAfterMs = slots[3];
     const resetAtMs = slots[4];
@@ -208,10 +209,9 @@ fn classify_into_slots(
     // helper (only this thread touches it, and no JS runs during the copy).
     unsafe { ptr::copy_nonoverlapping(values.as_ptr(), helper.slots, SLOT_COUNT) };
     // Only a primitive string is handed back as it is (a `new String(…)` reads as its text).
-    let same_as_input = c.reason.is_some()
-        && matches!(&v, Value::String(s) if *s == c.message)
-        && js.kind(input) == Kind::String;
-    if same_as_input || c.reason.is_none() {
+    let same_as_input =
+        matches!(&v, Value::String(s) if *s == c.message) && js.kind(input) == Kind::String;
+    if c.reason.is_none() || same_as_input {
         js.undefined()
     } else {
         js.create_string(&c.message)

@@ -1,5 +1,5 @@
 //! JS values made once per JS thread and handed out again on every call: the property names
-//! and fixed values of the hot results (`classify()`, breaker permits), shared frozen objects,
+//! and fixed values of the hot results (breaker permits), shared frozen objects,
 //! small compiled helper functions. A call then neither creates nor looks up any of them.
 //!
 //! Node 20 can reference objects but not strings, so each set lives in one JS array held by a
