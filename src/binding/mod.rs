@@ -18,5 +18,6 @@ mod options;
 mod own_methods;
 mod permit_js;
 mod retry_engine;
+mod settlements;
 
 pub use guards::is_retry_engine_error;

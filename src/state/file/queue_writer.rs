@@ -140,13 +140,7 @@ fn run(store: &Mutex<QueueStore>, progress: &WriterProgress, rx: &mpsc::Receiver
         }
         let (results, upto, journal) = {
             let mut st = lock(store);
-            let results: Vec<Removed> = round
-                .iter_mut()
-                .map(|r| {
-                    let work = std::mem::replace(&mut r.work, Work::Ops(Vec::new()));
-                    st.write_prepared(|st| Ok(prepare(st, work))).0
-                })
-                .collect();
+            let results = write_round(&mut st, &mut round);
             let (upto, journal) = st.sync_target();
             (results, upto, journal)
         };
@@ -166,6 +160,29 @@ fn run(store: &Mutex<QueueStore>, progress: &WriterProgress, rx: &mpsc::Receiver
         }
         progress.done(answered);
     }
+}
+
+/// Append the work of `round`, in order: each run of plain op batches with one write, each
+/// batch of scheduler changes prepared against the entries as they are by then. One result
+/// per request.
+fn write_round(st: &mut QueueStore, round: &mut [Request]) -> Vec<Removed> {
+    let mut results = Vec::with_capacity(round.len());
+    let mut groups = Vec::new();
+    for request in round.iter_mut() {
+        match std::mem::replace(&mut request.work, Work::Ops(Vec::new())) {
+            Work::Ops(ops) => groups.push(ops),
+            changes @ Work::Changes(..) => {
+                if !groups.is_empty() {
+                    results.extend(st.write_groups(std::mem::take(&mut groups)).0);
+                }
+                results.push(st.write_prepared(|st| Ok(prepare(st, changes))).0);
+            }
+        }
+    }
+    if !groups.is_empty() {
+        results.extend(st.write_groups(groups).0);
+    }
+    results
 }
 
 /// The ops of `work` against the store's entries now.
@@ -191,4 +208,83 @@ fn prepare(store: &QueueStore, work: Work) -> Vec<QueueOp> {
         }
     }
     ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reason::Reason;
+    use crate::state::entry::EntryStatus;
+    use crate::state::file::QueueConfig;
+
+    fn request(number: u64, work: Work) -> (Request, oneshot::Receiver<Removed>) {
+        let (reply, rx) = oneshot::channel();
+        (
+            Request {
+                number,
+                work,
+                reply,
+            },
+            rx,
+        )
+    }
+
+    fn put(key: &str) -> Work {
+        Work::Ops(vec![QueueOp::Put(ParkedEntry::new(
+            key,
+            Reason::RateLimit,
+            1,
+            2,
+            "",
+        ))])
+    }
+
+    #[test]
+    fn a_round_applies_its_requests_in_order_with_each_result_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = QueueConfig::new(dir.path());
+        cfg.max_entries = 2;
+        let (mut store, _) = QueueStore::open(cfg, 1).unwrap();
+        let probing = QueueChange::SetStatus {
+            session_key: "a".into(),
+            status: EntryStatus::Probing,
+            retry_at_ms: Some(7),
+        };
+        let mut round: Vec<Request> = vec![
+            put("a"),
+            // sees the put just before it, in the same round
+            Work::Changes(vec![probing], 5),
+            put("b"),
+            // over the cap of 2: refused alone
+            put("c"),
+            Work::Ops(vec![QueueOp::Remove("a".into())]),
+            // room again after the remove before it
+            put("c"),
+        ]
+        .into_iter()
+        .enumerate()
+        .map(|(i, w)| request(i as u64 + 1, w).0)
+        .collect();
+        let results = write_round(&mut store, &mut round);
+        let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+        assert_eq!(ok, [true, true, true, false, true, true]);
+        assert!(matches!(results[3], Err(EngineError::QueueFull { cap: 2 })));
+        let removed = results[4].as_ref().unwrap()[0].as_ref().unwrap();
+        assert_eq!(
+            (removed.status, removed.retry_at_ms),
+            (EntryStatus::Probing, 7),
+            "the remove took the entry the change before it made"
+        );
+        let (upto, journal) = store.sync_target();
+        let synced = journal.sync_data();
+        store.synced(upto, synced).1.unwrap();
+        let keys: Vec<String> = store
+            .all()
+            .unwrap()
+            .into_iter()
+            .map(|e| e.session_key)
+            .collect();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.contains(&"b".to_string()) && keys.contains(&"c".to_string()));
+    }
 }

@@ -340,6 +340,22 @@ impl QueueStore {
         (r, self.appended)
     }
 
+    /// [`QueueStore::write_prepared`] for several callers' batches at once, appended with one
+    /// write: each batch is checked against the cap after the ones before it and gets its own
+    /// result, as in [`QueueStore::commit_group`]; they hold once the returned append number is
+    /// durable.
+    pub fn write_groups(&mut self, groups: Vec<Vec<QueueOp>>) -> (Vec<Removed>, u64) {
+        if let Err(e) = self.enter() {
+            return (
+                groups.iter().map(|_| Err(e.copy())).collect(),
+                self.appended,
+            );
+        }
+        let results = self.append_locked(groups);
+        self.leave();
+        (results, self.appended)
+    }
+
     /// [`QueueStore::peek`] without blocking: `None` when another process holds the file lock.
     pub fn try_peek(&mut self, key: &str) -> Option<EngineResult<Option<ParkedEntry>>> {
         match self.enter_if(false) {
