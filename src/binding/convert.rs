@@ -101,13 +101,12 @@ where
     F: Future<Output = EngineResult<T>> + Send + 'static,
 {
     match args {
-        Ok(a) => match super::settlements::spawn(env, run(a), convert) {
-            Ok(promise) => Ok(PromiseRaw::new(env.raw(), promise)),
-            Err(fut) => env
-                .spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
-                    convert(env, r)
-                }),
-        },
+        Ok(a) => {
+            let fut = run(a);
+            env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
+                convert(env, r)
+            })
+        }
         Err(e) => rejected(env, &e),
     }
 }

@@ -18,6 +18,5 @@ mod options;
 mod own_methods;
 mod permit_js;
 mod retry_engine;
-mod settlements;
 
 pub use guards::is_retry_engine_error;

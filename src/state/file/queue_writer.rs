@@ -217,16 +217,12 @@ mod tests {
     use crate::state::entry::EntryStatus;
     use crate::state::file::QueueConfig;
 
-    fn request(number: u64, work: Work) -> (Request, oneshot::Receiver<Removed>) {
-        let (reply, rx) = oneshot::channel();
-        (
-            Request {
-                number,
-                work,
-                reply,
-            },
-            rx,
-        )
+    fn request(number: u64, work: Work) -> Request {
+        Request {
+            number,
+            work,
+            reply: oneshot::channel().0,
+        }
     }
 
     fn put(key: &str) -> Work {
@@ -263,7 +259,7 @@ mod tests {
         ]
         .into_iter()
         .enumerate()
-        .map(|(i, w)| request(i as u64 + 1, w).0)
+        .map(|(i, w)| request(i as u64 + 1, w))
         .collect();
         let results = write_round(&mut store, &mut round);
         let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();

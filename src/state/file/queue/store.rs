@@ -306,10 +306,7 @@ impl QueueStore {
     /// is all or nothing against the cap and gets its own result (its removed entries, or why
     /// it was refused); a failed write fails every batch. Durable before returning.
     pub fn commit_group(&mut self, groups: Vec<Vec<QueueOp>>) -> Vec<Removed> {
-        if let Err(e) = self.enter() {
-            return groups.iter().map(|_| Err(e.copy())).collect();
-        }
-        let mut results = self.append_locked(groups);
+        let (mut results, _) = self.write_groups(groups);
         if let Err(e) = self.sync_now() {
             results = results.iter().map(|_| Err(e.copy())).collect();
         }
