@@ -103,6 +103,8 @@ where
     match args {
         Ok(a) => {
             let fut = run(a);
+            // Parks staged in this JS turn start first: calls start in the order made.
+            super::park_batch::flush(env);
             env.spawn_future_with_callback(async move { Ok(fut.await) }, move |env, r| {
                 convert(env, r)
             })

@@ -16,6 +16,7 @@ mod js_values;
 mod liveness;
 mod options;
 mod own_methods;
+mod park_batch;
 mod permit_js;
 mod retry_engine;
 

@@ -5,7 +5,7 @@ use super::abort::{options_bag, race, read_signal, Cancel, Signal};
 use super::args::{self, raw};
 use super::breaker_calls;
 use super::classification_js;
-use super::convert::{promise, rejected, settle, settle_with, to_js, to_js_direct};
+use super::convert::{promise, rejected, settle, to_js, to_js_direct};
 use super::errors::to_napi;
 use super::event_sink::EventHub;
 use super::input::{self, Limits, Mode};
@@ -14,6 +14,7 @@ use super::js_resender::{Controllers, JsResender};
 use super::liveness::Liveness;
 use super::options;
 use super::own_methods;
+use super::park_batch;
 use crate::clock::SystemClock;
 use crate::engine::{Engine, RetryTarget};
 use crate::error::{EngineError, EngineResult};
@@ -65,6 +66,7 @@ where
     }
     let cancel = signal.cancel();
     let closing = closing.unwrap_or_default();
+    park_batch::flush(env);
     env.spawn_future_with_callback(
         async move { Ok(race(fut, cancel, closing).await) },
         move |env, r| {
@@ -486,6 +488,8 @@ impl RetryEngine {
             Ok(g) => g,
             Err(e) => return rejected(env, &e),
         };
+        // Parks staged in this turn start before the close.
+        park_batch::flush(env);
         self.closing.fire();
         let engine = self.engine.clone();
         let resend = self.resend.clone();
@@ -533,12 +537,12 @@ impl RetryEngine {
             let meta = args::opt_object(js, raw(&meta), "meta", Mode::Meta)?;
             Ok((key, args::failure(js, raw(&input)), meta))
         })();
-        let engine = self.engine.clone();
-        // ParkOutcome has no u64 field: straight to JS, no serde_json::Value in between.
-        let run = move |(key, input, meta): (String, Value, Value)| async move {
-            engine.park(&key, &input, meta, None).await
-        };
-        settle_with(env, a, run, to_js_direct)
+        // Staged with the other parks of this JS turn and run as one batch (`park_batch`).
+        match a {
+            Ok(a) => park_batch::stage(env, self.engine.clone(), a)
+                .map(|p| PromiseRaw::new(env.raw(), p)),
+            Err(e) => rejected(env, &e),
+        }
     }
 
     /// A session succeeded: clear its state and remove its parked entry, durably, whatever

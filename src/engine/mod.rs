@@ -21,7 +21,7 @@ mod stats;
 
 pub use config::{default_state_dir, EngineConfig};
 pub use operator::{RetryNowOutcome, RetryTarget};
-pub use parking::{ParkAction, ParkOutcome};
+pub use parking::{ParkAction, ParkOutcome, ParkRequest};
 pub use stats::EngineStats;
 
 use crate::breaker::{BreakerRegistry, BreakerState, MessageGuard, MessageVerdict, Permit};

@@ -8,8 +8,11 @@ use crate::events::Event;
 use crate::policy::{Action, Decision, Mode};
 use crate::reason::Reason;
 use crate::state::{EntryStatus, ParkedEntry, ParkedQueue, QueueOp};
+use futures_util::future::join_all;
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 
 /// What `park()` did.
@@ -48,6 +51,19 @@ pub struct ParkOutcome {
     pub classification: Classification,
     /// The policy decision, when the input was a failure.
     pub decision: Option<Decision>,
+}
+
+/// One park of [`Engine::park_all`]: the arguments of [`Engine::park`].
+#[derive(Debug, Clone)]
+pub struct ParkRequest {
+    /// The session to park.
+    pub session_key: String,
+    /// The failure.
+    pub input: Value,
+    /// Stored with the entry (see [`Engine::park`]).
+    pub meta: Value,
+    /// The time to park at (epoch ms); `None`: now.
+    pub now_ms: Option<i64>,
 }
 
 /// The group a session's probe belongs to: `meta.group`, else `meta.provider`, else `default`.
@@ -123,6 +139,49 @@ impl Engine {
     ) -> EngineResult<ParkOutcome> {
         self.park_with(session_key, input, meta, now_ms, Parking::Any)
             .await
+    }
+
+    /// [`Engine::park`] for each of `requests` (calls made together), each with its own
+    /// result, in order. They run together, so that their writes share one round and one
+    /// fsync of the queue writer; parks of the same session run one after another, in order.
+    pub async fn park_all(&self, requests: Vec<ParkRequest>) -> Vec<EngineResult<ParkOutcome>> {
+        let mut chains: Vec<Vec<(usize, ParkRequest)>> = Vec::new();
+        let mut chain_of: HashMap<String, usize> = HashMap::new();
+        for (i, request) in requests.into_iter().enumerate() {
+            match chain_of.get(&request.session_key) {
+                Some(&c) => chains[c].push((i, request)),
+                None => {
+                    chain_of.insert(request.session_key.clone(), chains.len());
+                    chains.push(vec![(i, request)]);
+                }
+            }
+        }
+        let all = join_all(chains.into_iter().map(|chain| async move {
+            let mut out = Vec::with_capacity(chain.len());
+            for (i, r) in chain {
+                out.push((
+                    i,
+                    self.park(&r.session_key, &r.input, r.meta, r.now_ms).await,
+                ));
+            }
+            out
+        }));
+        // Held until every park has run as far as it can without waiting (most of them up to
+        // their write): then the writer takes all those writes in one round.
+        let mut hold = match self.running().await {
+            Ok(running) => running.store.hold_writes(),
+            Err(_) => None,
+        };
+        let mut all = std::pin::pin!(all);
+        let done = std::future::poll_fn(|cx| {
+            let polled = all.as_mut().poll(cx);
+            hold.take();
+            polled
+        })
+        .await;
+        let mut results: Vec<_> = done.into_iter().flatten().collect();
+        results.sort_unstable_by_key(|(i, _)| *i);
+        results.into_iter().map(|(_, r)| r).collect()
     }
 
     /// [`Engine::park`] for the failure of a run our own resend started (`scheduler.confirm:

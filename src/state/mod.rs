@@ -28,6 +28,7 @@ pub mod parked;
 pub mod profiles;
 mod recovery;
 pub mod redis;
+pub mod write_hold;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -41,3 +42,4 @@ pub use lease::{LeaseStore, RESENDER_LEASE};
 pub use parked::{ParkedQueue, QueueChange, Submitted};
 pub use profiles::{ProfileUsage, ProfileUsageStore};
 pub use recovery::{ImportReport, OpenReport, RecoveryReport};
+pub use write_hold::WriteHold;

@@ -121,6 +121,13 @@ pub trait ParkedQueue: Send + Sync + 'static {
     fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
         Err(Box::new(op))
     }
+    /// Ask the background writer (if any) to start its next round only once the hold is
+    /// dropped (or after a couple of milliseconds at most): writes submitted meanwhile, by
+    /// calls made together, are then written and fsynced as one round. Default: `None` (no
+    /// background writer).
+    fn hold_writes(&self) -> Option<crate::state::WriteHold> {
+        None
+    }
     /// Wait until every change made so far is durable (after a [`ParkedQueue::peek`] that is
     /// not followed by a write). Default: nothing to wait for.
     fn settle(&self) -> EngineResult<()> {

@@ -77,6 +77,18 @@ impl ParkedQueue for FileParked {
         self.durable(|_| Ok(()))
     }
 
+    fn hold_writes(&self) -> Option<crate::state::WriteHold> {
+        let hold = self.writer.hold();
+        // The file lock is kept meanwhile, when it is free: the peeks of the calls made
+        // together then need no locking or file checks each.
+        let pinned = self.store.try_lock().is_ok_and(|mut store| store.try_pin());
+        if !pinned {
+            return Some(hold);
+        }
+        let store = self.store.clone();
+        Some(hold.on_release(move || lock(&store).unpin()))
+    }
+
     fn submit(&self, op: QueueOp) -> Result<Submitted, Box<QueueOp>> {
         let rx = self.writer.submit(Work::Ops(vec![op]));
         Ok(Box::pin(async move {

@@ -10,10 +10,12 @@ use super::writer_progress::WriterProgress;
 use crate::error::{EngineError, EngineResult};
 use crate::state::entry::{ParkedEntry, QueueOp};
 use crate::state::parked::QueueChange;
+use crate::state::write_hold::{Holds, WriteHold};
 use std::collections::HashMap;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 use tokio::sync::oneshot;
 
 /// What a write answers: the entries its ops removed (one slot per op), or why it failed.
@@ -54,6 +56,7 @@ pub(crate) fn lock(store: &Mutex<QueueStore>) -> MutexGuard<'_, QueueStore> {
 #[derive(Debug)]
 pub(crate) struct QueueWriter {
     queue: Mutex<Queue>,
+    holds: Arc<Holds>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -62,15 +65,18 @@ impl QueueWriter {
     /// request number everything is answered.
     pub(crate) fn start(store: Arc<Mutex<QueueStore>>, progress: Arc<WriterProgress>) -> Self {
         let (tx, rx) = mpsc::channel();
+        let holds = Arc::new(Holds::default());
+        let thread_holds = holds.clone();
         let thread = std::thread::Builder::new()
             .name("retry-queue-writer".into())
-            .spawn(move || run(&store, &progress, &rx))
+            .spawn(move || run(&store, &progress, &thread_holds, &rx))
             .ok();
         QueueWriter {
             queue: Mutex::new(Queue {
                 tx: thread.as_ref().map(|_| tx),
                 last: 0,
             }),
+            holds,
             thread,
         }
     }
@@ -102,6 +108,12 @@ impl QueueWriter {
         rx
     }
 
+    /// Hold the next round until the hold is dropped (at most [`MAX_HOLD`]); see
+    /// [`crate::state::ParkedQueue::hold_writes`].
+    pub(crate) fn hold(&self) -> WriteHold {
+        self.holds.hold()
+    }
+
     /// The number of the last request queued: a read waits for it (reads never overtake a
     /// write queued before them).
     pub(crate) fn last_queued(&self) -> u64 {
@@ -129,8 +141,17 @@ pub(crate) fn stopped() -> EngineError {
 /// Most requests taken into one round (a bound on one round's latency).
 const MAX_ROUND: usize = 4096;
 
-fn run(store: &Mutex<QueueStore>, progress: &WriterProgress, rx: &mpsc::Receiver<Request>) {
+/// The longest a round waits for holds to go (a bound on the delay a hold can add).
+pub(crate) const MAX_HOLD: Duration = Duration::from_millis(2);
+
+fn run(
+    store: &Mutex<QueueStore>,
+    progress: &WriterProgress,
+    holds: &Holds,
+    rx: &mpsc::Receiver<Request>,
+) {
     while let Ok(first) = rx.recv() {
+        holds.wait_released(MAX_HOLD);
         let mut round = vec![first];
         while round.len() < MAX_ROUND {
             match rx.try_recv() {

@@ -52,6 +52,8 @@ pub struct QueueStore {
     /// Appends made (numbered from 1) and how many of them are known durable.
     appended: u64,
     synced: u64,
+    /// Pins on the file lock ([`QueueStore::try_pin`]): while any is left, it is kept.
+    pins: usize,
 }
 
 impl QueueStore {
@@ -203,11 +205,31 @@ impl QueueStore {
         r.map(|()| true)
     }
 
-    /// Let go of the file lock unless appends still wait for their fsync.
+    /// Let go of the file lock unless appends still wait for their fsync or it is pinned.
     fn leave(&mut self) {
-        if self.synced >= self.appended {
+        if self.synced >= self.appended && self.pins == 0 {
             self.held = None;
         }
+    }
+
+    /// Take the file lock, up to date with the files, and keep it until [`QueueStore::unpin`]
+    /// (reads meanwhile need no locking or file checks: no other process can write). Only if
+    /// it is free or held already, without waiting: whether it is pinned now.
+    pub(crate) fn try_pin(&mut self) -> bool {
+        match self.enter_if(false) {
+            Ok(true) => {
+                self.pins += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drop a pin of [`QueueStore::try_pin`]; the lock goes with the last one (unless appends
+    /// still wait for their fsync).
+    pub(crate) fn unpin(&mut self) {
+        self.pins = self.pins.saturating_sub(1);
+        self.leave();
     }
 
     /// Run `f` holding the file lock, up to date with the files.
@@ -234,6 +256,7 @@ impl QueueStore {
             held: None,
             appended: 0,
             synced: 0,
+            pins: 0,
         }
     }
 
