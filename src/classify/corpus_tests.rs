@@ -100,3 +100,74 @@ fn openclaw_suite_every_line_passes() {
     );
     assert!(cases.len() >= 418, "suite shrank: {} lines", cases.len());
 }
+
+/// Probes written for the families of OpenClaw 2026.9.6's failover classifier (its message
+/// patterns, status, code, 402, context-overflow and provider rules, and chat text that only
+/// mentions their words), each in its own wording, not taken from OpenClaw's tests: the lines
+/// where OpenClaw's verdict (mapped to ours as in `corpus/README.md`) and ours agree.
+/// `openclaw` records OpenClaw's own answer.
+#[test]
+fn openclaw_family_probes_every_line_passes() {
+    let c = classifier();
+    let path = format!(
+        "{}/__test__/fixtures/openclaw-family-probes.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let cases: Vec<Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("probe line is JSON"))
+        .collect();
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|case| {
+            let got = c.classify(&case["input"], NOW);
+            (!accepted(&case["reason"]).contains(&got.reason)).then(|| {
+                format!(
+                    "{}: got {:?} by {:?}, want {} (OpenClaw: {})\n    input: {}",
+                    case["id"].as_str().unwrap_or("?"),
+                    got.reason,
+                    got.rule,
+                    case["reason"],
+                    case["openclaw"],
+                    case["input"]
+                )
+            })
+        })
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} probe failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(cases.len() >= 600, "probes shrank: {} lines", cases.len());
+}
+
+/// Where we deliberately differ from OpenClaw: prose that starts with "Billing" but has no
+/// `Billing:` / `Billing error` head, and "unexpired", are not failures.
+#[test]
+fn billing_head_and_expired_identifiers_keep_prose_out() {
+    let c = classifier();
+    for text in [
+        "Billing is handled by Stripe; upgrade to the pro plan for invoices.",
+        "Billing questions? See our plans page.",
+        "The unexpired part of the subscription carries over.",
+    ] {
+        let got = c.classify(&Value::from(text), NOW);
+        assert_eq!(got.reason, Some(Reason::Unknown), "{text}: {got:?}");
+    }
+    for (text, want) in [
+        ("Billing: credits exhausted, purchase more", Reason::Billing),
+        ("Error: billing - upgrade required", Reason::Billing),
+        ("session_expired", Reason::Auth),
+        ("upstream_timeout", Reason::Timeout),
+    ] {
+        assert_eq!(
+            c.classify(&Value::from(text), NOW).reason,
+            Some(want),
+            "{text}"
+        );
+    }
+}

@@ -37,11 +37,11 @@ pub(crate) const RULES: &[Rule] = &[
     ),
     code("insufficient-quota", Billing, r"insufficient[_ ]quota"),
     code("zhipu-1311-plan", Billing, r#""code"\s*:\s*1311\b"#),
-    code("zhipu-1113-credentials", Auth, r#""code"\s*:\s*1113\b"#),
+    // A parsed JSON body or a structured `code` field reaches the rules as the bare value.
     code(
         "volcengine-invalid-subscription",
         Billing,
-        r#""code"\s*:\s*"InvalidSubscription""#,
+        r#""code"\s*:\s*"InvalidSubscription"|\binvalidsubscription\b"#,
     ),
     code("baidu-ce-011", Auth, r"\bce-011\b"),
     code(
@@ -149,7 +149,7 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "throttling",
         RateLimit,
-        r"^(?:throttling error|service unavailable):|\bthrottl(?:ing[_]?exception|ing|ed)\b|throttlingexception|\brate exceeded\b",
+        r"^throttling error:|\bthrottl(?:ing[_]?exception|ing|ed)\b|throttlingexception|\brate exceeded\b",
     ),
     text(
         "request-too-large-for-model",
@@ -243,6 +243,18 @@ pub(crate) const RULES: &[Rule] = &[
         RateLimit,
         r"resource_exhausted|quota exceeded for (?:quota )?metric|google\.rpc\.quotafailure|\bresource[ -]?exhausted\b",
     ),
+    // A 429 whose only billing word is a generic "insufficient account balance" (no billing
+    // type or code, no top-up wording) is a rate limit: providers send it while throttling
+    // (OpenClaw's ambiguous-429-balance rule).
+    Rule {
+        check: Some(no_billing_signal_beyond_account_balance),
+        ..under(
+            429,
+            "429-ambiguous-balance",
+            RateLimit,
+            r"\binsufficient account balance\b",
+        )
+    },
     // ── Billing. ─────────────────────────────────────────────────────────────────────────
     text(
         "billing",
@@ -256,6 +268,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"|billing_hard_limit|billing_not_active|billing[_ ](?:error|issue|problem|failure)|billing hard limit|payment (?:method|failed|issue|is required)",
             r"|exceeded your current quota,? please check your plan|account\b[^.\n]{0,40}?\bis not active|used up your points|no available asset for api access",
             r"|please recharge|\brecharge your\b|余额不足|欠费|请充值|spend(?:ing)? limit",
+            r"|^\s*(?:error[:\s-]+)?billing(?:\s+error\b|\s*[:-])[\s\S]*(?:upgrade|credits|payment|purchase|subscription|plan)",
         ),
     ),
     // ── Long windows (quota) before short ones (rate limit). ─────────────────────────────
@@ -281,6 +294,7 @@ pub(crate) const RULES: &[Rule] = &[
             r"rate[ _-]?limit|too[ _-]?many[ _-]?(?:concurrent )?requests|\bconcurrency limit\b|model_cooldown|exceeded your current quota",
             r"|quota[_ -]?exceeded|exceeded (?:the |your )?quota|(?:tokens|requests) per (?:min|minute|second|sec)\b|\b(?:rpm|tps|rps)\b",
             r"|slow down|too many concurrent|resource has been exhausted|request limit reached|请求过于频繁|调用频率|频率限制",
+            r"|^\s*429\b|\b429\b[\s:)\].,-]*quota\b",
             r"|(?:请求|访问|调用)(?:频率|频次)|频率(?:过高|超限|超过|超出)|(?:触发|已被|被|遭到)限流|限流(?:中|了)|请求(?:量|数)?过多|并发(?:数|量)?(?:超过|超出|已达|达到)?(?:限制|上限)",
         ),
     ),
@@ -342,12 +356,16 @@ pub(crate) const RULES: &[Rule] = &[
             r"invalid[_ ]?api[_ ]?key(?:$|[^a-z0-9])|api[_ ]?key[_ ]?(?:is[_ ]?)?(?:invalid|not[_ ]?valid)(?:$|[^a-z0-9])|could not (?:authenticate|validate)[\s\S]*(?:api[_ ]?key|credentials)",
             r"|incorrect api[ -]?key|invalid x-api-key|invalid (?:auth(?:entication)?|bearer|access)? ?token|invalid_token|authentication|re-authenticate",
             r"|oauth token refresh failed|unauthori[sz]ed|unauthenticated|forbidden|access denied|insufficient permissions?|missing scopes?:",
-            r"|\bexpired\b|expiredtokenexception|\b40[13]\b|no credentials found|no api[ -]?key|missing (?:api[ -]?key|authentication|credentials)",
+            r"|(?:\b|_|token|key|session)expired(?:\b|_)|expiredtokenexception|\b40[13]\b|no credentials found|no api[ -]?key|missing (?:api[ -]?key|authentication|credentials)",
             r"|api[ -]?key (?:is )?(?:missing|required|empty)|apikey is empty|invalid (?:client )?secret|invalid [^\n]{0,30}\bcredentials\b|\bfailed to (?:extract|parse|validate|decode)\b[\s\S]*\btoken\b",
             r"|unrecognizedclientexception|security token included in the request is invalid|not logged in|auth[_ ]profile[_ ]unavailable",
             r"|无权访问|认证失败|鉴权失败|密钥无效|apikey 无效|(?:api[ _-]?key|密钥|令牌|凭证)\s*(?:无效|错误|不正确|已?过期|已失效)|invalid authori[sz]ation\b|(?:当前\s*ak)[\s\S]*?(?:违规请求|禁止访问)",
         ),
     ),
+    // Zhipu/Z.ai `1113` (wrong endpoint or credentials) is an auth pattern like the others, so a
+    // body that also says billing, rate limit or overload is read by that wording (OpenClaw's
+    // order).
+    text("zhipu-1113-credentials", Auth, r#""code"\s*:\s*1113\b"#),
     // ── Transient transport and server failures. ─────────────────────────────────────────
     text(
         "network-code",
@@ -377,7 +395,7 @@ pub(crate) const RULES: &[Rule] = &[
     text(
         "timeout",
         Timeout,
-        r"\btimed? ?out\b|\btime-?outs?\b|time-?out[ _]?(?:error|exception)|e(?:socket)?timedout|und_err_\w*timeout|deadline[ _]exceeded|request took too long|operation was aborted|\baborted\b|请求超时|连接超时",
+        r"\btimed? ?out\b|time-?outs?\b|time-?out[ _]?(?:error|exception)|e(?:socket)?timedout|und_err_\w*timeout|deadline[ _]exceeded|request took too long|operation was aborted|\baborted\b|请求超时|连接超时",
     ),
     text(
         "network",
@@ -415,3 +433,25 @@ pub(crate) const RULES: &[Rule] = &[
     ),
     hint("api-error", ServerError, r"\bapi_error\b"),
 ];
+
+/// Whether `text` says nothing billing-specific besides "insufficient account balance": no
+/// billing error type or code (`insufficient_balance`, `insufficient_quota`, `billing_…`,
+/// `payment_required`), no credits, top-up or recharge wording.
+fn no_billing_signal_beyond_account_balance(text: &str) -> bool {
+    const SIGNALS: &[&str] = &[
+        "insufficient_balance",
+        "insufficient_quota",
+        "insufficient_credits",
+        "payment_required",
+        "payment required",
+        "billing",
+        "credit",
+        "top up",
+        "top-up",
+        "recharge",
+        "充值",
+        "欠费",
+    ];
+    let lower = text.to_lowercase();
+    !SIGNALS.iter().any(|s| lower.contains(s))
+}

@@ -6,17 +6,20 @@ use crate::reason::Reason;
 use regex::Regex;
 use std::sync::LazyLock;
 
-/// Status-like contexts: `HTTP 429`, `HTTP/1.1 503`, `status 429`, `status code: 429`,
+/// Status-like contexts: `HTTP 429`, `HTTP/1.1 503`, `http_status=429`, `status 429`,
+/// `status code: 429`, `status-code 429`, `response_code=429`, `code: 402` / `error 402` (402 only),
 /// `Error code: 429`, `"code": 429`, `429 Too Many Requests` (and other reason phrases), a
 /// leading `429 {…}` (Anthropic/OpenAI SDK messages), `failed (500)`.
 static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r"(?im-u)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:status\s*)?(?:code\s*)?[:=]?\s*",
-        r#"|(?-u:\b)status(?:[ _]?code)?["']?\s*[:=]?\s*"#,
+        r"(?im-u)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:[_-]?status\s*)?(?:[_-]?code\s*)?[:=]?\s*",
+        r#"|(?-u:\b)(?:status(?:[ _-]?code)?|response[ _-]?code)["']?\s*[:=]?\s*"#,
         r"|(?-u:\b)error\s+code\s*[:=]?\s*",
         r#"|["']code["']\s*[:=]\s*)"#,
         r"([1-5]\d\d)(?-u:\b)",
         r"|^\s*(?:error:?\s*)?([1-5]\d\d)\s*(?:[{\[(-]|$)",
+        // A payment status as OpenClaw's 402 markers write it: `code: 402`, `error 402`.
+        r"|(?-u:\b)(?:code\s*[:=]|error\s*[:=]?)\s*(402)(?-u:\b)",
         r"|\(\s*([1-5]\d\d)\s*\)",
         r"|(?-u:\b)([1-5]\d\d)\s+status code(?-u:\b)",
         r"|(?-u:\b)(?:api\s*error|returned|received|got)\s*(?:an?\s+)?\(?([1-5]\d\d)(?-u:\b)",
@@ -31,7 +34,7 @@ static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
 /// and two more digits, not followed by a word byte (every context ends its number so), with
 /// around it one of: a `)`, `{`, `[`, `(`, `-`, line end or text end after it (`(500)`,
 /// `429 {…}`); a reason phrase after it (`502 bad gateway`); or a context word before it
-/// (`http`, `status`, `code` before `:`/`=`; those and `error`, `returned`, `received`,
+/// (`http`, `status`, `code`, `error` before `:`/`=`; those and `returned`, `received`,
 /// `got`, `a`, `an` without one; an `http/1.1` version).
 fn has_status_shaped_number(text: &str) -> bool {
     let bytes = text.as_bytes();
@@ -117,7 +120,9 @@ fn context_before(bytes: &[u8], start: usize) -> bool {
         |word: &[u8]| j >= word.len() && bytes[j - word.len()..j].eq_ignore_ascii_case(word);
     let stated: &[&[u8]] = &[b"http", b"status", b"code"];
     let worded: &[&[u8]] = &[b"error", b"returned", b"received", b"got", b"a", b"an"];
-    stated.iter().any(|w| ends_with(w)) || (!separated && worded.iter().any(|w| ends_with(w)))
+    stated.iter().any(|w| ends_with(w))
+        || (separated && ends_with(b"error"))
+        || (!separated && worded.iter().any(|w| ends_with(w)))
 }
 
 /// Whether `w` (three bytes) is `[1-5]\d\d`.
@@ -296,6 +301,7 @@ mod tests {
                 "x", "_", "returned", "got an", "api error", "too many requests", "overloaded",
                 "status code", ".", "1", "received", "got", " a ", "an", "\r", "bad gateway",
                 "Status_Code", "\t", "API Error", "Returned", "not found", "é",
+                "402", "response_code", "http_status", "status-code", "error:", "code=",
             ], 8)
         ) {
             if STATUS_IN_TEXT.is_match(&text) {
