@@ -75,3 +75,16 @@ for (const c of suite) {
     if (got.reason != null) assert.equal(typeof got.rule, 'string', `${c.id}: the deciding rule is named`)
   })
 }
+
+// Our own probes of each of OpenClaw 2026.9.6's rule families (fixtures/openclaw-family-probes
+// .jsonl, written for this project; `openclaw` is what OpenClaw's classifier said), in one test.
+test('every OpenClaw rule-family probe classifies as OpenClaw does (mapped to our reasons)', () => {
+  const probes = fs.readFileSync(new URL('./fixtures/openclaw-family-probes.jsonl', import.meta.url), 'utf8')
+    .split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+  assert.ok(probes.length >= 500, `${probes.length} probes`)
+  const wrong = probes.filter((p) => {
+    const got = engine.classify(p.input).reason
+    return Array.isArray(p.reason) ? !p.reason.includes(got) : got !== p.reason
+  })
+  assert.deepEqual(wrong.map((p) => p.id), [])
+})
