@@ -523,6 +523,17 @@ impl Reader {
     /// never asked), and only kept when that really gives a primitive of the class's kind.
     fn unboxed(&mut self, obj: sys::napi_value) -> Option<sys::napi_value> {
         let js = self.js;
+        let proto = js.prototype(obj)?;
+        // The usual case, a plain object, is told without looking up the wrapper
+        // classes: `Object.prototype` and `null` have no prototype of their own, while
+        // `String.prototype` and the others have `Object.prototype`.
+        if js.kind(proto) == Kind::Null
+            || js
+                .prototype(proto)
+                .is_none_or(|pp| js.kind(pp) == Kind::Null)
+        {
+            return None;
+        }
         let prototypes = self.wrapper_prototypes.get_or_insert_with(|| {
             let Some(global) = js.global() else {
                 return Vec::new();
@@ -532,7 +543,6 @@ impl Reader {
                 .filter_map(|class| js.get(js.get(global, class)?, c"prototype"))
                 .collect()
         });
-        let proto = js.prototype(obj)?;
         let class = prototypes.iter().position(|p| js.same(*p, proto))?;
         let value_of = js.method(prototypes[class], c"valueOf")?;
         let primitive = js.call(obj, value_of, &[])?;
