@@ -199,6 +199,19 @@ enum Seg<'a> {
     Index(usize),
 }
 
+/// An object's prototype, as the reader tells objects apart by it.
+#[derive(Clone, Copy)]
+enum Proto {
+    /// It could not be read.
+    Unreadable,
+    /// `null` (`Object.create(null)`).
+    Null,
+    /// One whose own prototype is `null`, such as `Object.prototype`.
+    Root(sys::napi_value),
+    /// Any other (a class's prototype, `String.prototype`, `Array.prototype`...).
+    Other(sys::napi_value),
+}
+
 impl Reader {
     /// Record a problem: `exactness` problems (sizes) count in every mode but `Failure`;
     /// the others (functions, symbols, cycles) only in `Options`.
@@ -359,7 +372,8 @@ impl Reader {
         if let Some(ms) = self.js.date_ms(v) {
             return number(ms);
         }
-        if let Some(primitive) = self.unboxed(v) {
+        let proto = self.proto(v);
+        if let Some(primitive) = self.unboxed(v, proto) {
             return self.value(primitive);
         }
         if let Some(bytes) = self.js.bytes(v, self.limits.edge_bytes) {
@@ -370,7 +384,7 @@ impl Reader {
         let out = if self.js.is_array(v) {
             self.array(v).map(Value::Array)
         } else {
-            Some(Value::Object(self.map(v)))
+            Some(Value::Object(self.map(v, proto)))
         };
         self.ancestors.pop();
         out
@@ -442,9 +456,9 @@ impl Reader {
             .collect()
     }
 
-    fn map(&mut self, obj: sys::napi_value) -> Map<String, Value> {
+    fn map(&mut self, obj: sys::napi_value, proto: Proto) -> Map<String, Value> {
         let mut map = Map::new();
-        let plain = self.is_plain(obj);
+        let plain = self.is_plain(obj, proto);
         if !plain {
             self.entries(obj, &mut map);
         }
@@ -521,19 +535,13 @@ impl Reader {
     /// The primitive inside a `new String(…)`, `new Number(…)` or `new Boolean(…)`: read with
     /// its class's own `valueOf` from `globalThis` (a wrapper's own or inherited override is
     /// never asked), and only kept when that really gives a primitive of the class's kind.
-    fn unboxed(&mut self, obj: sys::napi_value) -> Option<sys::napi_value> {
+    fn unboxed(&mut self, obj: sys::napi_value, proto: Proto) -> Option<sys::napi_value> {
         let js = self.js;
-        let proto = js.prototype(obj)?;
-        // The usual case, a plain object, is told without looking up the wrapper
-        // classes: `Object.prototype` and `null` have no prototype of their own, while
-        // `String.prototype` and the others have `Object.prototype`.
-        if js.kind(proto) == Kind::Null
-            || js
-                .prototype(proto)
-                .is_none_or(|pp| js.kind(pp) == Kind::Null)
-        {
+        // The usual case, a plain object, is told without looking up the wrapper classes:
+        // `String.prototype` and the others have `Object.prototype` as their own prototype.
+        let Proto::Other(proto) = proto else {
             return None;
-        }
+        };
         let prototypes = self.wrapper_prototypes.get_or_insert_with(|| {
             let Some(global) = js.global() else {
                 return Vec::new();
@@ -551,16 +559,27 @@ impl Reader {
     }
 
     /// Plain objects (`{...}`, `Object.create(null)`) are read by their own keys only.
-    fn is_plain(&mut self, obj: sys::napi_value) -> bool {
+    fn is_plain(&mut self, obj: sys::napi_value, proto: Proto) -> bool {
         if self.js.is_error(obj) {
             return false;
         }
-        match self.js.prototype(obj) {
-            None => false,
-            Some(p) if self.js.kind(p) == Kind::Null => true,
-            Some(p) => self.js.prototype(p).is_some_and(|pp| {
-                self.js.kind(pp) == Kind::Null && self.js.method(p, c"hasOwnProperty").is_some()
-            }),
+        match proto {
+            Proto::Unreadable | Proto::Other(_) => false,
+            Proto::Null => true,
+            Proto::Root(p) => self.js.method(p, c"hasOwnProperty").is_some(),
+        }
+    }
+
+    /// What `obj`'s prototype is, read once for [`Reader::unboxed`] and [`Reader::is_plain`].
+    fn proto(&self, obj: sys::napi_value) -> Proto {
+        let js = self.js;
+        match js.prototype(obj) {
+            None => Proto::Unreadable,
+            Some(p) if js.kind(p) == Kind::Null => Proto::Null,
+            Some(p) if js.prototype(p).is_some_and(|pp| js.kind(pp) == Kind::Null) => {
+                Proto::Root(p)
+            }
+            Some(p) => Proto::Other(p),
         }
     }
 
