@@ -6,16 +6,18 @@ use super::*;
 
 const NOW: i64 = 1_800_000_000_000;
 
-fn corpus(name: &str) -> Vec<Value> {
-    let path = format!(
-        "{}/__test__/fixtures/corpus/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
+/// The lines of the JSON-lines file `__test__/fixtures/<path>`.
+fn fixture(path: &str) -> Vec<Value> {
+    let path = format!("{}/__test__/fixtures/{path}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("corpus line is JSON"))
+        .map(|l| serde_json::from_str(l).expect("fixture line is JSON"))
         .collect()
+}
+
+fn corpus(name: &str) -> Vec<Value> {
+    fixture(&format!("corpus/{name}"))
 }
 
 fn classifier() -> Classifier {
@@ -109,16 +111,7 @@ fn openclaw_suite_every_line_passes() {
 #[test]
 fn openclaw_family_probes_every_line_passes() {
     let c = classifier();
-    let path = format!(
-        "{}/__test__/fixtures/openclaw-family-probes.jsonl",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let cases: Vec<Value> = text
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("probe line is JSON"))
-        .collect();
+    let cases = fixture("openclaw-family-probes.jsonl");
     let failures: Vec<String> = cases
         .iter()
         .filter_map(|case| {
