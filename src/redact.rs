@@ -87,12 +87,13 @@ fn follows_pair_key(text: &str, at: usize) -> bool {
     })
 }
 
-/// Whether `text` may hold one of the shapes of [`FORMAT_TABLE`]: a cheap one-pass check that
-/// every match of any shape passes, so texts without any skip the scan. Each shape has a byte
-/// this looks around: the `-`/`_` of `sk-`, `pk-`, `rk-`, `gsk_`, `xai-`, `gh?_`, `xox?-`; the
-/// `b` of `bearer`; the `I` of `AIza`; the `J` of `eyJ`; the `:` of `://` (with an `@`
-/// somewhere); the `:`/`=` after a secret-pair key. Non-ASCII text always takes the scan
-/// (Unicode case folding, e.g. `K` for `k`).
+/// Whether `text` may hold one of the shapes of [`FORMAT_TABLE`]: a cheap check that every
+/// match of any shape passes, so texts without any skip the scan. Each shape has a byte this
+/// looks around: the `-`/`_` of `sk-`, `pk-`, `rk-`, `gsk_`, `xai-`, `gh?_`, `xox?-`; the `b` of
+/// `bearer`; the `I` of `AIza`; the `J` of `eyJ`; the `:` of `://` (with an `@` somewhere); the
+/// `:`/`=` after a secret-pair key. The places of those bytes are found by three vectorised
+/// `memchr` passes. Non-ASCII text always takes the scan (Unicode case folding, e.g. `K` for
+/// `k`).
 fn may_hold_secret(text: &str) -> bool {
     if !text.is_ascii() {
         return true;
@@ -100,50 +101,27 @@ fn may_hold_secret(text: &str) -> bool {
     let bytes = text.as_bytes();
     let ends_with = |i: usize, s: &[u8]| i >= s.len() && &bytes[i - s.len()..i] == s;
     let one_of = |i: usize, back: usize, set: &[u8]| i >= back && set.contains(&bytes[i - back]);
-    let mut from = 0;
-    while let Some(found) = bytes[from..]
-        .iter()
-        .position(|b| SHAPE_BYTES[usize::from(*b)])
-    {
-        let i = from + found;
-        from = i + 1;
-        let hit = match bytes[i] {
-            b'-' | b'_' => {
-                let dash = bytes[i] == b'-';
-                (dash && ends_with(i, b"k") && one_of(i, 2, b"spr"))
-                    || (!dash && ends_with(i, b"gsk"))
-                    || (dash && ends_with(i, b"xai"))
-                    || (one_of(i, 1, b"pousr") && ends_with(i - 1, b"gh"))
-                    || (one_of(i, 1, b"abpr") && ends_with(i - 1, b"xox"))
-            }
-            b'b' | b'B' => bytes[i..].len() >= 6 && bytes[i..i + 6].eq_ignore_ascii_case(b"bearer"),
-            b'I' => ends_with(i, b"A") && bytes[i + 1..].starts_with(b"za"),
-            b'J' => ends_with(i, b"ey"),
-            b':' => {
-                (bytes[i..].starts_with(b"://") && bytes.contains(&b'@'))
-                    || follows_pair_key(text, i)
-            }
-            _ => follows_pair_key(text, i),
-        };
-        if hit {
-            return true;
+    let hit = |i: usize| match bytes[i] {
+        b'-' | b'_' => {
+            let dash = bytes[i] == b'-';
+            (dash && ends_with(i, b"k") && one_of(i, 2, b"spr"))
+                || (!dash && ends_with(i, b"gsk"))
+                || (dash && ends_with(i, b"xai"))
+                || (one_of(i, 1, b"pousr") && ends_with(i - 1, b"gh"))
+                || (one_of(i, 1, b"abpr") && ends_with(i - 1, b"xox"))
         }
-    }
-    false
+        b'b' | b'B' => bytes[i..].len() >= 6 && bytes[i..i + 6].eq_ignore_ascii_case(b"bearer"),
+        b'I' => ends_with(i, b"A") && bytes[i + 1..].starts_with(b"za"),
+        b'J' => ends_with(i, b"ey"),
+        b':' => {
+            (bytes[i..].starts_with(b"://") && bytes.contains(&b'@')) || follows_pair_key(text, i)
+        }
+        _ => follows_pair_key(text, i),
+    };
+    memchr::memchr3_iter(b'-', b'_', b':', bytes).any(hit)
+        || memchr::memchr3_iter(b'=', b'I', b'J', bytes).any(hit)
+        || memchr::memchr2_iter(b'b', b'B', bytes).any(hit)
 }
-
-/// The bytes [`may_hold_secret`] looks around (a table, so the scan between them is a tight
-/// loop).
-static SHAPE_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let bytes = b"-_bBIJ:=";
-    let mut i = 0;
-    while i < bytes.len() {
-        table[bytes[i] as usize] = true;
-        i += 1;
-    }
-    table
-};
 
 /// `text` with every known credential shape replaced (borrowed when nothing matched).
 pub fn known_formats(text: &str) -> Cow<'_, str> {

@@ -14,6 +14,7 @@
 
 use super::rule::{Rule, Scope};
 use super::rules_table::RULES;
+use super::status::{status_in_context, status_in_text, STATUS_CONTEXT_PATTERN};
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson;
@@ -27,7 +28,7 @@ use std::sync::LazyLock;
 const DFA_CACHE_LIMIT: usize = 16 << 20;
 /// Rules the matched-set bitmap holds; the table is checked against it at compile time.
 const MAX_RULES: usize = 128;
-const _: () = assert!(RULES.len() <= MAX_RULES, "raise MAX_RULES");
+const _: () = assert!(RULES.len() < MAX_RULES, "raise MAX_RULES");
 
 /// One automaton over some branches of the rules; pattern `i` of it is rule `rule_of[i]`.
 struct Automaton {
@@ -42,10 +43,16 @@ struct RuleAutomata {
     non_ascii: Option<Automaton>,
 }
 
+/// The slot of the matched-set bitmap, after the rules, that says a status context
+/// ([`STATUS_CONTEXT_PATTERN`]) matches somewhere: the status pattern rides along in the same
+/// pass, so a text with no status context costs no second scan.
+const STATUS_CONTEXT: usize = RULES.len();
+
 static AUTOMATA: LazyLock<RuleAutomata> = LazyLock::new(|| {
     let (mut ascii, mut non_ascii) = (Vec::new(), Vec::new());
-    for (i, rule) in RULES.iter().enumerate() {
-        let (a, n) = split_branches(parse(rule.pattern));
+    let patterns = RULES.iter().map(|rule| rule.pattern);
+    for (i, pattern) in patterns.chain([STATUS_CONTEXT_PATTERN]).enumerate() {
+        let (a, n) = split_branches(parse(pattern));
         if let Some(h) = a {
             ascii.push((i, h));
         }
@@ -59,7 +66,7 @@ static AUTOMATA: LazyLock<RuleAutomata> = LazyLock::new(|| {
     }
 });
 
-/// Parses a rule pattern as the table documents it: case-insensitive, ASCII classes and `\b`,
+/// Parses a rule pattern (or the status pattern, which sets its own flags) as the table documents it: case-insensitive, ASCII classes and `\b`,
 /// over bytes (CJK literals are their UTF-8 bytes).
 fn parse(pattern: &str) -> Hir {
     regex_syntax::ParserBuilder::new()
@@ -128,7 +135,11 @@ impl Matched {
         self.0[rule / 64] |= 1 << (rule % 64);
     }
 
-    /// Table indices, ascending.
+    fn contains(&self, slot: usize) -> bool {
+        self.0[slot / 64] & (1 << (slot % 64)) != 0
+    }
+
+    /// Table indices, ascending (the status slot included, if set).
     fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.0.iter().enumerate().flat_map(|(w, bits)| {
             let mut bits = *bits;
@@ -163,7 +174,19 @@ impl Automaton {
         let dfa = &self.dfa;
         let mut sid = dfa.start_state_forward(cache, &Input::new(text)).ok()?;
         for &byte in text {
-            sid = dfa.next_state(cache, sid, byte).ok()?;
+            sid = if sid.is_tagged() {
+                dfa.next_state(cache, sid, byte).ok()?
+            } else {
+                // SAFETY: `sid` is untagged and was returned by this DFA's start or
+                // next-state functions with this cache (the regex-automata search loop's own
+                // fast path); an unknown result is computed by the checked call.
+                let next = unsafe { dfa.next_state_untagged_unchecked(cache, sid, byte) };
+                if next.is_unknown() {
+                    dfa.next_state(cache, sid, byte).ok()?
+                } else {
+                    next
+                }
+            };
             if sid.is_tagged() {
                 if sid.is_match() {
                     self.record(cache, sid, matched);
@@ -215,22 +238,55 @@ fn may_match(text: &str) -> bool {
     text.bytes().any(|b| b.is_ascii_alphabetic() || b >= 0x80)
 }
 
-/// The deciding rule for `text` under `status` with its place in the table: the first
-/// matching rule in table order.
-pub(crate) fn first_match(text: &str, status: Option<u16>) -> Option<(usize, &'static Rule)> {
-    if !may_match(text) {
-        return None;
+/// What one pass of the automata found in a text: the rules matching somewhere in it, and
+/// whether a status context does.
+pub(crate) struct TextScan<'t> {
+    text: &'t str,
+    /// `None`: the text has nothing a rule could match and was not scanned.
+    matched: Option<Matched>,
+}
+
+impl<'t> TextScan<'t> {
+    /// Scans `text` once (nothing to scan when it has no letter and no non-ASCII character).
+    pub(crate) fn of(text: &'t str) -> Self {
+        TextScan {
+            text,
+            matched: may_match(text).then(|| matching_rules(text)),
+        }
     }
-    matching_rules(text)
-        .iter()
-        .map(|i| (i, &RULES[i]))
-        .find(|(_, rule)| {
-            let in_scope = match rule.scope {
-                Scope::Any => true,
-                Scope::Status(s) => status == Some(s),
-            };
-            in_scope && rule.check.is_none_or(|check| check(text))
-        })
+
+    /// The first HTTP status in a status-like context of the text (see
+    /// [`status_in_text`]); the status pattern runs only when the scan saw it match.
+    pub(crate) fn status(&self) -> Option<u16> {
+        match &self.matched {
+            Some(m) if m.contains(STATUS_CONTEXT) => status_in_context(self.text),
+            Some(_) => None,
+            None => status_in_text(self.text),
+        }
+    }
+
+    /// The deciding rule under `status` with its place in the table: the first matching rule
+    /// in table order whose scope and check allow it.
+    pub(crate) fn first_match(&self, status: Option<u16>) -> Option<(usize, &'static Rule)> {
+        self.matched
+            .as_ref()?
+            .iter()
+            .take_while(|i| *i < RULES.len())
+            .map(|i| (i, &RULES[i]))
+            .find(|(_, rule)| {
+                let in_scope = match rule.scope {
+                    Scope::Any => true,
+                    Scope::Status(s) => status == Some(s),
+                };
+                in_scope && rule.check.is_none_or(|check| check(self.text))
+            })
+    }
+}
+
+/// The deciding rule for `text` under `status` (see [`TextScan::first_match`]).
+#[cfg(test)]
+pub(crate) fn first_match(text: &str, status: Option<u16>) -> Option<(usize, &'static Rule)> {
+    TextScan::of(text).first_match(status)
 }
 
 #[cfg(test)]
@@ -252,8 +308,8 @@ mod tests {
         covered.dedup();
         assert_eq!(
             covered,
-            (0..RULES.len()).collect::<Vec<_>>(),
-            "every rule is compiled"
+            (0..=STATUS_CONTEXT).collect::<Vec<_>>(),
+            "every rule and the status pattern are compiled"
         );
         let mut seen = HashSet::new();
         for rule in RULES {
@@ -288,11 +344,12 @@ mod tests {
         assert_eq!(id("当前负载过高", None), Some("overloaded"));
     }
 
-    /// Every rule's full pattern in one set, as the table reads: the oracle the two split
-    /// automata are held to.
+    /// Every rule's full pattern in one set, as the table reads, then the status pattern
+    /// (slot [`STATUS_CONTEXT`]): the oracle the two split automata are held to.
     fn full_patterns() -> &'static regex::bytes::RegexSet {
         static SET: LazyLock<regex::bytes::RegexSet> = LazyLock::new(|| {
-            regex::bytes::RegexSetBuilder::new(RULES.iter().map(|r| r.pattern))
+            let patterns = RULES.iter().map(|r| r.pattern);
+            regex::bytes::RegexSetBuilder::new(patterns.chain([STATUS_CONTEXT_PATTERN]))
                 .case_insensitive(true)
                 .unicode(false)
                 .size_limit(64 << 20)
@@ -359,6 +416,8 @@ mod tests {
                 "当前", "负载过高", "今日", "上限", "model", "not found", "timeout", "é", "—",
                 "insufficient_quota", "overloaded", "配额", "用尽", "服务", "错误", "网络", "连接",
                 "失败", "try again", "invalid", "api key", "context", "tokens", "## x", "\u{0}",
+                "HTTP", "status", "code: ", "(", ")", "{", "500", "402", "error ", "returned",
+                "bad gateway", "-",
             ], 10)
         ) {
             proptest::prop_assert_eq!(matched_vec(&text), oracle(&text), "{:?}", text);

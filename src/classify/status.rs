@@ -10,32 +10,35 @@ use std::sync::LazyLock;
 /// `status code: 429`, `status-code 429`, `response_code=429`, `code: 402` / `error 402` (402 only),
 /// `Error code: 429`, `"code": 429`, `429 Too Many Requests` (and other reason phrases), a
 /// leading `429 {…}` (Anthropic/OpenAI SDK messages), `failed (500)`.
-static STATUS_IN_TEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"(?im-u)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:[_-]?status\s*)?(?:[_-]?code\s*)?[:=]?\s*",
-        r#"|(?-u:\b)(?:status(?:[ _-]?code)?|response[ _-]?code)["']?\s*[:=]?\s*"#,
-        r"|(?-u:\b)error\s+code\s*[:=]?\s*",
-        r#"|["']code["']\s*[:=]\s*)"#,
-        r"([1-5]\d\d)(?-u:\b)",
-        r"|^\s*(?:error:?\s*)?([1-5]\d\d)\s*(?:[{\[(-]|$)",
-        // A payment status as OpenClaw's 402 markers write it: `code: 402`, `error 402`.
-        r"|(?-u:\b)(?:code\s*[:=]|error\s*[:=]?)\s*(402)(?-u:\b)",
-        r"|\(\s*([1-5]\d\d)\s*\)",
-        r"|(?-u:\b)([1-5]\d\d)\s+status code(?-u:\b)",
-        r"|(?-u:\b)(?:api\s*error|returned|received|got)\s*(?:an?\s+)?\(?([1-5]\d\d)(?-u:\b)",
-        r"|(?-u:\b)([1-5]\d\d)\s+(?:too many requests|unauthorized|forbidden|not found|payment required|request timeout|bad request|internal server error|bad gateway|service unavailable|gateway timeout|overloaded|unprocessable)(?-u:\b)",
-    ))
-    .expect("status pattern must compile")
-});
+pub(crate) const STATUS_CONTEXT_PATTERN: &str = concat!(
+    r"(?im-u)(?:(?-u:\b)http(?:/[\d.]+)?\s*(?:[_-]?status\s*)?(?:[_-]?code\s*)?[:=]?\s*",
+    r#"|(?-u:\b)(?:status(?:[ _-]?code)?|response[ _-]?code)["']?\s*[:=]?\s*"#,
+    r"|(?-u:\b)error\s+code\s*[:=]?\s*",
+    r#"|["']code["']\s*[:=]\s*)"#,
+    r"([1-5]\d\d)(?-u:\b)",
+    r"|^\s*(?:error:?\s*)?([1-5]\d\d)\s*(?:[{\[(-]|$)",
+    // A payment status as OpenClaw's 402 markers write it: `code: 402`, `error 402`.
+    r"|(?-u:\b)(?:code\s*[:=]|error\s*[:=]?)\s*(402)(?-u:\b)",
+    r"|\(\s*([1-5]\d\d)\s*\)",
+    r"|(?-u:\b)([1-5]\d\d)\s+status code(?-u:\b)",
+    r"|(?-u:\b)(?:api\s*error|returned|received|got)\s*(?:an?\s+)?\(?([1-5]\d\d)(?-u:\b)",
+    r"|(?-u:\b)([1-5]\d\d)\s+(?:too many requests|unauthorized|forbidden|not found|payment required|request timeout|bad request|internal server error|bad gateway|service unavailable|gateway timeout|overloaded|unprocessable)(?-u:\b)",
+);
+
+/// [`STATUS_CONTEXT_PATTERN`], compiled.
+static STATUS_IN_TEXT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(STATUS_CONTEXT_PATTERN).expect("status pattern must compile"));
 
 /// Whether `text` has a status-shaped number in a place one of [`STATUS_IN_TEXT`]'s contexts
 /// could hold it: a cheap one-pass prefilter that every match passes (a property test holds
-/// it so), so the pattern runs only when it may find something. A candidate is a digit 1–5
-/// and two more digits, not followed by a word byte (every context ends its number so), with
-/// around it one of: a `)`, `{`, `[`, `(`, `-`, line end or text end after it (`(500)`,
-/// `429 {…}`); a reason phrase after it (`502 bad gateway`); or a context word before it
-/// (`http`, `status`, `code`, `error` before `:`/`=`; those and `returned`, `received`,
-/// `got`, `a`, `an` without one; an `http/1.1` version).
+/// it so), so the pattern runs only when it may find something. (The classifier's own scan
+/// carries the pattern itself in its rule automaton; this serves texts it does not scan.)
+/// A candidate is a digit 1–5 and two more digits, not followed by a word byte (every context
+/// ends its number so), with around it one of: a `)`, `{`, `[`, `(`, `-`, line end or text end
+/// after it (`(500)`, `429 {…}`); a reason phrase after it (`502 bad gateway`); or a context
+/// word before it (`http`, `status`, `code` with or without a `:`/`=`; `returned`,
+/// `received`, `got`, `a`, `an` without one; `error` before a `402`, or before any status
+/// after `api`; an `http/1.1` version).
 fn has_status_shaped_number(text: &str) -> bool {
     let bytes = text.as_bytes();
     // A candidate is the last three digits of a run of digits (a word byte may not follow
@@ -116,13 +119,19 @@ fn context_before(bytes: &[u8], start: usize) -> bool {
     if v < j && v > 0 && bytes[v - 1] == b'/' {
         return true;
     }
-    let ends_with =
-        |word: &[u8]| j >= word.len() && bytes[j - word.len()..j].eq_ignore_ascii_case(word);
+    let ends_with = |at: usize, word: &[u8]| {
+        at >= word.len() && bytes[at - word.len()..at].eq_ignore_ascii_case(word)
+    };
     let stated: &[&[u8]] = &[b"http", b"status", b"code"];
-    let worded: &[&[u8]] = &[b"error", b"returned", b"received", b"got", b"a", b"an"];
-    stated.iter().any(|w| ends_with(w))
-        || (separated && ends_with(b"error"))
-        || (!separated && worded.iter().any(|w| ends_with(w)))
+    let worded: &[&[u8]] = &[b"returned", b"received", b"got", b"a", b"an"];
+    // `error` opens a context for a 402 (`error: 402`, `error 402`), or for any status
+    // after `api` (`API error 429`); so `Error: 429 Rate limit…` needs no pattern run.
+    let after_error = ends_with(j, b"error")
+        && (&bytes[start..start + 3] == b"402"
+            || (!separated && ends_with(back_space(j - 5), b"api")));
+    stated.iter().any(|w| ends_with(j, w))
+        || after_error
+        || (!separated && worded.iter().any(|w| ends_with(j, w)))
 }
 
 /// Whether `w` (three bytes) is `[1-5]\d\d`.
@@ -135,6 +144,12 @@ pub(crate) fn status_in_text(text: &str) -> Option<u16> {
     if !has_status_shaped_number(text) {
         return None;
     }
+    status_in_context(text)
+}
+
+/// The first HTTP status in a status-like context of `text`, for a caller that already knows
+/// [`STATUS_CONTEXT_PATTERN`] matches somewhere in it (or wants the pattern run regardless).
+pub(crate) fn status_in_context(text: &str) -> Option<u16> {
     STATUS_IN_TEXT.captures_iter(text).find_map(|c| {
         c.iter()
             .skip(1)
