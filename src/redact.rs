@@ -74,26 +74,66 @@ const PAIR_KEY_ENDINGS: &[&[u8]] = &[
     b"authorization",
 ];
 
-/// Whether the `:` or `=` at `at` follows a secret-pair key: one of [`PAIR_KEY_ENDINGS`]
-/// (any case), then an optional quote and whitespace.
-fn follows_pair_key(text: &str, at: usize) -> bool {
-    let before = text[..at].trim_end();
-    let before = before
-        .strip_suffix(['"', '\''])
-        .unwrap_or(before)
-        .as_bytes();
-    PAIR_KEY_ENDINGS.iter().any(|word| {
-        before.len() >= word.len() && before[before.len() - word.len()..].eq_ignore_ascii_case(word)
-    })
+/// Whether the `:` or `=` at `at` of ASCII `bytes` follows a secret-pair key: one of
+/// [`PAIR_KEY_ENDINGS`] (any case), then an optional quote and whitespace.
+fn follows_pair_key(bytes: &[u8], at: usize) -> bool {
+    let mut end = at;
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t'..=b'\r') {
+        end -= 1;
+    }
+    if end > 0 && matches!(bytes[end - 1], b'"' | b'\'') {
+        end -= 1;
+    }
+    let before = &bytes[..end];
+    // Every ending ends with `y`, `n`, `d` or `t`.
+    let may_end_one = before
+        .last()
+        .is_some_and(|b| matches!(b | 0x20, b'y' | b'n' | b'd' | b't'));
+    may_end_one
+        && PAIR_KEY_ENDINGS.iter().any(|word| {
+            before.len() >= word.len()
+                && before[before.len() - word.len()..].eq_ignore_ascii_case(word)
+        })
+}
+
+/// The bytes [`may_hold_secret`] looks around.
+fn is_shape_byte(b: u8) -> bool {
+    matches!(b, b'-' | b'_' | b':' | b'=' | b'I' | b'J' | b'b' | b'B')
+}
+
+/// Bit `k` set when byte `k` of `chunk` [`is_shape_byte`]: sixteen compares at once.
+#[cfg(target_arch = "x86_64")]
+fn shape_bits(chunk: &[u8; 16]) -> u32 {
+    use std::arch::x86_64::*;
+    // SAFETY: SSE2 is part of the x86_64 baseline; the load reads exactly `chunk`'s 16 bytes.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast());
+        let eq = |c: u8| _mm_cmpeq_epi8(v, _mm_set1_epi8(c as i8));
+        let b_any_case = _mm_cmpeq_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8(0x62));
+        let punct = _mm_or_si128(
+            _mm_or_si128(eq(b'-'), eq(b'_')),
+            _mm_or_si128(eq(b':'), eq(b'=')),
+        );
+        let letters = _mm_or_si128(_mm_or_si128(eq(b'I'), eq(b'J')), b_any_case);
+        _mm_movemask_epi8(_mm_or_si128(punct, letters)) as u32
+    }
+}
+
+/// Bit `k` set when byte `k` of `chunk` [`is_shape_byte`].
+#[cfg(not(target_arch = "x86_64"))]
+fn shape_bits(chunk: &[u8; 16]) -> u32 {
+    chunk
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (k, &b)| bits | (u32::from(is_shape_byte(b)) << k))
 }
 
 /// Whether `text` may hold one of the shapes of [`FORMAT_TABLE`]: a cheap check that every
 /// match of any shape passes, so texts without any skip the scan. Each shape has a byte this
-/// looks around: the `-`/`_` of `sk-`, `pk-`, `rk-`, `gsk_`, `xai-`, `gh?_`, `xox?-`; the `b` of
-/// `bearer`; the `I` of `AIza`; the `J` of `eyJ`; the `:` of `://` (with an `@` somewhere); the
-/// `:`/`=` after a secret-pair key. The places of those bytes are found by three vectorised
-/// `memchr` passes. Non-ASCII text always takes the scan (Unicode case folding, e.g. `K` for
-/// `k`).
+/// looks around ([`is_shape_byte`]): the `-`/`_` of `sk-`, `pk-`, `rk-`, `gsk_`, `xai-`,
+/// `gh?_`, `xox?-`; the `b` of `bearer`; the `I` of `AIza`; the `J` of `eyJ`; the `:` of `://`
+/// (with an `@` after it); the `:`/`=` after a secret-pair key. Those bytes are found sixteen
+/// at a time. Non-ASCII text always takes the scan (Unicode case folding, e.g. `K` for `k`).
 fn may_hold_secret(text: &str) -> bool {
     if !text.is_ascii() {
         return true;
@@ -114,13 +154,24 @@ fn may_hold_secret(text: &str) -> bool {
         b'I' => ends_with(i, b"A") && bytes[i + 1..].starts_with(b"za"),
         b'J' => ends_with(i, b"ey"),
         b':' => {
-            (bytes[i..].starts_with(b"://") && bytes.contains(&b'@')) || follows_pair_key(text, i)
+            (bytes[i..].starts_with(b"://") && memchr::memchr(b'@', &bytes[i..]).is_some())
+                || follows_pair_key(bytes, i)
         }
-        _ => follows_pair_key(text, i),
+        _ => follows_pair_key(bytes, i),
     };
-    memchr::memchr3_iter(b'-', b'_', b':', bytes).any(hit)
-        || memchr::memchr3_iter(b'=', b'I', b'J', bytes).any(hit)
-        || memchr::memchr2_iter(b'b', b'B', bytes).any(hit)
+    let mut chunks = bytes.chunks_exact(16);
+    for (n, chunk) in (&mut chunks).enumerate() {
+        let mut bits = shape_bits(chunk.try_into().expect("a chunk of 16 bytes"));
+        while bits != 0 {
+            let k = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if hit(16 * n + k) {
+                return true;
+            }
+        }
+    }
+    let rest = bytes.len() - chunks.remainder().len();
+    (rest..bytes.len()).any(|i| is_shape_byte(bytes[i]) && hit(i))
 }
 
 /// `text` with every known credential shape replaced (borrowed when nothing matched).
@@ -359,7 +410,8 @@ mod tests {
                 "Bearer ", "bEaReR\t", "abcd1234", "sk-", "pk-", "rk-", "s", "k-", "gsk_", "xai-",
                 "AIza", "eyJ", "eyJhbGciOiJI.eyJz.sig", "ghp_", "gho-", "xoxb-", "xox", "://", "http", "@", ":", "=", "\"",
                 "'", " ", "\n", "api_key", "x-api-key", "Token", "PASSWD", "secret", "key",
-                "authorization", "basic ", ".", "-", "_", "0123456789", "é", "\u{212A}ey",
+                "authorization", "basic ", ".", "-", "_", "0123456789", "é", "\u{212A}ey", "\u{b}",
+                "filler words here ",
             ], 8)
         ) {
             if FORMAT_SET.is_match(&text) {
