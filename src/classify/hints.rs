@@ -18,16 +18,38 @@ use super::headers::Hint;
 use super::input::FailureView;
 use crate::reason::Reason;
 use regex::Regex;
+use regex_automata::hybrid::dfa::{Cache, DFA};
+use regex_automata::{Anchored, Input};
+use std::cell::RefCell;
 use std::sync::LazyLock;
 
 /// "try again in 1.146s", "Please retry in 3.700s", "retry after 6 seconds", "try again in
 /// 2 minutes", "retrying in 6m0s".
-static TEXT_DELAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i-u)^(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:(?:[a-z]|µ|μ)+(?:[0-9]+(?:\.[0-9]+)?(?:[a-z]|µ|μ)+)*)?)(?:\s+([a-z]+))?",
-    )
-    .expect("text delay pattern must compile")
-});
+const TEXT_DELAY_PATTERN: &str = r"(?i-u)^(?:try(?:ing)?\s+again|retry(?:ing)?)\s+(?:in|after)\s+(?:about\s+|approximately\s+|~)?([0-9]+(?:\.[0-9]+)?(?:(?:[a-z]|µ|μ)+(?:[0-9]+(?:\.[0-9]+)?(?:[a-z]|µ|μ)+)*)?)(?:\s+([a-z]+))?";
+
+/// [`TEXT_DELAY_PATTERN`] as a lazy DFA, run anchored at each place a delay can start: one
+/// forward pass gives the end of the (leftmost-first) match, whose start is that place, so no
+/// general regex search (and its reverse pass) is needed.
+static TEXT_DELAY: LazyLock<DFA> =
+    LazyLock::new(|| DFA::new(TEXT_DELAY_PATTERN).expect("text delay pattern must compile"));
+
+thread_local! {
+    /// This thread's search cache for [`TEXT_DELAY`] (made on first use).
+    static TEXT_DELAY_CACHE: RefCell<Option<Cache>> = const { RefCell::new(None) };
+}
+
+/// The length of the [`TEXT_DELAY_PATTERN`] match at the very start of `rest`, if any.
+fn delay_match_len(rest: &str) -> Option<usize> {
+    let dfa = &*TEXT_DELAY;
+    let input = Input::new(rest).anchored(Anchored::Yes);
+    let search = |cache: &mut Cache| dfa.try_search_fwd(cache, &input).ok().flatten();
+    let found = TEXT_DELAY_CACHE.with(|slot| match slot.try_borrow_mut() {
+        Ok(mut slot) => search(slot.get_or_insert_with(|| dfa.create_cache())),
+        // Re-entered on this thread (cannot happen today): a cache of its own.
+        Err(_) => search(&mut dfa.create_cache()),
+    });
+    found.map(|m| m.offset())
+}
 
 /// The suffix the OpenClaw gateway appends to a provider's message when the provider sent a
 /// `retry-after` header: `…; Retry-After: 30 seconds` (seconds, integer or decimal).
@@ -87,9 +109,9 @@ pub(crate) fn text_delay(text: &str) -> Option<i64> {
         if start < after {
             return None;
         }
-        let m = TEXT_DELAY.find(&text[start..])?;
-        after = start + m.end();
-        let (token, unit) = delay_parts(m.as_str())?;
+        let len = delay_match_len(&text[start..])?;
+        after = start + len;
+        let (token, unit) = delay_parts(&text[start..after])?;
         parse_human_duration(token, unit)
     })
 }
@@ -166,7 +188,7 @@ mod tests {
     /// The delay pattern as one unanchored search with a leading `\b` (the reference that the
     /// anchored runs at [`delay_starts`] must agree with).
     static UNANCHORED: LazyLock<Regex> =
-        LazyLock::new(|| Regex::new(&TEXT_DELAY.as_str().replacen("^", "\\b", 1)).unwrap());
+        LazyLock::new(|| Regex::new(&TEXT_DELAY_PATTERN.replacen("^", "\\b", 1)).unwrap());
 
     #[test]
     fn text_delays() {
