@@ -66,6 +66,23 @@ test('OpenAI x-ratelimit-reset-* Go durations: the latest exhausted one', () => 
   assert.equal(c.retryAfterMs, 360_000)
 })
 
+test('a reset time written with its zone is resetAtMs; one without a zone is no hint', () => {
+  const now = Date.now()
+  const hour = new Date(now).getUTCHours()
+  const next = new Date(now)
+  next.setUTCHours((hour + 3) % 24, 0, 0, 0)
+  if (next.getTime() <= now) next.setUTCDate(next.getUTCDate() + 1)
+  const hh = String((hour + 3) % 24).padStart(2, '0')
+  const c = engine.classify(`429 You exceeded your current quota: daily usage limit reached. It resets at ${hh}:00 UTC.`)
+  assert.equal(c.reason, 'quota')
+  assert.equal(c.resetAtMs, next.getTime(), 'the next such time of day')
+  const dated = engine.classify('Weekly/Monthly Limit Exhausted. Your limit will reset at 2030-03-06 22:19:54 +08:00')
+  assert.equal(dated.resetAtMs, Date.parse('2030-03-06T14:19:54Z'))
+  const zoneless = engine.classify('Weekly/Monthly Limit Exhausted. Your limit will reset at 2030-03-06 22:19:54')
+  assert.equal(zoneless.reason, 'quota')
+  assert.equal(zoneless.resetAtMs, undefined, 'a time in an unknown zone could be hours early')
+})
+
 test('Gemini RetryInfo.retryDelay is read', () => {
   const c = engine.classify({
     status: 429,

@@ -19,7 +19,10 @@ const { RetryEngine } = require('../index.js')
 const manifest = JSON.parse(readFileSync(new URL('../openclaw.plugin.json', import.meta.url), 'utf8'))
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
 
-const QUOTA = '429 You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.'
+// The daily quota's written reset, two hours ahead (so it is never closer than the per-minute hint).
+const RESET_HOUR = String((new Date().getUTCHours() + 2) % 24).padStart(2, '0')
+const QUOTA = `429 You exceeded your current quota: daily usage limit reached. It resets at ${RESET_HOUR}:00 UTC.`
+const QUOTA_UNTIMED = '429 You exceeded your current quota: daily usage limit reached.'
 
 /** An agent_end event as the real gateway sends it for a provider error: success true, error in the last message. */
 function failedEnd(runId, errorMessage = QUOTA, extra = {}) {
@@ -279,7 +282,8 @@ describe('plugin service and hooks', () => {
       deps: { extraEngineOptions: { resend: (req) => (resent.push(req), onResend(req)) } },
     })
     const ctx = { sessionKey: 'agent:main:r', modelProviderId: 'fake' }
-    await agentEnd(failedEnd('run-1'), ctx)
+    // No written reset: the configured window decides (a provider's written reset would win).
+    await agentEnd(failedEnd('run-1', QUOTA_UNTIMED), ctx)
     const req = await got
     assert.equal(req.sessionKey, 'agent:main:r')
     assert.equal(req.message, 'carry on')

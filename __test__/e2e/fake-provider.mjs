@@ -68,7 +68,9 @@ export function quotaExceeded({ message, headers = {} } = {}) {
     headers,
     body: {
       error: {
-        message: message ?? 'You exceeded your current quota: daily usage limit reached. It resets at 00:00 UTC.',
+        // No written reset ("It resets at 00:00 UTC" would be the hint): the tests' configured
+        // budget window decides when a quota session is due.
+        message: message ?? 'You exceeded your current quota: daily usage limit reached.',
         type: 'requests',
         param: null,
         code: null,

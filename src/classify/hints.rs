@@ -1,7 +1,8 @@
 //! Picks the retry hint for a classified failure, in a fixed precedence:
 //!
 //! 1. for `quota` only: an explicit absolute reset (Anthropic reset headers, a
-//!    `usage limit reached|<epoch>` suffix) beats everything, because a relative `retry-after`
+//!    `usage limit reached|<epoch>` suffix, a reset time written with its zone: "resets at
+//!    00:00 UTC", see `written_reset.rs`) beats everything, because a relative `retry-after`
 //!    on a long window is usually a short probe interval;
 //! 2. `retry-after-ms`; 3. `retry-after` (seconds or HTTP-date), then the same value relayed
 //!    by the OpenClaw gateway as a text suffix `; Retry-After: N seconds`;
@@ -16,6 +17,7 @@ use super::durations::{
 };
 use super::headers::Hint;
 use super::input::FailureView;
+use super::written_reset::written_reset;
 use crate::reason::Reason;
 use regex::Regex;
 use regex_automata::hybrid::dfa::{Cache, DFA};
@@ -150,11 +152,13 @@ pub(crate) fn find_hint(
     view: &FailureView,
     reason: Reason,
     budget_window_ms: Option<i64>,
+    received_ms: i64,
 ) -> Option<Hint> {
     let h = &view.headers;
     let absolute = || {
         h.anthropic_reset()
             .or_else(|| text_reset(&view.text).map(Hint::At))
+            .or_else(|| written_reset(&view.text, received_ms).map(Hint::At))
     };
     if reason == Reason::Quota {
         if let Some(hint) = absolute() {

@@ -22,6 +22,7 @@ mod size_ceiling;
 mod status;
 mod summary;
 mod surfaced;
+mod written_reset;
 
 #[cfg(test)]
 mod corpus_tests;
@@ -163,7 +164,7 @@ impl Classifier {
             .received_at_ms
             .filter(|t| *t <= now_ms)
             .unwrap_or(now_ms);
-        let hint = hints::find_hint(view, reason, self.budget_window_ms);
+        let hint = hints::find_hint(view, reason, self.budget_window_ms, received_ms);
         let (retry_after_ms, reset_at_ms) = match hint {
             Some(Hint::After(ms)) => {
                 let at = received_ms.saturating_add(ms);

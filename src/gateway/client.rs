@@ -9,7 +9,7 @@ use super::failed_run::{judge_failed_run, FailedRun, FAILED_RUN_WAIT_MS};
 use super::reconnect::{startup_retry_delay_ms, ReconnectSchedule};
 use super::redact::Scrubber;
 use super::run_wait::{failed_message_time, failed_run_input};
-use super::session_check::{judge_history, PendingResend, SessionVerdict};
+use super::session_check::{judge_history, PendingResend, SessionVerdict, HISTORY_LIMIT};
 use crate::clock::SharedClock;
 use crate::error::{EngineError, EngineResult};
 use crate::events::EventSink;
@@ -19,9 +19,6 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
-
-/// How many of the latest messages compare-and-send reads (`chat.history` `limit`).
-const HISTORY_LIMIT: u64 = 20;
 
 /// What [`GatewayClient::compare_and_send`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]

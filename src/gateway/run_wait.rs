@@ -8,6 +8,7 @@
 //! (`__openclaw.runId`, `stopReason:"error"`) carries the `timestamp` the model call started.
 
 use super::client::GatewayClient;
+use super::session_check::HISTORY_LIMIT;
 use crate::error::{EngineError, EngineResult};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -21,9 +22,6 @@ const ANSWER_GRACE_MS: u64 = 15_000;
 
 /// Pause before asking again after the connection dropped (ms); reconnects back off on their own.
 const RETRY_PAUSE_MS: u64 = 1_000;
-
-/// How many of the session's latest messages are read to find the failed run's message.
-const HISTORY_LIMIT: u64 = 10;
 
 /// How a run ended, as the gateway tells it.
 #[derive(Debug, Clone, PartialEq)]

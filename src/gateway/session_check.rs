@@ -9,6 +9,11 @@
 
 use serde_json::Value;
 
+/// How many of a session's latest messages are read from `chat.history` (its `limit`), both to
+/// compare before a resend and to find a failed run's message: enough for a failed turn and
+/// the gateway's own retries of it.
+pub(crate) const HISTORY_LIMIT: u64 = 20;
+
 /// What the history says about a pending resend.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionVerdict {
