@@ -70,28 +70,28 @@ fn is_transport_status(status: u16) -> bool {
     status == 408 || status == 499 || (500..600).contains(&status)
 }
 
-/// The status of `view`: structured first, else one written in the text (`in_text`, given
-/// the text), else a number leading the text.
+/// The status of `view`: structured first, else one written in the text (what `in_text`
+/// finds there), else a number leading the text.
 fn status_with_source(
     view: &FailureView,
-    in_text: impl FnOnce(&str) -> Option<u16>,
+    in_text: impl FnOnce() -> Option<u16>,
 ) -> Option<(u16, StatusSource)> {
     view.status
-        .or_else(|| in_text(&view.text))
+        .or_else(in_text)
         .map(|s| (s, StatusSource::Stated))
         .or_else(|| leading_status(&view.text).map(|s| (s, StatusSource::Leading)))
 }
 
 /// The status of `view`: structured first, else one written in the text.
 pub(crate) fn status_of(view: &FailureView) -> Option<u16> {
-    status_with_source(view, status_in_text).map(|(s, _)| s)
+    status_with_source(view, || status_in_text(&view.text)).map(|(s, _)| s)
 }
 
 /// The built-in verdict for `view` (custom patterns are checked by the caller). The text is
 /// scanned once, for the rules and the status contexts together.
 pub(crate) fn decide(view: &FailureView) -> Verdict {
     let scan = TextScan::of(&view.text);
-    let stated = status_with_source(view, |_| scan.status());
+    let stated = status_with_source(view, || scan.status());
     let matched = scan.first_match(stated.map(|(s, _)| s));
     let verdict = match matched {
         Some(m @ (_, rule)) if rule.tier == Tier::Code && !status_outranks_code(rule, stated) => {

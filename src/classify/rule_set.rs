@@ -66,8 +66,8 @@ static AUTOMATA: LazyLock<RuleAutomata> = LazyLock::new(|| {
     }
 });
 
-/// Parses a rule pattern (or the status pattern, which sets its own flags) as the table documents it: case-insensitive, ASCII classes and `\b`,
-/// over bytes (CJK literals are their UTF-8 bytes).
+/// Parses a rule pattern as the table documents it: case-insensitive, ASCII classes and `\b`,
+/// over bytes (CJK literals are their UTF-8 bytes). The status pattern sets its own flags.
 fn parse(pattern: &str) -> Hir {
     regex_syntax::ParserBuilder::new()
         .case_insensitive(true)

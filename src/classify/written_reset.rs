@@ -108,17 +108,19 @@ mod tests {
     /// 2026-12-03T13:30:00Z.
     const RECEIVED: i64 = 1_796_304_600_000;
 
-    fn at(rfc3339: &str) -> Option<i64> {
-        Some(
-            DateTime::parse_from_rfc3339(rfc3339)
+    /// Each text's reset is the RFC 3339 time paired with it.
+    fn check(cases: &[(&str, &str)]) {
+        for (text, want) in cases {
+            let want = DateTime::parse_from_rfc3339(want)
                 .unwrap()
-                .timestamp_millis(),
-        )
+                .timestamp_millis();
+            assert_eq!(written_reset(text, RECEIVED), Some(want), "{text}");
+        }
     }
 
     #[test]
     fn a_date_and_time_with_a_zone() {
-        let cases = [
+        check(&[
             (
                 "Your limit will reset at 2026-03-06T22:19:54Z.",
                 "2026-03-06T22:19:54Z",
@@ -137,24 +139,18 @@ mod tests {
             ),
             ("Resets at 2026-12-04T00:00:00.000Z", "2026-12-04T00:00:00Z"),
             ("resets at 2026-12-04 09:30 UTC+8", "2026-12-04T01:30:00Z"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(written_reset(text, RECEIVED), at(want), "{text}");
-        }
+        ]);
     }
 
     #[test]
     fn a_time_of_day_is_its_next_occurrence() {
-        let cases = [
+        check(&[
             ("It resets at 00:00 UTC.", "2026-12-04T00:00:00Z"),
             ("daily quota resets at 14:00 UTC", "2026-12-03T14:00:00Z"),
             ("resets at 13:30 UTC", "2026-12-03T13:30:00Z"),
             ("resets at 13:29 UTC", "2026-12-04T13:29:00Z"),
             ("resets at 08:00 +08:00", "2026-12-04T00:00:00Z"),
-        ];
-        for (text, want) in cases {
-            assert_eq!(written_reset(text, RECEIVED), at(want), "{text}");
-        }
+        ]);
     }
 
     #[test]
