@@ -2,7 +2,13 @@
 //! registry: least-recently-used eviction past a key cap, and idle eviction by a caller-given
 //! "idle since" time, so memory stays bounded whatever the key churn.
 
+use foldhash::quality::RandomState;
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+/// Keys come from callers (session keys, provider names), so each map is seeded on its own
+/// (foldhash, much cheaper than the standard SipHash for short keys).
+type Map<K, V> = HashMap<K, V, RandomState>;
+type Set<K> = HashSet<K, RandomState>;
 
 /// Per-key state that knows since when it has been idle (epoch ms).
 pub trait IdleSince {
@@ -25,18 +31,18 @@ struct Slot<V> {
 /// persisted.
 #[derive(Debug)]
 pub struct KeyedStore<V> {
-    slots: HashMap<String, Slot<V>>,
+    slots: Map<String, Slot<V>>,
     order: BTreeMap<u64, String>,
     next_seq: u64,
     max_keys: usize,
-    changed: Option<HashSet<String>>,
+    changed: Option<Set<String>>,
 }
 
 impl<V: IdleSince> KeyedStore<V> {
     /// An empty store holding at most `max_keys` keys (at least 1).
     pub fn new(max_keys: usize) -> Self {
         Self {
-            slots: HashMap::new(),
+            slots: Map::default(),
             order: BTreeMap::new(),
             next_seq: 0,
             max_keys: max_keys.max(1),
@@ -46,7 +52,7 @@ impl<V: IdleSince> KeyedStore<V> {
 
     /// Start (or stop) remembering changed keys; default off.
     pub fn track_changes(&mut self, on: bool) {
-        self.changed = on.then(HashSet::new);
+        self.changed = on.then(Set::default);
     }
 
     /// Keys that may have changed since the last call (while tracking), in no order; their

@@ -105,8 +105,9 @@ pub fn key_class(key: &str) -> &str {
 /// What the resume-lag histogram needs to remember between events.
 #[derive(Debug, Default)]
 struct Memory {
-    /// Due time (epoch ms) of each parked session, from its last `parked` event.
-    due: HashMap<String, i64>,
+    /// Due time (epoch ms) of each parked session, from its last `parked` event (keys come
+    /// from callers: a map seeded on its own, foldhash).
+    due: HashMap<String, i64, foldhash::quality::RandomState>,
     groups: Bounded,
     key_classes: Bounded,
 }

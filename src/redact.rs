@@ -200,11 +200,14 @@ pub fn is_secret_key(key: &str) -> bool {
     if key.len() > 64 {
         return false;
     }
-    let norm: String = key
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_lowercase())
-        .collect();
+    // The key's ASCII letters and digits, lowercased (at most 64 bytes: no allocation).
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
+        buf[len] = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let norm = &buf[..len];
     const EXACT: &[&str] = &[
         "authorization",
         "proxyauthorization",
@@ -224,7 +227,8 @@ pub fn is_secret_key(key: &str) -> bool {
         "secretkey",
         "devicekey",
     ];
-    EXACT.contains(&norm.as_str()) || SUFFIXES.iter().any(|s| norm.ends_with(s))
+    EXACT.iter().any(|e| e.as_bytes() == norm)
+        || SUFFIXES.iter().any(|s| norm.ends_with(s.as_bytes()))
 }
 
 /// Removes configured secrets and known credential shapes from text and JSON.

@@ -168,10 +168,15 @@ fn spawn(env: &Env, batch: Staged) {
     let held = std::rc::Rc::new(RefCell::new(Some(deferreds)));
     let in_callback = held.clone();
     let spawned = env.spawn_future_with_callback(
-        async move { Ok(run(jobs).await) },
-        move |env, results: Vec<EngineResult<ParkOutcome>>| {
+        async move {
+            let results = run(jobs).await;
+            // Serialized here, on tokio, so the JS thread only parses.
+            let json = outcomes_json(&results);
+            Ok((results, json))
+        },
+        move |env, (results, json): (Vec<EngineResult<ParkOutcome>>, Option<String>)| {
             if let Some(deferreds) = in_callback.borrow_mut().take() {
-                settle_all(env, deferreds, results);
+                settle_all(env, deferreds, results, json.as_deref());
             }
             Ok(())
         },
@@ -191,17 +196,25 @@ fn spawn(env: &Env, batch: Staged) {
     }
 }
 
-/// Settle the promises of a batch with their results, in order. The outcomes are handed to
-/// JS as one JSON array for `JSON.parse` (setting each field from native code costs several
-/// times more; the outcomes have no `u64`, NaN or infinity, so JSON keeps every value); if
-/// that cannot be done, each is converted on its own.
+/// The successful outcomes of `results` as one JSON array (`None` if it cannot be made).
+fn outcomes_json(results: &[EngineResult<ParkOutcome>]) -> Option<String> {
+    let outcomes: Vec<&ParkOutcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    serde_json::to_string(&outcomes).ok()
+}
+
+/// Settle the promises of a batch with their results, in order. The successful outcomes
+/// come to JS as one JSON array (`json`, see [`outcomes_json`]) for `JSON.parse` (setting
+/// each field from native code costs several times more; the outcomes have no `u64`, NaN or
+/// infinity, so JSON keeps every value); if that cannot be done, each is converted on its own.
 fn settle_all(
     env: &Env,
     deferreds: Vec<sys::napi_deferred>,
     results: Vec<EngineResult<ParkOutcome>>,
+    json: Option<&str>,
 ) {
     let raw = env.raw();
-    let parsed = parse_outcomes(env, &results);
+    let ok_count = results.iter().filter(|r| r.is_ok()).count();
+    let parsed = json.and_then(|json| parse_outcomes(env, json, ok_count));
     let mut next_outcome = 0;
     for (deferred, result) in deferreds.into_iter().zip(results) {
         let value = match (&result, parsed) {
@@ -225,18 +238,16 @@ fn settle_all(
     }
 }
 
-/// `JSON.parse` of the successful outcomes of `results` as one array (`None` if anything
-/// fails: the caller converts them one by one then).
-fn parse_outcomes(env: &Env, results: &[EngineResult<ParkOutcome>]) -> Option<sys::napi_value> {
-    let outcomes: Vec<&ParkOutcome> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    let json = serde_json::to_string(&outcomes).ok()?;
+/// `JSON.parse` of `json`, an array of `count` outcomes (`None` if anything fails: the
+/// caller converts them one by one then).
+fn parse_outcomes(env: &Env, json: &str, count: usize) -> Option<sys::napi_value> {
     let js = Js::new(env.raw());
     let global = js.global()?;
     let json_object = js.get(global, c"JSON")?;
     let parse = js.method(json_object, c"parse")?;
-    let text = js.create_string(&json)?;
+    let text = js.create_string(json)?;
     let array = js.call(json_object, parse, &[text])?;
-    (js.array_len(array)? as usize == outcomes.len()).then_some(array)
+    (js.array_len(array)? as usize == count).then_some(array)
 }
 
 /// Run the parks of a batch, each engine's together ([`Engine::park_all`]); the results
