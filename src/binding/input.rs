@@ -20,6 +20,7 @@
 //!   over-long string, a function or a cycle is a [`Problem`] instead (options must be exact).
 
 use super::js::{Js, Kind};
+use super::plain_json;
 use crate::redact::is_secret_key;
 use napi::sys;
 use serde_json::{Map, Number, Value};
@@ -104,7 +105,7 @@ pub struct Problem {
 }
 
 /// Transport noise skipped in failure inputs (never failure text, may hold secrets or sockets).
-const NOISE_KEYS: &[&str] = &[
+pub const NOISE_KEYS: &[&str] = &[
     "stack",
     "config",
     "request",
@@ -155,9 +156,25 @@ const HINT_HEADERS: &[&str] = &[
     "content-type",
 ];
 
-/// Read `v` as JSON. Unreadable parts are absent; `Ok(None)` when nothing could be read.
+/// Read `v` as JSON (plain data through [`plain_json`], anything else natively). Unreadable
+/// parts are absent; `Ok(None)` when nothing could be read.
 /// In [`Mode::Options`] the first unreadable part is returned as a [`Problem`].
 pub fn read(
+    js: Js,
+    v: sys::napi_value,
+    mode: Mode,
+    limits: Limits,
+) -> Result<Option<Value>, Problem> {
+    if mode != Mode::Options && js.kind(v) == Kind::Object {
+        if let Some(value) = plain_json::read(js, v, mode, &limits) {
+            return Ok(Some(value));
+        }
+    }
+    read_natively(js, v, mode, limits)
+}
+
+/// [`read`] without its fast path for plain data: every value read through Node-API.
+pub fn read_natively(
     js: Js,
     v: sys::napi_value,
     mode: Mode,

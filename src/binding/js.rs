@@ -5,8 +5,34 @@
 //! never leaves an exception behind that would surface as a napi error code.
 
 use napi::sys;
-use std::ffi::CStr;
+use std::ffi::{c_void, CStr};
 use std::ptr;
+
+/// The first `N` arguments of a native callback (missing ones are `undefined`) and the data
+/// its function was made with; `None` if napi cannot tell.
+///
+/// # Safety
+/// `info` is the callback info of the call now running in `env`.
+pub unsafe fn callback_args<const N: usize>(
+    env: sys::napi_env,
+    info: sys::napi_callback_info,
+) -> Option<([sys::napi_value; N], *mut c_void)> {
+    let mut argv = [ptr::null_mut(); N];
+    let mut argc = N;
+    let mut data: *mut c_void = ptr::null_mut();
+    // SAFETY: `argv` has room for `argc` values; `this` is not asked for.
+    let status = unsafe {
+        sys::napi_get_cb_info(
+            env,
+            info,
+            &mut argc,
+            argv.as_mut_ptr(),
+            ptr::null_mut(),
+            &mut data,
+        )
+    };
+    (status == sys::Status::napi_ok).then_some((argv, data))
+}
 
 /// The JS type of a value (`typeof`, with `null` apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +87,11 @@ impl Js {
     /// Wrap the environment of the current call.
     pub fn new(env: sys::napi_env) -> Self {
         Self { env }
+    }
+
+    /// The environment this wraps.
+    pub fn env(self) -> sys::napi_env {
+        self.env
     }
 
     /// `true` when `status` is ok; otherwise clears any pending JS exception.
@@ -207,6 +238,35 @@ impl Js {
         // SAFETY: plain value creation.
         self.ok(unsafe { sys::napi_create_double(self.env, n, &mut out) })
             .then_some(out)
+    }
+
+    /// JS `true` or `false`.
+    pub fn boolean(self, b: bool) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: plain value lookup.
+        self.ok(unsafe { sys::napi_get_boolean(self.env, b, &mut out) })
+            .then_some(out)
+    }
+
+    /// A JS function `name` (NUL-terminated) calling `cb`, with no data of its own.
+    pub fn create_function(
+        self,
+        name: &CStr,
+        cb: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+    ) -> Option<sys::napi_value> {
+        let mut out = ptr::null_mut();
+        // SAFETY: `name` is NUL-terminated (`NAPI_AUTO_LENGTH`); `cb` ignores its data.
+        self.ok(unsafe {
+            sys::napi_create_function(
+                self.env,
+                name.as_ptr(),
+                -1,
+                Some(cb),
+                ptr::null_mut(),
+                &mut out,
+            )
+        })
+        .then_some(out)
     }
 
     /// JS `undefined`.

@@ -18,6 +18,7 @@ mod options;
 mod own_methods;
 mod park_batch;
 mod permit_js;
+mod plain_json;
 mod retry_engine;
 
 pub use guards::is_retry_engine_error;

@@ -13,6 +13,7 @@
 use super::breaker_calls;
 use super::classification_js;
 use super::errors::{error_value, to_napi};
+use super::js;
 use crate::engine::Engine;
 use crate::error::EngineError;
 use napi::{sys, Env};
@@ -75,21 +76,9 @@ pub unsafe fn call_args<const N: usize>(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> Option<([sys::napi_value; N], *const Engine)> {
-    let mut argv = [ptr::null_mut(); N];
-    let mut argc = N;
-    let mut data: *mut c_void = ptr::null_mut();
-    // SAFETY: `argv` has room for `argc` values; `this` is not asked for.
-    let status = unsafe {
-        sys::napi_get_cb_info(
-            env,
-            info,
-            &mut argc,
-            argv.as_mut_ptr(),
-            ptr::null_mut(),
-            &mut data,
-        )
-    };
-    if status != sys::Status::napi_ok || data.is_null() {
+    // SAFETY: `info` is the info of the call now running (the caller's contract).
+    let (argv, data) = unsafe { js::callback_args::<N>(env, info) }?;
+    if data.is_null() {
         return None;
     }
     // SAFETY: `data` is the `Arc<Engine>` boxed by `function`.
