@@ -119,6 +119,34 @@ test('a value under a secret-named key is never read, in meta or in a failure', 
   assert.equal(reads, 0)
 })
 
+test('a getter that calls into the engine while its object is read: both reads finish, nothing leaks', async () => {
+  const meta = {
+    provider: 'p',
+    get reason () { return engine.classify({ status: 429, body: 'Rate limit reached', headers: { 'retry-after': '5' } }).reason },
+    token: 'sk-live-1',
+  }
+  assert.deepEqual(await echo(meta), { provider: 'p', reason: 'rate_limit', token: '[redacted]' })
+  // A park inside a getter reads its meta (no noise skipped) in the middle of reading a
+  // failure: the outer read must still skip the transport noise after it.
+  const make = () => ({
+    get note () { engine.park(`agent:main:plain-inner-${n++}`, INPUT, { provider: 'inner' }); return 'see config' },
+    config: { error: { code: 'insufficient_quota', message: 'You exceeded your current quota' } },
+  })
+  const { fast, native } = twins(make)
+  assert.deepEqual(engine.classify(fast), engine.classify(native))
+  const quiet = { note: 'see config', config: make().config }
+  assert.deepEqual(engine.classify(make()), engine.classify(quiet), 'config is transport noise, never failure text')
+  // classify() from a getter of a classify() input.
+  let inner
+  const outer = engine.classify({
+    status: 503,
+    get note () { inner = engine.classify({ status: 429, body: 'Rate limit reached' }); return 'overloaded' },
+  })
+  assert.equal(inner?.reason, 'rate_limit')
+  assert.equal(outer.status, 503)
+  assert.equal(outer.reason, engine.classify({ status: 503, note: 'overloaded' }).reason)
+})
+
 test('failure inputs: the fast path classifies plain data exactly as the native reader does', () => {
   const failures = {
     ...SHAPES,

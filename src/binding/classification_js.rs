@@ -76,6 +76,7 @@ fn helper_source() -> String {
 }
 
 /// The helper of one JS environment.
+#[derive(Clone, Copy)]
 struct Helper {
     env: sys::napi_env,
     from_slots: sys::napi_ref,
@@ -150,15 +151,17 @@ unsafe extern "C" fn forget_helper(arg: *mut c_void) {
     });
 }
 
-/// Runs `f` with `env`'s helper (made on first use); `None` if it cannot be made.
+/// Runs `f` with `env`'s helper (made on first use); `None` if it cannot be made. The slot is
+/// not borrowed while `f` runs: reading the input may run a getter that classifies too.
 fn with_helper<T>(env: sys::napi_env, f: impl FnOnce(&Helper) -> Option<T>) -> Option<T> {
-    HELPER.with(|slot| {
+    let helper = HELPER.with(|slot| {
         let mut slot = slot.borrow_mut();
         if slot.as_ref().is_none_or(|h| h.env != env) {
             *slot = Some(make_helper(env)?);
         }
-        f(slot.as_ref()?)
-    })
+        *slot
+    })?;
+    f(&helper)
 }
 
 /// The value a reference holds.

@@ -187,8 +187,13 @@ const HELPER_BODY: &str = r#"
     return out;
   }
 
+  // A getter may call into the engine, which reads its own input: that nested read gives up
+  // (the native reader keeps its state per call) rather than clobber this one's.
+  let busy = false;
   function reader(skipNoise, redactSecrets) {
     return function read(v) {
+      if (busy) return undefined;
+      busy = true;
       failure = skipNoise;
       redact = redactSecrets;
       nodes = 0;
@@ -199,6 +204,7 @@ const HELPER_BODY: &str = r#"
         return undefined;
       } finally {
         stack.length = 0;
+        busy = false;
       }
     };
   }
@@ -280,24 +286,24 @@ pub fn read(js: Js, v: sys::napi_value, mode: Mode, limits: &Limits) -> Option<V
 }
 
 /// Drops the helper's `null`s (values it could not read), or, with `redact`, makes a
-/// secret-named key's value `[redacted]` whatever it is.
+/// secret-named key's value `[redacted]` whatever it is (the helper gives those as `null`,
+/// unread; checked here again so that no helper text can carry a secret past this point).
 fn settle(value: &mut Value, redact: bool) {
     match value {
         Value::Array(items) => {
             items.retain(|x| !x.is_null());
             items.iter_mut().for_each(|x| settle(x, redact));
         }
-        // The helper gives a secret-named key's value as `null` (it never reads it).
-        Value::Object(map) => map.retain(|key, x| match x {
-            Value::Null if redact && is_secret_key(key) => {
+        Value::Object(map) => map.retain(|key, x| {
+            if redact && is_secret_key(key) {
                 *x = Value::String("[redacted]".into());
-                true
+                return true;
             }
-            Value::Null => false,
-            _ => {
-                settle(x, redact);
-                true
+            if x.is_null() {
+                return false;
             }
+            settle(x, redact);
+            true
         }),
         _ => {}
     }
@@ -321,6 +327,16 @@ mod tests {
                 "list": [1, {"c": 2}], "apiKey": "[redacted]",
                 "nested": {"password": "[redacted]", "keep": "x"}
             })
+        );
+    }
+
+    #[test]
+    fn settle_redacts_a_secret_keys_value_whatever_the_text_says() {
+        let mut v = json!({"token": "sk-live-1", "x": {"password": {"deep": 1}}});
+        settle(&mut v, true);
+        assert_eq!(
+            v,
+            json!({"token": "[redacted]", "x": {"password": "[redacted]"}})
         );
     }
 
