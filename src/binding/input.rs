@@ -165,21 +165,12 @@ pub fn read(
     mode: Mode,
     limits: Limits,
 ) -> Result<Option<Value>, Problem> {
-    if mode != Mode::Options && js.kind(v) == Kind::Object {
+    let kind = js.kind(v);
+    if mode != Mode::Options && kind == Kind::Object {
         if let Some(value) = plain_json::read(js, v, mode, &limits) {
             return Ok(Some(value));
         }
     }
-    read_natively(js, v, mode, limits)
-}
-
-/// [`read`] without its fast path for plain data: every value read through Node-API.
-pub fn read_natively(
-    js: Js,
-    v: sys::napi_value,
-    mode: Mode,
-    limits: Limits,
-) -> Result<Option<Value>, Problem> {
     let mut r = Reader {
         js,
         mode,
@@ -191,7 +182,7 @@ pub fn read_natively(
         problem: None,
         wrapper_prototypes: None,
     };
-    let out = r.value(v);
+    let out = r.value_of_kind(v, kind);
     match r.problem {
         Some(p) => Err(p),
         None => Ok(out),
@@ -276,6 +267,12 @@ impl Reader {
     }
 
     fn value(&mut self, v: sys::napi_value) -> Option<Value> {
+        let kind = self.js.kind(v);
+        self.value_of_kind(v, kind)
+    }
+
+    /// [`Reader::value`] of a value whose kind is known.
+    fn value_of_kind(&mut self, v: sys::napi_value, kind: Kind) -> Option<Value> {
         if self.problem.is_some() {
             return None;
         }
@@ -287,7 +284,7 @@ impl Reader {
             );
             return None;
         }
-        match self.js.kind(v) {
+        match kind {
             Kind::Undefined | Kind::Null => None,
             Kind::Boolean => self.js.bool(v).map(Value::Bool),
             Kind::Number => self.js.number(v).and_then(number),
