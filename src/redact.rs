@@ -193,15 +193,18 @@ pub fn known_formats(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// The longest key (UTF-8 bytes) [`is_secret_key`] can call a secret; longer keys never are.
+pub const SECRET_KEY_MAX_BYTES: usize = 64;
+
 /// Whether an object key names a secret (`apiKey`, `x-api-key`, `token`, `accessToken`,
 /// `secret`, `clientSecret`, `password`, `authorization`, `cookie`, `privateKey`...).
 /// Rate-limit header names such as `x-ratelimit-remaining-tokens` are not secrets.
 pub fn is_secret_key(key: &str) -> bool {
-    if key.len() > 64 {
+    if key.len() > SECRET_KEY_MAX_BYTES {
         return false;
     }
-    // The key's ASCII letters and digits, lowercased (at most 64 bytes: no allocation).
-    let mut buf = [0u8; 64];
+    // The key's ASCII letters and digits, lowercased (no allocation).
+    let mut buf = [0u8; SECRET_KEY_MAX_BYTES];
     let mut len = 0;
     for b in key.bytes().filter(u8::is_ascii_alphanumeric) {
         buf[len] = b.to_ascii_lowercase();

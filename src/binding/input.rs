@@ -166,7 +166,7 @@ pub fn read(
     limits: Limits,
 ) -> Result<Option<Value>, Problem> {
     let kind = js.kind(v);
-    if mode != Mode::Options && kind == Kind::Object {
+    if kind == Kind::Object {
         if let Some(value) = plain_json::read(js, v, mode, &limits) {
             return Ok(Some(value));
         }

@@ -248,21 +248,25 @@ impl Js {
             .then_some(out)
     }
 
-    /// A JS function `name` (NUL-terminated) calling `cb`, with no data of its own.
+    /// A JS function `name` calling `cb`, which gets `data` back through [`callback_args`]
+    /// (null: none). Keeping `data` valid is the caller's part.
     pub fn create_function(
         self,
         name: &CStr,
         cb: unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value,
+        data: *mut c_void,
     ) -> Option<sys::napi_value> {
+        /// `NAPI_AUTO_LENGTH`: the name is NUL-terminated.
+        const NAME_LENGTH: isize = -1;
         let mut out = ptr::null_mut();
-        // SAFETY: `name` is NUL-terminated (`NAPI_AUTO_LENGTH`); `cb` ignores its data.
+        // SAFETY: `name` is NUL-terminated; napi only hands `data` back to `cb`.
         self.ok(unsafe {
             sys::napi_create_function(
                 self.env,
                 name.as_ptr(),
-                -1,
+                NAME_LENGTH,
                 Some(cb),
-                ptr::null_mut(),
+                data,
                 &mut out,
             )
         })

@@ -108,9 +108,6 @@ unsafe extern "C" fn drop_engine(_env: sys::napi_env, data: *mut c_void, _hint: 
     }
 }
 
-/// `NAPI_AUTO_LENGTH`: the name is NUL-terminated.
-const NAME_LENGTH: isize = -1;
-
 /// A JS function `name` calling `cb` with its own reference to `engine` (dropped when the
 /// function is collected).
 fn function(
@@ -120,18 +117,14 @@ fn function(
     engine: &Arc<Engine>,
 ) -> napi::Result<sys::napi_value> {
     let data = Box::into_raw(Box::new(engine.clone())).cast::<c_void>();
-    let mut func = ptr::null_mut();
-    // SAFETY: `name` is NUL-terminated; `data` stays valid until the finalizer below.
-    let status = unsafe {
-        sys::napi_create_function(env, name.as_ptr(), NAME_LENGTH, Some(cb), data, &mut func)
-    };
-    if status != sys::Status::napi_ok {
+    // `data` stays valid until the finalizer below.
+    let Some(func) = js::Js::new(env).create_function(name, cb, data) else {
         // SAFETY: not handed to napi.
         drop(unsafe { Box::from_raw(data.cast::<Arc<Engine>>()) });
         return Err(napi::Error::from_reason(
             "could not create an engine function",
         ));
-    }
+    };
     // SAFETY: `func` is a live function of `env`; the finalizer frees `data` once.
     let status = unsafe {
         sys::napi_add_finalizer(

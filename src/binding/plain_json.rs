@@ -18,9 +18,10 @@
 //! the native reader does; `undefined` and `null` values are left out.
 
 use super::input::{Limits, Mode, NOISE_KEYS};
-use super::js::{self, Js, Kind};
+use super::js::{self, Js};
 use super::js_values::{Held, JsValues};
-use crate::redact::is_secret_key;
+use super::permit_js::with_short_string;
+use crate::redact::{is_secret_key, SECRET_KEY_MAX_BYTES};
 use napi::sys;
 use serde_json::Value;
 use std::cell::RefCell;
@@ -83,7 +84,8 @@ const HELPER_BODY: &str = r#"
   const verdicts = create(null);
   let cachedVerdicts = 0;
   function secret(k) {
-    if (k.length > 64) return false;
+    // Longer in code units is longer in UTF-8 bytes: never a secret, never cached.
+    if (k.length > SECRET_KEY_MAX_BYTES) return false;
     let s = verdicts[k];
     if (s === undefined) {
       s = isSecretKey(k) === true;
@@ -220,12 +222,13 @@ fn helper_source() -> String {
          const MAX_KEYS = {MAX_KEYS};\n  const MAX_NODES = {MAX_NODES};\n  \
          const MAX_DEPTH = {MAX_DEPTH};\n  const MAX_STRING = {MAX_STRING};\n  \
          const MAX_UNITS = {MAX_UNITS};\n  const MAX_KEY = {MAX_KEY};\n  \
-         const MAX_VERDICTS = {MAX_VERDICTS};{HELPER_BODY}"
+         const MAX_VERDICTS = {MAX_VERDICTS};\n  \
+         const SECRET_KEY_MAX_BYTES = {SECRET_KEY_MAX_BYTES};{HELPER_BODY}"
     )
 }
 
 fn make(js: Js) -> Option<Vec<sys::napi_value>> {
-    let is_secret = js.create_function(c"isSecretKey", is_secret_key_cb)?;
+    let is_secret = js.create_function(c"isSecretKey", is_secret_key_cb, ptr::null_mut())?;
     let helper = js.run_script(&helper_source())?;
     let readers = js.call(js.undefined()?, helper, &[is_secret])?;
     (0..=PARAMS_READER)
@@ -234,23 +237,19 @@ fn make(js: Js) -> Option<Vec<sys::napi_value>> {
 }
 
 /// The helper's `isSecretKey(key)`: [`is_secret_key`] of a string key, `false` for anything
-/// else.
+/// else. The key is read into a stack buffer; one too long for it is far past
+/// [`SECRET_KEY_MAX_BYTES`], so not a secret.
 unsafe extern "C" fn is_secret_key_cb(
     env: sys::napi_env,
     info: sys::napi_callback_info,
 ) -> sys::napi_value {
     // SAFETY: Node-API calls this only as the callback of the function made in `make`.
     let args = unsafe { js::callback_args::<1>(env, info) };
-    let js = Js::new(env);
     let Some(([key], _)) = args else {
         return ptr::null_mut();
     };
-    let secret = js.kind(key) == Kind::String
-        && js
-            .string_units(key)
-            .and_then(|units| js.string_with_units(key, units))
-            .is_some_and(|k| is_secret_key(&k));
-    js.boolean(secret).unwrap_or(ptr::null_mut())
+    let secret = with_short_string(env, key, is_secret_key).unwrap_or(false);
+    Js::new(env).boolean(secret).unwrap_or(ptr::null_mut())
 }
 
 /// Whether the helper's budgets are within `limits` (every preset of [`Limits::for_mode`];
